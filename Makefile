@@ -1,0 +1,35 @@
+# The two commands of the README: `make run` (install + start) and `make test` (install + tests).
+PY ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: install run test lint bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# torch first, pinned to the CPU wheel: a looser pin would pull a multi-GB CUDA build.
+install: $(BIN)/python
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e ".[dev]"
+	$(BIN)/python -m rag.setup_models
+
+run: install
+	$(BIN)/streamlit run app.py --server.port 8501 --server.headless true
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint:
+	$(BIN)/ruff check rag tests app.py benchmarks
+
+bench: install
+	$(BIN)/python benchmarks/ingest.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,153 @@
+"""`ragdesk`: the same services as the app, from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from rag.errors import RagError
+
+DEFAULT_WS = "default"
+
+
+def _services():
+    from rag.services import build_services
+
+    return build_services()
+
+
+def _print_json(obj: Any) -> None:
+    json.dump(obj, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from rag.ingest.loaders import LoadOptions
+    from rag.ingest.pipeline import Upload, expand_paths
+
+    files = expand_paths(args.paths)
+    missing = [p for p in files if not p.exists()]
+    for p in missing:
+        print(f"FAILED  {p}: no such file", file=sys.stderr)
+    files = [p for p in files if p.exists()]
+    if not files and not missing:
+        print("no supported files found", file=sys.stderr)
+        return 1
+    svc = _services()
+    ws = svc.workspace(args.workspace, create=True)
+    options = LoadOptions(text_column=args.text_column, date_column=args.date_column)
+    uploads = [Upload(p.name, path=p, options=options) for p in files]
+    failed = len(missing)
+    reports = []
+    for rep in svc.ingestor(ws).iter_ingest(uploads):
+        reports.append(rep.to_dict())
+        if not rep.ok:
+            failed += 1
+        if not args.json:
+            print(f"{rep.status.upper():9} {rep.filename}: {rep.message}", flush=True)
+    if args.json:
+        _print_json(reports)
+    return 1 if failed else 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    ws = _services().workspace(args.workspace)
+    docs = ws.documents()
+    if args.json:
+        _print_json([d.to_dict() for d in docs])
+        return 0
+    if not docs:
+        print(f"workspace '{ws.name}' has no documents")
+    for d in docs:
+        print(f"{d.doc_id}  {d.kind:10} {d.units:6} {d.unit_label:8} {d.chunks:6} chunks  {d.name}")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    ws = _services().workspace(args.workspace)
+    doc = ws.get_document(args.doc_id)
+    ws.delete_document(args.doc_id)
+    print(f"deleted {doc.doc_id} ({doc.name}, {doc.chunks} chunks)")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    svc = _services()
+    ws = svc.workspace(args.workspace)
+    hits = svc.searcher(ws).search(args.query, k=args.k)
+    if args.json:
+        _print_json([h.to_dict() for h in hits])
+        return 0
+    for i, h in enumerate(hits, 1):
+        text = " ".join(h.chunk.text.split())
+        print(f"[{i}] {h.score:.3f}  {h.chunk.doc_name}  {h.chunk.location()}\n    {text[:300]}")
+    return 0
+
+
+def cmd_workspaces(args: argparse.Namespace) -> int:
+    svc = _services()
+    if args.create:
+        svc.workspace(args.create, create=True)
+    items = svc.store.list_workspaces()
+    if args.json:
+        _print_json(items)
+    else:
+        for w in items:
+            print(f"{w['name']}  ({w['collection']}, {w['embed_model']})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ragdesk", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def ws_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--workspace", "-w", default=DEFAULT_WS, help="workspace name")
+
+    sp = sub.add_parser("ingest", help="add files or folders to a workspace")
+    sp.add_argument("paths", nargs="+")
+    ws_arg(sp)
+    sp.add_argument("--text-column", help="CSV/XLSX: the column holding the text")
+    sp.add_argument("--date-column", help="CSV/XLSX: the date column")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_ingest)
+
+    sp = sub.add_parser("docs", help="list the documents of a workspace")
+    ws_arg(sp)
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_docs)
+
+    sp = sub.add_parser("delete", help="delete a document and all its chunks")
+    sp.add_argument("doc_id")
+    ws_arg(sp)
+    sp.set_defaults(func=cmd_delete)
+
+    sp = sub.add_parser("search", help="show the passages that best match a query")
+    sp.add_argument("query")
+    ws_arg(sp)
+    sp.add_argument("-k", type=int, default=5)
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_search)
+
+    sp = sub.add_parser("workspaces", help="list (or --create) workspaces")
+    sp.add_argument("--create", metavar="NAME")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_workspaces)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

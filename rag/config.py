@@ -1,0 +1,60 @@
+"""Settings: every knob in one place, read from RAG_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Offline by default: nothing may reach a model hub at run time.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+class Settings(BaseSettings):
+    """Runtime settings. Each field is read from the environment variable `RAG_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    data_dir: Path = Path.home() / ".ragdesk"
+    """Where workspaces (Chroma on disk), model files and caches live."""
+
+    chroma_url: str | None = None
+    """URL of a `chroma run` server (e.g. http://localhost:8000); empty means on-disk Chroma."""
+
+    embed_model: str = "all-MiniLM-L6-v2"
+    """Embedding model: the name of a packaged model or a local sentence-transformers folder."""
+
+    embed_batch_size: int = 32
+    threads: int = max(1, min(os.cpu_count() or 1, 4))
+
+    max_file_mb: int = 50
+    """Uploads larger than this are refused before parsing."""
+
+    pdf_timeout_s: int = 180
+    """A PDF whose text is not extracted within this time is refused (parsing runs in a child)."""
+
+    pdf_memory_mb: int = 3072
+    """Address-space cap of the PDF-parsing child process."""
+
+    max_pages: int = 3000
+    max_rows: int = 200_000
+
+    chunk_chars: int = 1100
+    """Target chunk size in characters (about 250 word-pieces, the embedder's window)."""
+
+    pending_grace_s: int = 3600
+    """A document left half-written by another process is cleaned up after this long."""
+
+    @property
+    def workspaces_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own `Settings` instead)."""
+    return Settings()

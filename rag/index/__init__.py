@@ -1,0 +1,1 @@
+"""Indexing: the embedder, the Chroma-backed workspace store and the lexical index."""

@@ -1,0 +1,374 @@
+"""Chroma-backed workspaces: one chunk collection each, plus a small manifest collection.
+
+A document becomes visible only when its manifest record says `ready`, which is written after
+all its chunks are stored; searches are restricted to ready documents. A crash mid-way leaves a
+`pending` (or `deleting`) record that `Workspace.recover()` cleans up on the next start. Nothing
+here assumes it is the only writer: several app replicas may share one Chroma server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import socket
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from rag.errors import ModelMismatch, NotFound, WorkspaceError
+from rag.types import Chunk, DocumentInfo, Hit
+
+WORKSPACE_TAG = "ragdesk-workspace"
+_CHUNK_FIELDS = ("page", "heading", "speaker", "speakers", "start", "end", "turn_start",
+                 "turn_end", "row")
+_HOST = socket.gethostname()
+
+
+def collection_name_for(display_name: str) -> str:
+    """A Chroma-valid collection name ([a-zA-Z0-9._-], 3-63 chars) kept apart from the label."""
+    slug = re.sub(r"[^a-z0-9]+", "-", display_name.lower()).strip("-")[:40] or "ws"
+    digest = hashlib.sha1(display_name.encode()).hexdigest()[:8]
+    return f"rd-{slug}-{digest}"
+
+
+def make_client(settings) -> Any:
+    """The process's Chroma client: an HTTP client when a server URL is set, else on disk."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_url:
+        from urllib.parse import urlparse
+
+        u = urlparse(settings.chroma_url)
+        try:
+            return chromadb.HttpClient(
+                host=u.hostname or "localhost",
+                port=u.port or (443 if u.scheme == "https" else 8000),
+                ssl=u.scheme == "https",
+                settings=chroma_settings,
+            )
+        except Exception as exc:  # noqa: BLE001 - connection errors vary by version
+            raise WorkspaceError(
+                f"cannot reach the Chroma server at {settings.chroma_url}: {exc}. "
+                "Start it (`chroma run --path DIR`) or unset RAG_CHROMA_URL"
+            ) from exc
+    settings.workspaces_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.workspaces_dir), settings=chroma_settings)
+
+
+def _chunk_metadata(c: Chunk) -> dict[str, Any]:
+    md: dict[str, Any] = {"doc_id": c.doc_id, "doc_name": c.doc_name, "ordinal": c.ordinal,
+                          "kind": c.kind}
+    for f in _CHUNK_FIELDS:
+        v = getattr(c, f)
+        if v is not None:
+            md[f] = v
+    for k, v in c.meta.items():
+        if v is not None and k not in md:
+            md[k] = v
+    return md
+
+
+def chunk_from_record(cid: str, text: str, md: dict[str, Any]) -> Chunk:
+    md = dict(md or {})
+    fields = {f: md.pop(f, None) for f in _CHUNK_FIELDS}
+    return Chunk(
+        id=cid,
+        doc_id=md.pop("doc_id", ""),
+        doc_name=md.pop("doc_name", ""),
+        ordinal=int(md.pop("ordinal", 0)),
+        kind=md.pop("kind", "text"),
+        text=text or "",
+        meta=md,
+        **fields,
+    )
+
+
+def _doc_from_record(md: dict[str, Any]) -> DocumentInfo:
+    return DocumentInfo(
+        doc_id=md["doc_id"],
+        name=md.get("name", ""),
+        filename=md.get("filename", ""),
+        kind=md.get("kind", "text"),
+        units=int(md.get("units", 0)),
+        chunks=int(md.get("chunks", 0)),
+        size=int(md.get("size", 0)),
+        added_at=float(md.get("added_at", 0.0)),
+        status=md.get("status", "ready"),
+        meta=json.loads(md.get("meta_json") or "{}"),
+    )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Workspace:
+    """One workspace: its chunks (with embeddings) and its document manifest."""
+
+    def __init__(self, client: Any, chunks: Any, manifest: Any, display_name: str,
+                 embed_model: str, embed_dim: int) -> None:
+        self.client = client
+        self._chunks = chunks
+        self._manifest = manifest
+        self.name = display_name
+        self.collection_name = chunks.name
+        self.embed_model = embed_model
+        self.embed_dim = embed_dim
+
+    # -- manifest ---------------------------------------------------------------------------
+
+    def _records(self, where: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        res = self._manifest.get(where=where, include=["metadatas"])
+        return [m for m in (res.get("metadatas") or []) if m]
+
+    def documents(self, include_pending: bool = False) -> list[DocumentInfo]:
+        """Documents of the workspace, newest first; only ready ones unless asked."""
+        docs = [_doc_from_record(m) for m in self._records()]
+        if not include_pending:
+            docs = [d for d in docs if d.status == "ready"]
+        return sorted(docs, key=lambda d: (-d.added_at, d.name))
+
+    def ready_ids(self) -> list[str]:
+        return [m["doc_id"] for m in self._records({"status": "ready"})]
+
+    def get_document(self, doc_id: str) -> DocumentInfo:
+        res = self._manifest.get(ids=[doc_id], include=["metadatas"])
+        mds = res.get("metadatas") or []
+        if not mds or not mds[0] or mds[0].get("status") != "ready":
+            raise NotFound(f"no document '{doc_id}' in workspace '{self.name}'")
+        return _doc_from_record(mds[0])
+
+    def find_by_name(self, name: str) -> list[DocumentInfo]:
+        return [_doc_from_record(m) for m in self._records({"name": name})
+                if m.get("status") == "ready"]
+
+    def _put_record(self, doc: DocumentInfo, status: str) -> None:
+        md = {
+            "doc_id": doc.doc_id, "name": doc.name, "filename": doc.filename, "kind": doc.kind,
+            "units": doc.units, "chunks": doc.chunks, "size": doc.size,
+            "added_at": doc.added_at, "status": status, "writer": f"{_HOST}:{os.getpid()}",
+            "updated_at": time.time(), "meta_json": json.dumps(doc.meta, default=str),
+        }
+        self._manifest.upsert(ids=[doc.doc_id], embeddings=[[1.0]], metadatas=[md],
+                              documents=[doc.name])
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def begin(self, doc: DocumentInfo) -> None:
+        """Announce a document being written: invisible to search until `commit`."""
+        self._put_record(doc, "pending")
+
+    def add_chunks(self, chunks: list[Chunk], embeddings: np.ndarray) -> None:
+        if len(chunks) != len(embeddings):
+            raise ValueError("one embedding per chunk")
+        if len(embeddings) and embeddings.shape[1] != self.embed_dim:
+            raise ModelMismatch(
+                f"embeddings have {embeddings.shape[1]} dimensions, workspace expects "
+                f"{self.embed_dim}"
+            )
+        step = max(1, min(1000, self._max_batch()))
+        for i in range(0, len(chunks), step):
+            part = chunks[i : i + step]
+            self._chunks.upsert(
+                ids=[c.id for c in part],
+                embeddings=embeddings[i : i + step].tolist(),
+                documents=[c.text for c in part],
+                metadatas=[_chunk_metadata(c) for c in part],
+            )
+
+    def _max_batch(self) -> int:
+        try:
+            return int(self.client.get_max_batch_size())
+        except Exception:  # noqa: BLE001 - older servers
+            return 500
+
+    def commit(self, doc: DocumentInfo) -> None:
+        """Make a fully written document visible."""
+        self._put_record(doc, "ready")
+
+    def delete_document(self, doc_id: str) -> None:
+        """Hide the document at once, then remove its chunks and its record."""
+        res = self._manifest.get(ids=[doc_id], include=["metadatas"])
+        mds = res.get("metadatas") or []
+        if not mds or not mds[0]:
+            raise NotFound(f"no document '{doc_id}' in workspace '{self.name}'")
+        self._manifest.update(ids=[doc_id], metadatas=[{**mds[0], "status": "deleting",
+                                                        "updated_at": time.time()}])
+        self._purge(doc_id)
+
+    def _purge(self, doc_id: str) -> None:
+        self._chunks.delete(where={"doc_id": doc_id})
+        self._manifest.delete(ids=[doc_id])
+
+    def recover(self, grace_s: float = 3600.0) -> list[str]:
+        """Clean up what a crashed writer left: pending/deleting records and their chunks.
+
+        A pending record is stale when its writer ran on this host and is gone, or when it is
+        older than `grace_s` (another replica may still be writing it). Returns the cleaned ids.
+        """
+        cleaned = []
+        now = time.time()
+        for m in self._records():
+            status = m.get("status")
+            if status == "ready":
+                continue
+            stale = status == "deleting"
+            if status == "pending":
+                host, _, pid = str(m.get("writer", "")).rpartition(":")
+                mine = host == _HOST and pid.isdigit()
+                if mine and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+                    stale = True
+                elif now - float(m.get("updated_at", 0)) > grace_s:
+                    stale = True
+            if stale:
+                self._purge(m["doc_id"])
+                cleaned.append(m["doc_id"])
+        # A replacement interrupted between commit and delete leaves two ready copies.
+        by_name: dict[str, list[DocumentInfo]] = {}
+        for d in self.documents():
+            by_name.setdefault(d.name, []).append(d)
+        for same in by_name.values():
+            newest = max(same, key=lambda d: d.added_at)
+            for old in same:
+                if old.doc_id in (newest.meta.get("replaces") or []):
+                    self._purge(old.doc_id)
+                    cleaned.append(old.doc_id)
+        return cleaned
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def count_chunks(self) -> int:
+        return int(self._chunks.count())
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        res = self._chunks.get(where={"doc_id": doc_id}, include=["documents", "metadatas"])
+        chunks = [chunk_from_record(i, t, m) for i, t, m in
+                  zip(res["ids"], res["documents"], res["metadatas"], strict=True)]
+        return sorted(chunks, key=lambda c: c.ordinal)
+
+    def iter_chunks(self, batch: int = 2000, where: dict | None = None) -> Iterator[Chunk]:
+        """Every stored chunk of ready documents (for the lexical index and analytics)."""
+        ready = set(self.ready_ids())
+        offset = 0
+        while True:
+            res = self._chunks.get(limit=batch, offset=offset, where=where,
+                                   include=["documents", "metadatas"])
+            ids = res["ids"]
+            if not ids:
+                return
+            for i, t, m in zip(ids, res["documents"], res["metadatas"], strict=True):
+                if m and m.get("doc_id") in ready:
+                    yield chunk_from_record(i, t, m)
+            offset += len(ids)
+
+    def embeddings_of(self, doc_id: str) -> tuple[list[Chunk], np.ndarray]:
+        res = self._chunks.get(where={"doc_id": doc_id},
+                               include=["documents", "metadatas", "embeddings"])
+        rows = sorted(zip(res["ids"], res["documents"], res["metadatas"], res["embeddings"],
+                          strict=True), key=lambda r: r[2].get("ordinal", 0))
+        chunks = [chunk_from_record(i, t, m) for i, t, m, _ in rows]
+        emb = np.asarray([e for *_, e in rows], dtype=np.float32).reshape(-1, self.embed_dim)
+        return chunks, emb
+
+    def query(self, embedding: np.ndarray, k: int = 5, where: dict | None = None,
+              doc_ids: Iterable[str] | None = None) -> list[Hit]:
+        """Nearest chunks among ready documents (optionally only `doc_ids`), best first."""
+        ready = self.ready_ids()
+        if doc_ids is not None:
+            allowed = set(doc_ids)
+            ready = [d for d in ready if d in allowed]
+        if not ready or k <= 0:
+            return []
+        clause: dict[str, Any] = {"doc_id": {"$in": ready}}
+        if where:
+            clause = {"$and": [clause, where]}
+        res = self._chunks.query(
+            query_embeddings=[np.asarray(embedding, dtype=np.float32).tolist()],
+            n_results=k,
+            where=clause,
+            include=["documents", "metadatas", "distances"],
+        )
+        hits = []
+        for i, t, m, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
+                                 res["distances"][0], strict=True):
+            sim = 1.0 - float(dist)
+            hits.append(Hit(chunk=chunk_from_record(i, t, m), score=sim, scores={"dense": sim}))
+        return hits
+
+
+class Store:
+    """All workspaces on one Chroma client, for one embedding model."""
+
+    def __init__(self, client: Any, embed_model: str, embed_dim: int) -> None:
+        self.client = client
+        self.embed_model = embed_model
+        self.embed_dim = embed_dim
+
+    def list_workspaces(self) -> list[dict[str, Any]]:
+        out = []
+        for col in self.client.list_collections():
+            md = col.metadata or {}
+            if md.get("kind") == WORKSPACE_TAG:
+                out.append({"name": md.get("display_name", col.name), "collection": col.name,
+                            "embed_model": md.get("embed_model"), "embed_dim": md.get("embed_dim"),
+                            "created_at": md.get("created_at")})
+        return sorted(out, key=lambda w: w["name"].lower())
+
+    def _get(self, name: str) -> Any | None:
+        try:
+            return self.client.get_collection(collection_name_for(name), embedding_function=None)
+        except Exception:  # noqa: BLE001 - NotFoundError/ValueError differ across versions
+            return None
+
+    def workspace(self, name: str, create: bool = False) -> Workspace:
+        """Open a workspace (creating it if asked); refuse one built with another model."""
+        name = (name or "").strip()
+        if not name or len(name) > 100:
+            raise WorkspaceError("a workspace name needs 1 to 100 characters")
+        chunks = self._get(name)
+        if chunks is None:
+            if not create:
+                raise NotFound(f"no workspace named '{name}': create it first")
+            chunks = self.client.get_or_create_collection(
+                collection_name_for(name),
+                embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={"kind": WORKSPACE_TAG, "display_name": name,
+                          "embed_model": self.embed_model, "embed_dim": self.embed_dim,
+                          "created_at": time.time()},
+            )
+        md = chunks.metadata or {}
+        if md.get("embed_model") != self.embed_model or int(md.get("embed_dim", 0)) != self.embed_dim:
+            raise ModelMismatch(
+                f"workspace '{name}' was built with the embedding model "
+                f"'{md.get('embed_model')}' ({md.get('embed_dim')} dimensions), but this app "
+                f"uses '{self.embed_model}' ({self.embed_dim}): set RAG_EMBED_MODEL to the "
+                "workspace's model, or create a new workspace"
+            )
+        manifest = self.client.get_or_create_collection(
+            chunks.name + "--docs", embedding_function=None,
+            metadata={"kind": "ragdesk-manifest", "workspace": chunks.name},
+        )
+        return Workspace(self.client, chunks, manifest, name, self.embed_model, self.embed_dim)
+
+    def delete_workspace(self, name: str) -> None:
+        col = collection_name_for(name)
+        if self._get(name) is None:
+            raise NotFound(f"no workspace named '{name}'")
+        self.client.delete_collection(col)
+        try:
+            self.client.delete_collection(col + "--docs")
+        except Exception:  # noqa: BLE001
+            pass

@@ -1,0 +1,681 @@
+"""Loaders: (bytes, filename) -> ParsedDocument, keeping pages, headings, speaker turns or rows.
+
+Every failure raises a `BadFile`/`UnsupportedFile` whose message a person understands.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import unicodedata
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import PurePosixPath, PureWindowsPath
+from typing import Any
+
+from rag.config import Settings
+from rag.errors import BadFile, FileTooLarge, UnsupportedFile
+from rag.ingest.text import control_ratio, decode_text
+from rag.types import ParsedDocument, Scalar, Unit
+
+TEXT_EXT = {".txt", ".text", ".log"}
+MD_EXT = {".md", ".markdown"}
+TABLE_EXT = {".csv", ".tsv", ".xlsx", ".xlsm"}
+SUPPORTED_EXT = sorted(
+    TEXT_EXT | MD_EXT | TABLE_EXT | {".pdf", ".docx", ".vtt", ".srt"}
+)
+
+# Zip containers (docx, xlsx) are checked before opening: a bomb is refused, not inflated.
+MAX_UNZIPPED = 300 * 1024 * 1024
+MAX_ZIP_RATIO = 200
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """Choices a user can make for one file (tables: which column holds the text)."""
+
+    text_column: str | None = None
+    date_column: str | None = None
+    sheet: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def key(self) -> str:
+        """Stable text of the options, part of the document's identity."""
+        d = {"t": self.text_column, "d": self.date_column, "s": self.sheet}
+        return json.dumps({k: v for k, v in d.items() if v}, sort_keys=True)
+
+
+def safe_filename(filename: str) -> str:
+    """The bare file name: no directories (either slash), no control characters, bounded."""
+    base = PureWindowsPath(PurePosixPath(filename or "").name).name
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
+    base = base.lstrip(".") or "untitled"
+    if len(base) > 180:
+        stem, dot, ext = base.rpartition(".")
+        base = (stem[:170] + "." + ext) if dot and len(ext) <= 8 else base[:180]
+    return base
+
+
+def doc_name_of(filename: str) -> str:
+    name = safe_filename(filename)
+    stem, dot, ext = name.rpartition(".")
+    return stem if dot and stem else name
+
+
+def extension(filename: str) -> str:
+    name = safe_filename(filename).lower()
+    return "." + name.rsplit(".", 1)[1] if "." in name else ""
+
+
+def content_hash(data: bytes, options: LoadOptions | None = None) -> str:
+    h = hashlib.sha256(data)
+    if options is not None and options.key() != "{}":
+        h.update(b"\0" + options.key().encode())
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# dispatch
+
+
+def sniff(data: bytes, filename: str) -> str:
+    """The loader to use, from the extension checked against the first bytes."""
+    ext = extension(filename)
+    head = data[:8]
+    if ext == ".pdf":
+        if head.startswith(b"MZ") or head.startswith(b"\x7fELF"):
+            raise BadFile("this is a program, not a PDF: upload the real document")
+        if b"%PDF" not in data[:1024]:
+            if head.startswith(b"PK"):
+                raise BadFile("this is a zip container (Office file?) named .pdf: rename it")
+            raise BadFile("not a PDF: the file does not start like one (renamed or damaged?)")
+        return "pdf"
+    if ext in {".docx"}:
+        return "docx"
+    if ext in {".xlsx", ".xlsm"}:
+        return "xlsx"
+    if ext in {".csv", ".tsv"}:
+        return "csv"
+    if ext == ".vtt":
+        return "vtt"
+    if ext == ".srt":
+        return "srt"
+    if ext in MD_EXT:
+        return "markdown"
+    if ext in TEXT_EXT:
+        return "text"
+    if ext in {".doc", ".xls", ".ppt", ".pptx", ".rtf", ".odt"}:
+        raise UnsupportedFile(
+            f"{ext} files are not read yet: save as PDF, DOCX, XLSX or text and upload again"
+        )
+    raise UnsupportedFile(
+        f"unsupported file type '{ext or 'no extension'}': RAGdesk reads "
+        + ", ".join(SUPPORTED_EXT)
+    )
+
+
+def load(
+    data: bytes,
+    filename: str,
+    settings: Settings,
+    options: LoadOptions | None = None,
+) -> ParsedDocument:
+    """Parse one file. Raises BadFile / UnsupportedFile with a user-facing message."""
+    options = options or LoadOptions()
+    name = safe_filename(filename)
+    limit = settings.max_file_mb * 1024 * 1024
+    if len(data) > limit:
+        raise FileTooLarge(
+            f"file is {len(data) / 1e6:.0f} MB, over the {settings.max_file_mb} MB limit "
+            "(RAG_MAX_FILE_MB): split it or raise the limit"
+        )
+    if not data.strip():
+        raise BadFile("the file is empty")
+    kind = sniff(data, name)
+    loader = _LOADERS[kind]
+    units, kind_out, meta = loader(data, settings, options)
+    units = tuple(u for u in units if u.text.strip())
+    if not units:
+        raise BadFile("no text found in the file")
+    return ParsedDocument(
+        filename=name,
+        name=doc_name_of(name),
+        kind=kind_out,
+        units=units,
+        content_hash=content_hash(data, options),
+        size=len(data),
+        meta=meta,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# PDF
+
+
+def parse_pdf_bytes(data: bytes, settings: Settings) -> dict:
+    """Run the bounded child extractor and return its JSON result."""
+    cmd = [sys.executable, "-m", "rag.ingest.pdf_worker", str(settings.pdf_memory_mb)]
+    env = dict(os.environ)
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = here + os.pathsep + env.get("PYTHONPATH", "")
+    try:
+        proc = subprocess.run(
+            cmd,
+            input=data,
+            capture_output=True,
+            timeout=settings.pdf_timeout_s,
+            env=env,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BadFile(
+            f"reading this PDF took over {settings.pdf_timeout_s} s and was stopped "
+            "(RAG_PDF_TIMEOUT_S): it may be damaged or unusually complex"
+        ) from exc
+    if proc.returncode != 0 or not proc.stdout:
+        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        if "MemoryError" in tail[0] or proc.returncode in (-9, 137):
+            raise BadFile(
+                f"reading this PDF needed over {settings.pdf_memory_mb} MB of memory and was "
+                "stopped (RAG_PDF_MEMORY_MB)"
+            )
+        raise BadFile(f"this PDF could not be read ({tail[0][:160] or 'parser crashed'})")
+    return json.loads(proc.stdout)
+
+
+def _load_pdf(data: bytes, settings: Settings, options: LoadOptions):
+    result = parse_pdf_bytes(data, settings)
+    err = result.get("error")
+    if err == "encrypted":
+        raise BadFile("password-protected PDF: unlock it and upload again")
+    if err == "memory":
+        raise BadFile("reading this PDF ran out of memory: it may be damaged")
+    if err:
+        raise BadFile("damaged PDF: it could not be read (truncated or not really a PDF?)")
+    pages = [_clean_pdf_text(t) for t in result["pages"]]
+    if not pages:
+        raise BadFile("damaged PDF: it has no pages")
+    if len(pages) > settings.max_pages:
+        raise BadFile(f"PDF has {len(pages)} pages, over the {settings.max_pages}-page limit")
+    with_text = [i for i, t in enumerate(pages) if len(t.strip()) >= 20]
+    if not with_text:
+        raise BadFile("no text layer: this looks like a scanned PDF (run OCR on it first)")
+    units = [Unit(text=t, page=i + 1) for i, t in enumerate(pages) if t.strip()]
+    meta = {
+        "pages": len(pages),
+        "parser": result.get("parser", "pypdf"),
+        "pages_without_text": len(pages) - len(with_text),
+    }
+    if result.get("fallback_reason"):
+        meta["fallback_reason"] = result["fallback_reason"]
+    return units, "pdf", meta
+
+
+def _clean_pdf_text(text: str) -> str:
+    text = text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
+    text = re.sub(r"[ \t\u00a0]+", " ", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# plain text, markdown, transcripts
+
+
+def _checked_text(data: bytes) -> str:
+    text = decode_text(data)
+    if control_ratio(text) > 0.05:
+        raise BadFile("this file is binary, not text: save it as plain text and upload again")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise BadFile("the file is empty")
+    return text
+
+
+_SPEAKER_RE = re.compile(
+    r"^\s*(?:\[(?P<ts>\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?)\]\s*)?"
+    r"(?P<speaker>[A-Z][\w.'’\-]*(?:[ \t][\w.'’&\-()]+){0,5}?)"
+    r"\s*(?:\((?P<ts2>\d{1,2}:\d{2}(?::\d{2})?)\))?:[ \t]+(?P<text>\S.*)$"
+)
+
+
+def parse_speaker_turns(text: str) -> list[Unit] | None:
+    """Parse 'Speaker: text' transcripts; None when the text does not look like one."""
+    lines = [ln for ln in text.split("\n")]
+    nonempty = [ln for ln in lines if ln.strip()]
+    if len(nonempty) < 3:
+        return None
+    matches = [_SPEAKER_RE.match(ln) for ln in nonempty]
+    hits = [m for m in matches if m]
+    speakers = Counter(m.group("speaker").strip() for m in hits)
+    if len(hits) < 3 or len(hits) / len(nonempty) < 0.5:
+        return None
+    # Real transcripts repeat a small cast; prose with "Note: ..." lines does not.
+    repeated = sum(c for c in speakers.values() if c >= 2)
+    if repeated / len(hits) < 0.6 or len(speakers) > max(40, len(hits) // 3):
+        return None
+    turns: list[dict[str, Any]] = []
+    for ln in lines:
+        m = _SPEAKER_RE.match(ln) if ln.strip() else None
+        if m and m.group("speaker").strip() in speakers and speakers[m.group("speaker").strip()] >= 1:
+            turns.append(
+                {
+                    "speaker": m.group("speaker").strip(),
+                    "start": m.group("ts") or m.group("ts2"),
+                    "text": [m.group("text").strip()],
+                }
+            )
+        elif ln.strip():
+            if turns:
+                turns[-1]["text"].append(ln.strip())
+            else:
+                turns.append({"speaker": None, "start": None, "text": [ln.strip()]})
+    return [
+        Unit(
+            text="\n".join(t["text"]),
+            speaker=t["speaker"],
+            start=t["start"],
+            turn=i + 1,
+        )
+        for i, t in enumerate(turns)
+    ]
+
+
+def _load_text(data: bytes, settings: Settings, options: LoadOptions):
+    text = _checked_text(data)
+    turns = parse_speaker_turns(text)
+    if turns:
+        return turns, "transcript", {"turns": len(turns), "format": "speaker-lines",
+                                     "speakers": _speaker_list(turns)}
+    return [Unit(text=text.strip())], "text", {"sections": 1}
+
+
+def _speaker_list(units: list[Unit]) -> list[str]:
+    return [s for s, _ in Counter(u.speaker for u in units if u.speaker).most_common()]
+
+
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+
+
+def _load_markdown(data: bytes, settings: Settings, options: LoadOptions):
+    text = _checked_text(data)
+    units: list[Unit] = []
+    path: list[str] = []
+    buf: list[str] = []
+    in_fence = False
+
+    def flush() -> None:
+        body = "\n".join(buf).strip()
+        if body:
+            units.append(Unit(text=body, heading=" > ".join(path) or None))
+        buf.clear()
+
+    for ln in text.split("\n"):
+        if ln.lstrip().startswith("```"):
+            in_fence = not in_fence
+        m = None if in_fence else _MD_HEADING.match(ln)
+        if m:
+            flush()
+            level = len(m.group(1))
+            path[:] = path[: level - 1] + [m.group(2).strip()]
+            buf.append(ln)
+        else:
+            buf.append(ln)
+    flush()
+    return units, "markdown", {"sections": len(units)}
+
+
+_TS = r"(\d{1,2}:)?\d{1,2}:\d{2}[.,]\d{1,3}"
+_CUE_RE = re.compile(rf"^\s*(?P<start>{_TS})\s*-->\s*(?P<end>{_TS})")
+_VOICE_RE = re.compile(r"<v(?:\.[\w.]+)?\s+([^>]+)>")
+_TAG_RE = re.compile(r"</?[^>]+>")
+
+
+def _norm_ts(ts: str) -> str:
+    ts = ts.replace(",", ".")
+    return ts if ts.count(":") == 2 else "00:" + ts
+
+
+def _load_cues(data: bytes, settings: Settings, options: LoadOptions, fmt: str):
+    text = _checked_text(data)
+    if fmt == "vtt" and not text.lstrip("\ufeff").lstrip().startswith("WEBVTT"):
+        raise BadFile("not a WebVTT file: it must start with 'WEBVTT'")
+    blocks = re.split(r"\n\s*\n", text)
+    cues: list[dict[str, Any]] = []
+    for block in blocks:
+        lines = [ln for ln in block.split("\n") if ln.strip()]
+        for i, ln in enumerate(lines):
+            m = _CUE_RE.match(ln)
+            if not m:
+                continue
+            body = " ".join(lines[i + 1 :]).strip()
+            speaker = None
+            v = _VOICE_RE.search(body)
+            if v:
+                speaker = v.group(1).strip()
+            body = _TAG_RE.sub("", body).strip()
+            if not speaker:
+                sm = re.match(r"^([A-Z][\w.'’\-]*(?: [\w.'’\-]+){0,3}):\s+(.*)$", body)
+                if sm:
+                    speaker, body = sm.group(1), sm.group(2)
+            if body:
+                cues.append(
+                    {"speaker": speaker, "start": _norm_ts(m.group("start")),
+                     "end": _norm_ts(m.group("end")), "text": body}
+                )
+            break
+    if not cues:
+        raise BadFile(f"no subtitle cues found in this .{fmt} file")
+    # Consecutive cues of one speaker form one turn.
+    turns: list[dict[str, Any]] = []
+    for c in cues:
+        if turns and c["speaker"] == turns[-1]["speaker"] and c["speaker"] is not None:
+            turns[-1]["text"] += " " + c["text"]
+            turns[-1]["end"] = c["end"]
+        else:
+            turns.append(dict(c))
+    units = [
+        Unit(text=t["text"], speaker=t["speaker"], start=t["start"], end=t["end"], turn=i + 1)
+        for i, t in enumerate(turns)
+    ]
+    return units, "transcript", {"turns": len(units), "format": fmt,
+                                 "speakers": _speaker_list(units)}
+
+
+def _load_vtt(data, settings, options):
+    return _load_cues(data, settings, options, "vtt")
+
+
+def _load_srt(data, settings, options):
+    return _load_cues(data, settings, options, "srt")
+
+
+# ---------------------------------------------------------------------------------------------
+# zip containers: docx, xlsx
+
+
+def _open_zip(data: bytes, what: str) -> zipfile.ZipFile:
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise BadFile(f"damaged {what} file: it could not be opened") from exc
+    infos = zf.infolist()
+    total = sum(i.file_size for i in infos)
+    packed = sum(max(1, i.compress_size) for i in infos)
+    if total > MAX_UNZIPPED or total / packed > MAX_ZIP_RATIO and total > 20 * 1024 * 1024:
+        raise BadFile(
+            f"this {what} file unpacks to {total / 1e6:.0f} MB (a 'zip bomb'?): refused"
+        )
+    return zf
+
+
+def _load_docx(data: bytes, settings: Settings, options: LoadOptions):
+    zf = _open_zip(data, "Word")
+    if "word/document.xml" not in zf.namelist():
+        raise BadFile("damaged Word file: no document inside")
+    try:
+        import docx  # python-docx
+        from docx.oxml.ns import qn
+
+        document = docx.Document(io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001 - python-docx raises many types
+        raise BadFile(f"damaged Word file: {type(exc).__name__}") from exc
+    units: list[Unit] = []
+    path: list[str] = []
+    buf: list[str] = []
+
+    def flush() -> None:
+        body = "\n".join(buf).strip()
+        if body:
+            units.append(Unit(text=body, heading=" > ".join(path) or None))
+        buf.clear()
+
+    body = document.element.body
+    for child in body.iterchildren():
+        if child.tag == qn("w:p"):
+            para = docx.text.paragraph.Paragraph(child, document)
+            text = para.text.strip()
+            style = (para.style.name if para.style is not None else "") or ""
+            level = _heading_level(style)
+            if level and text:
+                flush()
+                path[:] = path[: level - 1] + [text]
+                buf.append(text)
+            elif text:
+                buf.append(text)
+        elif child.tag == qn("w:tbl"):
+            table = docx.table.Table(child, document)
+            for row in table.rows:
+                cells = []
+                for cell in row.cells:
+                    t = cell.text.strip()
+                    if t and (not cells or cells[-1] != t):
+                        cells.append(t)
+                if cells:
+                    buf.append(" | ".join(cells))
+    flush()
+    return units, "docx", {"sections": len(units)}
+
+
+def _heading_level(style: str) -> int:
+    if style == "Title":
+        return 1
+    m = re.match(r"Heading (\d)", style)
+    return int(m.group(1)) if m else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# tables: csv, xlsx
+
+_TEXT_HINTS = ("comment", "feedback", "text", "review", "message", "body", "description",
+               "answer", "response", "verbatim", "note", "content", "utterance", "query")
+_DATE_HINTS = ("date", "time", "created", "timestamp", "submitted", "day", "month")
+_NUM_RE = re.compile(r"^[\s$€£%+\-.,()\d]*$")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?|^\d{1,2}/\d{1,2}/\d{2,4}$")
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, datetime):
+        return v.isoformat(sep=" ", timespec="seconds").replace(" 00:00:00", "")
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+def guess_text_column(header: list[str], rows: list[list[str]]) -> str | None:
+    """The column most likely to hold free text: long, mostly non-numeric values."""
+    best, best_score = None, 0.0
+    sample = rows[:2000]
+    for j, col in enumerate(header):
+        vals = [r[j] for r in sample if j < len(r) and r[j].strip()]
+        if not vals:
+            continue
+        texty = [v for v in vals if not _NUM_RE.match(v) and not _DATE_RE.match(v)]
+        if len(texty) / len(vals) < 0.5:
+            continue
+        avg_words = sum(len(v.split()) for v in texty) / len(texty)
+        fill = len(vals) / len(sample)
+        distinct = len(set(texty)) / len(texty)
+        score = avg_words * (0.5 + fill) * (0.2 + distinct)
+        if any(h in col.lower() for h in _TEXT_HINTS):
+            score *= 1.5
+        if score > best_score:
+            best, best_score = col, score
+    return best if best_score >= 1.0 else None
+
+
+def guess_date_column(header: list[str], rows: list[list[str]]) -> str | None:
+    sample = rows[:500]
+    for j, col in enumerate(header):
+        vals = [r[j] for r in sample if j < len(r) and r[j].strip()]
+        if not vals:
+            continue
+        dated = sum(1 for v in vals if _DATE_RE.match(v)) / len(vals)
+        if dated >= 0.8 or (dated >= 0.5 and any(h in col.lower() for h in _DATE_HINTS)):
+            return col
+    return None
+
+
+def meta_key(col: str) -> str:
+    """A Chroma-safe metadata key for a user column."""
+    key = re.sub(r"[^0-9a-zA-Z_]+", "_", col.strip().lower()).strip("_") or "col"
+    return "c_" + key[:60]
+
+
+def _typed(v: str) -> Scalar:
+    if re.fullmatch(r"-?\d{1,15}", v):
+        return int(v)
+    if re.fullmatch(r"-?\d{1,15}\.\d+", v):
+        return float(v)
+    return v
+
+
+def table_units(
+    header: list[str], rows: list[list[str]], options: LoadOptions, settings: Settings
+) -> tuple[list[Unit], dict[str, Any]]:
+    """Rows -> one unit a row, the chosen text column as text, the others as metadata."""
+    header = _dedupe_header(header)
+    if len(rows) > settings.max_rows:
+        raise BadFile(f"{len(rows)} rows, over the {settings.max_rows}-row limit (RAG_MAX_ROWS)")
+    text_col = options.text_column or guess_text_column(header, rows)
+    if options.text_column and options.text_column not in header:
+        raise BadFile(
+            f"column '{options.text_column}' not found; columns are: " + ", ".join(header)
+        )
+    if not text_col:
+        raise BadFile(
+            "no column with free text found (all look numeric or empty): pick the text column"
+        )
+    date_col = options.date_column or guess_date_column(header, rows)
+    tj = header.index(text_col)
+    keys = {c: meta_key(c) for c in header}
+    units: list[Unit] = []
+    empty = 0
+    for i, r in enumerate(rows):
+        text = r[tj].strip() if tj < len(r) else ""
+        if not text:
+            empty += 1
+            continue
+        meta: dict[str, Scalar] = {}
+        for j, c in enumerate(header):
+            if j != tj and j < len(r) and r[j].strip():
+                meta[keys[c]] = _typed(r[j].strip()[:500])
+        units.append(Unit(text=text, row=i + 1, meta=meta))
+    if not units:
+        raise BadFile(f"the text column '{text_col}' is empty in every row")
+    return units, {
+        "rows": len(rows),
+        "rows_with_text": len(units),
+        "empty_rows": empty,
+        "columns": header,
+        "column_keys": keys,
+        "text_column": text_col,
+        "date_column": date_col,
+    }
+
+
+def _dedupe_header(header: list[str]) -> list[str]:
+    seen: Counter[str] = Counter()
+    out = []
+    for i, h in enumerate(header):
+        h = (h or "").strip() or f"column_{i + 1}"
+        seen[h] += 1
+        out.append(h if seen[h] == 1 else f"{h}_{seen[h]}")
+    return out
+
+
+def read_csv_rows(data: bytes) -> list[list[str]]:
+    text = _checked_text(data)
+    sample = text[:20000]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
+        delim = dialect.delimiter
+    except csv.Error:
+        counts = {d: sample.split("\n", 1)[0].count(d) for d in ",;\t|"}
+        delim = max(counts, key=counts.get) if max(counts.values()) else ","
+    csv.field_size_limit(10_000_000)
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text), delimiter=delim) if any(c.strip() for c in r)]
+    except csv.Error as exc:
+        raise BadFile(f"damaged CSV: {exc}") from exc
+    return rows
+
+
+def _load_csv(data: bytes, settings: Settings, options: LoadOptions):
+    rows = read_csv_rows(data)
+    if len(rows) < 2:
+        raise BadFile("the CSV has a header but no rows")
+    units, meta = table_units(rows[0], rows[1:], options, settings)
+    return units, "table", {**meta, "format": "csv"}
+
+
+def read_xlsx_rows(data: bytes, sheet: str | None = None) -> tuple[list[list[str]], list[str]]:
+    _open_zip(data, "Excel")
+    try:
+        import openpyxl
+
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001
+        raise BadFile(f"damaged Excel file: {type(exc).__name__}") from exc
+    try:
+        names = wb.sheetnames
+        ws = wb[sheet] if sheet and sheet in names else wb[names[0]]
+        rows = []
+        for r in ws.iter_rows(values_only=True):
+            cells = [_cell(v) for v in r]
+            if any(cells):
+                rows.append(cells)
+    finally:
+        wb.close()
+    return rows, names
+
+
+def _load_xlsx(data: bytes, settings: Settings, options: LoadOptions):
+    rows, sheets = read_xlsx_rows(data, options.sheet)
+    if len(rows) < 2:
+        raise BadFile("the sheet has a header but no rows")
+    units, meta = table_units(rows[0], rows[1:], options, settings)
+    return units, "table", {**meta, "format": "xlsx", "sheets": sheets}
+
+
+def read_table_preview(data: bytes, filename: str, limit: int = 200) -> dict[str, Any]:
+    """Header, first rows and guessed columns of a CSV/XLSX, for the column picker."""
+    kind = sniff(data, filename)
+    if kind == "csv":
+        rows = read_csv_rows(data)
+    elif kind == "xlsx":
+        rows, _ = read_xlsx_rows(data)
+    else:
+        raise UnsupportedFile("not a table")
+    if not rows:
+        raise BadFile("the table is empty")
+    header = _dedupe_header(rows[0])
+    body = rows[1 : limit + 1]
+    return {
+        "columns": header,
+        "rows": body,
+        "text_column": guess_text_column(header, body),
+        "date_column": guess_date_column(header, body),
+    }
+
+
+_LOADERS = {
+    "pdf": _load_pdf,
+    "text": _load_text,
+    "markdown": _load_markdown,
+    "vtt": _load_vtt,
+    "srt": _load_srt,
+    "docx": _load_docx,
+    "csv": _load_csv,
+    "xlsx": _load_xlsx,
+}

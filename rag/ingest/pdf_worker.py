@@ -1,0 +1,99 @@
+"""Extract page texts from one PDF in a child process, bounded in time and memory.
+
+Run as `python -m rag.ingest.pdf_worker MEM_MB < file.pdf`; prints one JSON object:
+`{"pages": [...], "parser": "pypdf"}` or `{"error": CODE, "detail": "..."}`. Keeping pypdf in a
+child means a hostile file can at worst kill the child, never hang or bloat the app.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+
+def _limit_memory(mb: int) -> None:
+    try:
+        import resource
+
+        cap = mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    except (ImportError, ValueError, OSError):  # pragma: no cover - non-POSIX
+        pass
+
+
+def _with_pypdf(data: bytes) -> dict:
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError
+
+    reader = PdfReader(io.BytesIO(data))
+    if reader.is_encrypted:
+        try:
+            ok = reader.decrypt("")
+        except Exception as exc:  # noqa: BLE001 - any failure here means "cannot open"
+            return {"error": "encrypted", "detail": f"{type(exc).__name__}: {exc}"}
+        if not ok:
+            return {"error": "encrypted", "detail": "user password required"}
+    pages = []
+    try:
+        for page in reader.pages:
+            pages.append(page.extract_text() or "")
+    except FileNotDecryptedError:
+        return {"error": "encrypted", "detail": "user password required"}
+    return {"pages": pages, "parser": "pypdf"}
+
+
+def _with_pdfium(data: bytes) -> dict:
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(data)
+    try:
+        pages = []
+        for i in range(len(doc)):
+            page = doc[i]
+            textpage = page.get_textpage()
+            pages.append(textpage.get_text_range() or "")
+            textpage.close()
+            page.close()
+    finally:
+        doc.close()
+    return {"pages": pages, "parser": "pypdfium2"}
+
+
+def extract(data: bytes) -> dict:
+    """Try pypdf, then fall back to pdfium for files pypdf refuses (limits, odd structure)."""
+    try:
+        result = _with_pypdf(data)
+        if "error" in result:
+            return result
+        return result
+    except MemoryError:
+        return {"error": "memory", "detail": "pypdf ran out of memory"}
+    except Exception as first:  # noqa: BLE001 - pypdf raises many types on real files
+        try:
+            result = _with_pdfium(data)
+            result["fallback_reason"] = f"{type(first).__name__}: {first}"[:300]
+            return result
+        except MemoryError:
+            return {"error": "memory", "detail": "ran out of memory"}
+        except Exception as second:  # noqa: BLE001
+            msg = str(second)
+            code = "encrypted" if "password" in msg.lower() else "corrupt"
+            return {
+                "error": code,
+                "detail": f"pypdf: {type(first).__name__}: {first}; pdfium: {msg}"[:500],
+            }
+
+
+def main() -> None:
+    mem_mb = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    data = sys.stdin.buffer.read()
+    if mem_mb:
+        _limit_memory(mem_mb)
+    result = extract(data)
+    sys.stdout.write(json.dumps(result))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

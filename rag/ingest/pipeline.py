@@ -1,0 +1,190 @@
+"""The ingestion pipeline: parse -> chunk -> embed -> write, one document at a time, atomically.
+
+Parsing of the next file runs in a background thread (PDFs in a bounded child process) while
+the current one is embedded, so the two cores are both busy on a batch upload.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.config import Settings
+from rag.errors import RagError
+from rag.index.embedder import Embedder
+from rag.index.store import Workspace
+from rag.ingest.chunking import chunk_document
+from rag.ingest.loaders import LoadOptions, SUPPORTED_EXT, extension, load, safe_filename
+from rag.types import Chunk, DocumentInfo, IngestReport, ParsedDocument
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file to ingest: its name, its bytes (or a path to read them from) and options."""
+
+    filename: str
+    data: bytes | None = None
+    path: Path | None = None
+    options: LoadOptions | None = None
+
+    def read(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        return self.path.read_bytes()
+
+
+def embed_input(chunk: Chunk) -> str:
+    """What the embedder sees: the passage, with its document title for context.
+
+    Feedback rows are embedded alone: a shared title would pull every row together.
+    """
+    if chunk.kind == "table":
+        return chunk.text
+    title = chunk.doc_name.replace("_", " ")
+    head = f"{title} | {chunk.heading}" if chunk.heading else title
+    return f"{head}\n{chunk.text}"
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files and folders -> the supported files inside them, sorted, hidden files skipped."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(
+                f for f in sorted(p.rglob("*"))
+                if f.is_file() and not f.name.startswith(".") and extension(f.name) in SUPPORTED_EXT
+            )
+        else:
+            out.append(p)
+    return out
+
+
+class Ingestor:
+    """Ingest files into one workspace with one embedder."""
+
+    def __init__(self, workspace: Workspace, embedder: Embedder, settings: Settings) -> None:
+        self.workspace = workspace
+        self.embedder = embedder
+        self.settings = settings
+
+    def _parse(self, up: Upload) -> tuple[ParsedDocument | None, str | None, float]:
+        t0 = time.perf_counter()
+        try:
+            data = up.read()
+        except OSError as exc:
+            return None, f"cannot read the file: {exc.strerror or exc}", 0.0
+        try:
+            doc = load(data, up.filename, self.settings, up.options)
+            return doc, None, time.perf_counter() - t0
+        except RagError as exc:
+            return None, str(exc), time.perf_counter() - t0
+        except Exception as exc:  # noqa: BLE001 - a loader bug must fail one file, not the batch
+            return None, f"could not read this file ({type(exc).__name__}: {exc})"[:300], 0.0
+
+    def ingest_many(self, uploads: list[Upload], progress: Progress | None = None
+                    ) -> list[IngestReport]:
+        """Ingest every upload; a failure stops only its own file."""
+        return list(self.iter_ingest(uploads, progress))
+
+    def iter_ingest(self, uploads: list[Upload], progress: Progress | None = None
+                    ) -> Iterator[IngestReport]:
+        n = len(uploads)
+        if not n:
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse") as pool:
+            futures: list[Future] = [pool.submit(self._parse, uploads[0])]
+            for i, up in enumerate(uploads):
+                if i + 1 < n:
+                    futures.append(pool.submit(self._parse, uploads[i + 1]))
+                name = safe_filename(up.filename)
+
+                def sub(frac: float, msg: str, i=i, name=name) -> None:
+                    if progress:
+                        progress((i + frac) / n, f"{name}: {msg}")
+
+                sub(0.0, "reading")
+                t0 = time.perf_counter()
+                doc, err, parse_s = futures[i].result()
+                futures[i] = None  # type: ignore[call-overload]  # free the parsed text early
+                if doc is None:
+                    report = IngestReport(name, "failed", err or "unknown error",
+                                          seconds=time.perf_counter() - t0)
+                else:
+                    report = self._index(doc, sub, parse_s, t0)
+                sub(1.0, report.status)
+                yield report
+
+    def ingest_bytes(self, data: bytes, filename: str, options: LoadOptions | None = None,
+                     progress: Progress | None = None) -> IngestReport:
+        return self.ingest_many([Upload(filename, data=data, options=options)], progress)[0]
+
+    def _index(self, doc: ParsedDocument, sub: Progress, parse_s: float, t0: float
+               ) -> IngestReport:
+        ws = self.workspace
+        doc_id = doc.content_hash[:16]
+        timings = {"parse": parse_s}
+        try:
+            existing = ws.get_document(doc_id)
+            return IngestReport(doc.filename, "unchanged",
+                                f"already in this workspace (as '{existing.name}')",
+                                doc=existing, seconds=time.perf_counter() - t0, timings=timings)
+        except RagError:
+            pass
+        same_name = [d for d in ws.find_by_name(doc.name) if d.doc_id != doc_id]
+
+        t = time.perf_counter()
+        chunks = chunk_document(doc, doc_id, self.settings.chunk_chars)
+        timings["chunk"] = time.perf_counter() - t
+        info = DocumentInfo(
+            doc_id=doc_id, name=doc.name, filename=doc.filename, kind=doc.kind,
+            units=int(doc.meta.get("pages") or doc.meta.get("rows_with_text") or len(doc.units)),
+            chunks=len(chunks), size=doc.size, added_at=time.time(), status="pending",
+            meta={**doc.meta, **({"replaces": [d.doc_id for d in same_name]} if same_name else {})},
+        )
+        try:
+            ws.begin(info)
+            timings["embed"] = timings["write"] = 0.0
+            step = 64
+            for s in range(0, len(chunks), step):
+                part = chunks[s : s + step]
+                t = time.perf_counter()
+                vecs = np.asarray(self.embedder.embed([embed_input(c) for c in part]))
+                timings["embed"] += time.perf_counter() - t
+                t = time.perf_counter()
+                ws.add_chunks(part, vecs)
+                timings["write"] += time.perf_counter() - t
+                sub(min(0.99, (s + len(part)) / max(1, len(chunks))),
+                    f"embedded {s + len(part)}/{len(chunks)} chunks")
+            ws.commit(info)
+        except BaseException as exc:
+            # Roll back what this document wrote; the workspace stays as it was before it.
+            try:
+                ws._purge(doc_id)
+            except Exception:  # noqa: BLE001 - recover() will finish the job on next start
+                pass
+            if isinstance(exc, Exception):
+                return IngestReport(doc.filename, "failed",
+                                    f"could not store the document: {exc}"[:300],
+                                    seconds=time.perf_counter() - t0, timings=timings)
+            raise
+        status = "added"
+        message = f"{info.units} {info.unit_label}, {info.chunks} chunks"
+        if same_name:
+            for old in same_name:
+                try:
+                    ws.delete_document(old.doc_id)
+                except RagError:
+                    pass
+            status = "replaced"
+            message += " (replaced the earlier version)"
+        ready = ws.get_document(doc_id)
+        return IngestReport(doc.filename, status, message, doc=ready,
+                            seconds=time.perf_counter() - t0, timings=timings)

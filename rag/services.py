@@ -1,0 +1,56 @@
+"""Composition root: builds the settings, Chroma client, embedder and store once per process.
+
+The UI wraps `get_services` in `st.cache_resource`; tests build `Services` directly with their
+own settings, client or embedder (constructor injection).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from rag.config import Settings, get_settings
+from rag.index.embedder import Embedder, SentenceTransformerEmbedder
+from rag.index.store import Store, Workspace, make_client
+from rag.ingest.pipeline import Ingestor
+
+
+@dataclass
+class Services:
+    settings: Settings
+    client: Any
+    embedder: Embedder
+    store: Store = field(init=False)
+    _recovered: set[str] = field(default_factory=set, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.store = Store(self.client, self.embedder.name, self.embedder.dim)
+
+    def workspace(self, name: str, create: bool = False) -> Workspace:
+        """Open a workspace; the first open in this process cleans up crashed writes."""
+        ws = self.store.workspace(name, create=create)
+        with self._lock:
+            if ws.collection_name not in self._recovered:
+                ws.recover(self.settings.pending_grace_s)
+                self._recovered.add(ws.collection_name)
+        return ws
+
+    def ingestor(self, workspace: Workspace) -> Ingestor:
+        return Ingestor(workspace, self.embedder, self.settings)
+
+    def searcher(self, workspace: Workspace):
+        from rag.retrieve import Retriever
+
+        return Retriever(workspace, self.embedder)
+
+
+def build_services(settings: Settings | None = None, embedder: Embedder | None = None,
+                   client: Any = None) -> Services:
+    settings = settings or get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    embedder = embedder or SentenceTransformerEmbedder(
+        settings.embed_model, batch_size=settings.embed_batch_size, threads=settings.threads
+    )
+    return Services(settings=settings, client=client or make_client(settings), embedder=embedder)

@@ -1,0 +1,177 @@
+"""Frozen dataclasses the whole app speaks: services return these, never library objects."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Scalar = str | int | float | bool
+
+DocKind = Literal["pdf", "text", "markdown", "docx", "transcript", "table"]
+
+UNIT_LABEL: dict[str, str] = {
+    "pdf": "pages",
+    "text": "sections",
+    "markdown": "sections",
+    "docx": "sections",
+    "transcript": "turns",
+    "table": "rows",
+}
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One structural piece of a parsed document: a page, a section, a speaker turn or a row.
+
+    Numbers are 1-based. Only the fields that apply to the document's kind are set.
+    """
+
+    text: str
+    page: int | None = None
+    heading: str | None = None
+    speaker: str | None = None
+    start: str | None = None
+    end: str | None = None
+    turn: int | None = None
+    row: int | None = None
+    meta: dict[str, Scalar] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    """What a loader returns: the file's text cut along its own structure."""
+
+    filename: str
+    name: str
+    kind: DocKind
+    units: tuple[Unit, ...]
+    content_hash: str
+    size: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable passage and exactly where it came from."""
+
+    id: str
+    doc_id: str
+    doc_name: str
+    ordinal: int
+    text: str
+    kind: str = "text"
+    page: int | None = None
+    heading: str | None = None
+    speaker: str | None = None
+    speakers: str | None = None
+    start: str | None = None
+    end: str | None = None
+    turn_start: int | None = None
+    turn_end: int | None = None
+    row: int | None = None
+    meta: dict[str, Scalar] = field(default_factory=dict)
+
+    def location(self) -> str:
+        """A short human label for where the passage is: 'p. 12', 'turns 4-6 (00:01:10)', ..."""
+        if self.page is not None:
+            return f"p. {self.page}"
+        if self.row is not None:
+            return f"row {self.row}"
+        if self.turn_start is not None:
+            span = (
+                f"turn {self.turn_start}"
+                if self.turn_end in (None, self.turn_start)
+                else f"turns {self.turn_start}-{self.turn_end}"
+            )
+            who = f"{self.speaker}, " if self.speaker else ""
+            when = f" at {self.start}" if self.start else ""
+            return f"{who}{span}{when}"
+        if self.heading:
+            return f"§ {self.heading}"
+        return f"chunk {self.ordinal + 1}"
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A document of a workspace, as the library table shows it."""
+
+    doc_id: str
+    name: str
+    filename: str
+    kind: str
+    units: int
+    chunks: int
+    size: int
+    added_at: float
+    status: str = "ready"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def unit_label(self) -> str:
+        return UNIT_LABEL.get(self.kind, "sections")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and the per-retriever scores behind it."""
+
+    chunk: Chunk
+    score: float
+    scores: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.chunk
+        return {
+            "doc_id": c.doc_id,
+            "doc_name": c.doc_name,
+            "page": c.page,
+            "location": c.location(),
+            "speaker": c.speaker,
+            "start": c.start,
+            "row": c.row,
+            "heading": c.heading,
+            "chunk_id": c.id,
+            "text": c.text,
+            "score": round(float(self.score), 6),
+            "scores": {k: round(float(v), 6) for k, v in self.scores.items()},
+        }
+
+
+IngestStatus = Literal["added", "replaced", "unchanged", "failed"]
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """The outcome of ingesting one file: what a progress table row shows."""
+
+    filename: str
+    status: IngestStatus
+    message: str
+    doc: DocumentInfo | None = None
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {
+            "filename": self.filename,
+            "status": self.status,
+            "message": self.message,
+            "seconds": round(self.seconds, 3),
+        }
+        if self.doc is not None:
+            d.update(
+                doc_id=self.doc.doc_id,
+                name=self.doc.name,
+                kind=self.doc.kind,
+                units=self.doc.units,
+                unit_label=self.doc.unit_label,
+                chunks=self.doc.chunks,
+            )
+        return d
