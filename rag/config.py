@@ -46,6 +46,19 @@ class Settings(BaseSettings):
     chunk_chars: int = 1100
     """Target chunk size in characters (about 250 word-pieces, the embedder's window)."""
 
+    llm_provider: str = "local"
+    """Chat model backend: local (embedded, offline), openai (any compatible endpoint), ollama."""
+
+    llm_model: str = ""
+    llm_base_url: str = ""
+    llm_api_key: str = ""
+    llm_timeout_s: float = 120.0
+
+    local_model_path: str | None = None
+    """A GGUF file to use instead of the packaged default model."""
+
+    local_ctx: int = 4096
+
     pending_grace_s: int = 3600
     """A document left half-written by another process is cleaned up after this long."""
 

@@ -283,8 +283,10 @@ class Workspace:
         return chunks, emb
 
     def query(self, embedding: np.ndarray, k: int = 5, where: dict | None = None,
-              doc_ids: Iterable[str] | None = None) -> list[Hit]:
-        """Nearest chunks among ready documents (optionally only `doc_ids`), best first."""
+              doc_ids: Iterable[str] | None = None, ids: list[str] | None = None) -> list[Hit]:
+        """Nearest chunks among ready documents (optionally only `doc_ids` / chunk `ids`)."""
+        if ids is not None and not ids:
+            return []
         ready = self.ready_ids()
         if doc_ids is not None:
             allowed = set(doc_ids)
@@ -298,6 +300,7 @@ class Workspace:
             query_embeddings=[np.asarray(embedding, dtype=np.float32).tolist()],
             n_results=k,
             where=clause,
+            ids=ids,
             include=["documents", "metadatas", "distances"],
         )
         hits = []

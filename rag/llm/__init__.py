@@ -1,0 +1,1 @@
+"""Chat models: one small protocol, a registry of backends chosen by name, and the prompts."""

