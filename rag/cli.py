@@ -76,13 +76,55 @@ def cmd_delete(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     svc = _services()
     ws = svc.workspace(args.workspace)
-    hits = svc.searcher(ws).search(args.query, k=args.k)
+    hits = svc.searcher(ws).search(args.query, k=args.k, focus=not args.no_focus,
+                                   filter=_filter_from(args, ws))
     if args.json:
         _print_json([h.to_dict() for h in hits])
         return 0
     for i, h in enumerate(hits, 1):
         text = " ".join(h.chunk.text.split())
         print(f"[{i}] {h.score:.3f}  {h.chunk.doc_name}  {h.chunk.location()}\n    {text[:300]}")
+    return 0
+
+
+def _filter_from(args: argparse.Namespace, ws):
+    from rag.retrieve import SearchFilter
+
+    doc_ids = []
+    for ref in args.doc or []:
+        match = [d.doc_id for d in ws.documents() if ref in (d.doc_id, d.name, d.filename)]
+        if not match:
+            raise RagError(f"no document '{ref}' in workspace '{ws.name}'")
+        doc_ids.extend(match)
+    return SearchFilter(doc_ids=tuple(doc_ids), kinds=tuple(args.type or ()),
+                        speakers=tuple(args.speaker or ()), date_from=args.date_from,
+                        date_to=args.date_to)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    svc = _services()
+    ws = svc.workspace(args.workspace)
+    answerer = svc.answerer(ws, k=args.k)
+    filt = _filter_from(args, ws)
+    if args.json:
+        ans = answerer.ask(args.question, filter=filt, focus=not args.no_focus)
+        _print_json(ans.to_dict())
+        return 0
+    final = None
+    for part in answerer.stream(args.question, filter=filt, focus=not args.no_focus):
+        if isinstance(part, str):
+            if final is None:
+                print(part, end="", flush=True)
+        else:
+            final = part
+    print("\n")
+    if final is not None:
+        if final.rewritten != final.question:
+            print(f"(searched for: {final.rewritten})")
+        for c in final.citations:
+            mark = "" if c.ok else "  [check: " + ("; ".join(c.numbers_missing) or "weak support") + "]"
+            print(f"[{c.n}] {c.chunk.doc_name}, {c.chunk.location()}: \"{c.quote}\"{mark}")
+        print(f"\nchecked answer: {final.text}" if final.citations else "")
     return 0
 
 
@@ -97,6 +139,16 @@ def cmd_workspaces(args: argparse.Namespace) -> int:
         for w in items:
             print(f"{w['name']}  ({w['collection']}, {w['embed_model']})")
     return 0
+
+
+def _filter_args(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--doc", action="append", help="only this document (id or name); repeatable")
+    sp.add_argument("--type", action="append", help="only this document type (pdf, transcript...)")
+    sp.add_argument("--speaker", action="append", help="only turns of this speaker")
+    sp.add_argument("--date-from", help="rows dated on or after (YYYY-MM-DD)")
+    sp.add_argument("--date-to", help="rows dated on or before (YYYY-MM-DD)")
+    sp.add_argument("--no-focus", action="store_true",
+                    help="do not narrow to documents the question names")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,8 +180,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("query")
     ws_arg(sp)
     sp.add_argument("-k", type=int, default=5)
+    _filter_args(sp)
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_search)
+
+    sp = sub.add_parser("ask", help="answer a question from the documents, with citations")
+    sp.add_argument("question")
+    ws_arg(sp)
+    sp.add_argument("-k", type=int, default=5, help="passages given to the model")
+    _filter_args(sp)
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_ask)
 
     sp = sub.add_parser("workspaces", help="list (or --create) workspaces")
     sp.add_argument("--create", metavar="NAME")

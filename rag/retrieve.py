@@ -32,12 +32,17 @@ _STOP = frozenset(
     "give answer question please using shown based primarily show tell me".split()
 )
 _TOKEN_RE = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
+_PERIOD_RE = re.compile(r"(fy|cy|q[1-4]|h[12])((?:19|20)?\d\d)")
 
 
 def tokenize(text: str) -> list[str]:
     """Lowercase words and whole numbers ('1,577.0' -> '1577.0'), stopwords out, plurals cut."""
     out = []
     for tok in _TOKEN_RE.findall(text.lower()):
+        period = _PERIOD_RE.fullmatch(tok)
+        if period:  # "fy2018" -> "fy", "2018"; "q1" stays whole
+            out.extend(period.groups())
+            continue
         if tok[0].isdigit():
             tok = tok.replace(",", "")
             if tok.endswith(".0"):
@@ -50,6 +55,40 @@ def tokenize(text: str) -> list[str]:
             tok = tok[:-1]
         out.append(tok)
     return out
+
+
+# Analysts ask in their words; filings print line items. Each entry adds the line-item words
+# to the lexical query (never to the dense one), so "capex" finds "purchases of property,
+# plant and equipment".
+GLOSSARY: dict[str, str] = {
+    "capital expenditure": "purchases property plant equipment additions capex",
+    "capex": "capital expenditures purchases property plant equipment",
+    "ppne": "property plant equipment net",
+    "pp&e": "property plant equipment",
+    "eps": "earnings per share diluted basic",
+    "earnings per share": "eps diluted",
+    "revenue": "net sales revenues total",
+    "sales": "net revenue",
+    "operating margin": "operating income operating profit percent net sales",
+    "gross margin": "gross profit cost of sales",
+    "free cash flow": "net cash provided by operating activities purchases property plant",
+    "cash from operations": "net cash provided by operating activities",
+    "operating cash flow": "net cash provided by operating activities",
+    "dividend": "dividends paid per share cash dividends declared",
+    "inventory turnover": "inventories cost of sales",
+    "working capital": "current assets current liabilities",
+    "net income": "net earnings attributable",
+    "debt": "long-term debt borrowings notes",
+    "headcount": "employees",
+    "guidance": "outlook expects expect forecast full-year",
+    "cogs": "cost of sales cost of goods sold",
+}
+
+
+def expand_query(query: str) -> str:
+    low = query.lower()
+    extra = [v for k, v in GLOSSARY.items() if re.search(rf"\b{re.escape(k)}\b", low)]
+    return query + (" " + " ".join(extra) if extra else "")
 
 
 @dataclass(frozen=True)
@@ -250,7 +289,7 @@ class Retriever:
                 return SearchResult(dense[:k], filt, focused)
         lexical: list[tuple[Chunk, float]] = []
         if lex is not None and lex.chunks:
-            s = lex.scores(query)
+            s = lex.scores(expand_query(query))
             if mask is not None:
                 s = np.where(mask, s, 0.0)
             top = np.argsort(-s)[:n]

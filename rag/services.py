@@ -24,6 +24,7 @@ class Services:
     store: Store = field(init=False)
     _recovered: set[str] = field(default_factory=set, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _models: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.store = Store(self.client, self.embedder.name, self.embedder.dim)
@@ -45,12 +46,36 @@ class Services:
 
         return Retriever(workspace, self.embedder)
 
+    def chat_model(self, cfg=None):
+        """The chat model a config names (default: from settings), built once per config."""
+        from rag.llm.providers import config_from_settings, make_chat_model
+
+        cfg = cfg or config_from_settings(self.settings)
+        with self._lock:
+            model = self._models.get(cfg)
+        if model is None:
+            model = make_chat_model(cfg, self.settings)
+            with self._lock:
+                self._models[cfg] = model
+        return model
+
+    def answerer(self, workspace: Workspace, model=None, k: int = 5):
+        from rag.answer import Answerer
+
+        return Answerer(self.searcher(workspace), model or self.chat_model(), k=k)
+
+
+def build_embedder(settings: Settings | None = None) -> Embedder:
+    """The configured embedding model (slow: loads the weights). Cache the result."""
+    settings = settings or get_settings()
+    return SentenceTransformerEmbedder(
+        settings.embed_model, batch_size=settings.embed_batch_size, threads=settings.threads
+    )
+
 
 def build_services(settings: Settings | None = None, embedder: Embedder | None = None,
                    client: Any = None) -> Services:
     settings = settings or get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    embedder = embedder or SentenceTransformerEmbedder(
-        settings.embed_model, batch_size=settings.embed_batch_size, threads=settings.threads
-    )
+    embedder = embedder or build_embedder(settings)
     return Services(settings=settings, client=client or make_client(settings), embedder=embedder)

@@ -150,7 +150,8 @@ def load(
         name=doc_name_of(name),
         kind=kind_out,
         units=units,
-        content_hash=content_hash(data, options),
+        # Options only change how a table is read: elsewhere they must not change the identity.
+        content_hash=content_hash(data, options if kind in ("csv", "xlsx") else None),
         size=len(data),
         meta=meta,
     )
@@ -526,6 +527,26 @@ def guess_date_column(header: list[str], rows: list[list[str]]) -> str | None:
     return None
 
 
+def to_iso_date(v: str) -> str | None:
+    """'2026-03-04', '2026-03-04 10:00', '3/4/2026' (US order) -> '2026-03-04'; else None."""
+    v = (v or "").strip()
+    m = re.match(r"^(\d{4})-(\d{1,2})-(\d{1,2})", v)
+    if m:
+        y, mo, d = map(int, m.groups())
+    else:
+        m = re.match(r"^(\d{1,2})/(\d{1,2})/(\d{2,4})$", v)
+        if not m:
+            return None
+        mo, d, y = map(int, m.groups())
+        if mo > 12:
+            mo, d = d, mo
+        y += 2000 if y < 100 else 0
+    try:
+        return date(y, mo, d).isoformat()
+    except ValueError:
+        return None
+
+
 def meta_key(col: str) -> str:
     """A Chroma-safe metadata key for a user column."""
     key = re.sub(r"[^0-9a-zA-Z_]+", "_", col.strip().lower()).strip("_") or "col"
@@ -570,6 +591,10 @@ def table_units(
         for j, c in enumerate(header):
             if j != tj and j < len(r) and r[j].strip():
                 meta[keys[c]] = _typed(r[j].strip()[:500])
+        if date_col:
+            iso = to_iso_date(r[header.index(date_col)] if header.index(date_col) < len(r) else "")
+            if iso:
+                meta["date"] = iso
         units.append(Unit(text=text, row=i + 1, meta=meta))
     if not units:
         raise BadFile(f"the text column '{text_col}' is empty in every row")

@@ -1,0 +1,322 @@
+"""Grounded answers: retrieve, prompt, stream, then check every citation against its passage.
+
+Citations are checked, not trusted: a marker pointing at no passage is dropped; a cited
+sentence whose numbers are not in the cited passage, or whose words barely appear there, is
+flagged. When retrieval finds nothing relevant, or the model says the passages do not hold
+the answer, the result is an honest abstention with the closest passages.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from rag.llm.base import ChatModel, Message, complete
+from rag.llm.prompts import (ABSTAIN_TOKEN, ANSWER_SYSTEM, ANSWER_USER, PASSAGE, REWRITE_SYSTEM,
+                             REWRITE_USER)
+from rag.retrieve import Retriever, SearchFilter, SearchResult, tokenize
+from rag.types import Chunk, Hit
+
+# Relevance floor for answering at all: best dense similarity, or lexical coverage of the
+# question's words in the best passage. Below both, the documents most likely do not say.
+MIN_DENSE = 0.30
+MIN_COVERAGE = 0.6
+MIN_SUPPORT = 0.35
+
+_INJECTION_RE = re.compile(
+    r"[^.\n]*\b(?:ignore|disregard|forget|override)\b[^.\n]{0,60}\b(?:instructions?|prompts?|"
+    r"rules|guidelines|above|previous)\b[^.\n]*[.\n]?"
+    r"|[^.\n]*\b(?:system prompt|you are now|new instructions?)\b[^.\n]*[.\n]?",
+    re.IGNORECASE,
+)
+_NUM_RE = re.compile(r"(?<![\w.])[$€£]?\d[\d,]*(?:\.\d+)?%?")
+_CITE_RE = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
+_SENT_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(\[])|\n+")
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One cited passage: its number in the answer, the chunk and the quoted span."""
+
+    n: int
+    chunk: Chunk
+    quote: str
+    support: float
+    numbers_missing: tuple[str, ...] = ()
+    inferred: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.numbers_missing and self.support >= MIN_SUPPORT
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.chunk
+        return {"n": self.n, "doc_id": c.doc_id, "doc_name": c.doc_name, "page": c.page,
+                "location": c.location(), "quote": self.quote, "chunk_id": c.id,
+                "support": round(self.support, 3), "numbers_missing": list(self.numbers_missing),
+                "checked": self.ok, "inferred": self.inferred}
+
+
+@dataclass
+class Answer:
+    question: str
+    rewritten: str
+    text: str
+    citations: list[Citation]
+    abstained: bool
+    hits: list[Hit]
+    model: str
+    filter: SearchFilter = field(default_factory=SearchFilter)
+    focused: bool = False
+    seconds: float = 0.0
+    first_token_s: float | None = None
+    raw: str = ""
+    flags: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.text,
+            "citations": [c.to_dict() for c in self.citations],
+            "abstained": self.abstained,
+            "question": self.question,
+            "rewritten_query": self.rewritten,
+            "model": self.model,
+            "seconds": round(self.seconds, 2),
+            "first_token_s": round(self.first_token_s, 2) if self.first_token_s else None,
+            "flags": self.flags,
+            "passages": [h.to_dict() for h in self.hits],
+        }
+
+    def to_markdown(self) -> str:
+        lines = [f"**Q:** {self.question}", "", self.text, ""]
+        for c in self.citations:
+            lines.append(f"[{c.n}] {c.chunk.doc_name}, {c.chunk.location()}: “{c.quote}”")
+        return "\n".join(lines)
+
+
+def sanitize_passage(text: str) -> str:
+    """Neutralise instruction-like sentences inside document text (defence in depth)."""
+    return _INJECTION_RE.sub(" [instruction-like text removed] ", text)
+
+
+def norm_number(tok: str) -> str:
+    t = tok.strip("$€£").replace(",", "").rstrip("%")
+    if "." in t:
+        t = t.rstrip("0").rstrip(".")
+    return t
+
+
+def numbers_in(text: str) -> set[str]:
+    return {norm_number(m) for m in _NUM_RE.findall(text)}
+
+
+def _claim_numbers(sentence: str) -> set[str]:
+    """Numbers a claim asserts (citation markers and list ordinals left out)."""
+    text = _CITE_RE.sub(" ", sentence)
+    out = set()
+    for m in _NUM_RE.findall(text):
+        n = norm_number(m)
+        if len(n.replace(".", "")) >= 2 or "." in n or m.endswith("%") or m.startswith("$"):
+            out.add(n)
+    return out
+
+
+def support_of(sentence: str, passage: str) -> float:
+    words = [w for w in tokenize(_CITE_RE.sub(" ", sentence)) if not w[0].isdigit()]
+    if not words:
+        return 1.0
+    have = set(tokenize(passage))
+    return sum(1 for w in words if w in have) / len(words)
+
+
+def best_quote(sentence: str, passage: str) -> str:
+    """The passage's line or sentence that best supports the claim (an exact substring)."""
+    parts = [p.strip() for p in re.split(r"(?<=[.!?])\s+|\n", passage) if p.strip()]
+    if not parts:
+        return passage[:300]
+    claim = set(tokenize(_CITE_RE.sub(" ", sentence)))
+    nums = _claim_numbers(sentence)
+
+    def score(p: str) -> float:
+        toks = set(tokenize(p))
+        return len(claim & toks) + 2.0 * len(nums & numbers_in(p))
+
+    best = max(range(len(parts)), key=lambda i: score(parts[i]))
+    quote = parts[best]
+    if len(quote) < 60 and best + 1 < len(parts):  # table rows: keep the next line for context
+        quote = quote + "\n" + parts[best + 1]
+    return quote[:400]
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENT_SPLIT.split(text) if s and s.strip()]
+
+
+def check_citations(text: str, hits: list[Hit]) -> tuple[str, list[Citation], list[str]]:
+    """Verify each sentence's citations; drop markers that point nowhere; infer missing ones.
+
+    Returns the cleaned answer text (markers renumbered 1..n in order of first use), the
+    citations, and human-readable flags.
+    """
+    flags: list[str] = []
+    sentences = split_sentences(text)
+    cited: dict[int, Citation] = {}
+    order: list[int] = []
+    out_sentences = []
+    for sent in sentences:
+        refs = []
+        for m in _CITE_RE.finditer(sent):
+            for part in re.split(r"\s*[,;]\s*", m.group(1)):
+                n = int(part)
+                if 1 <= n <= len(hits):
+                    refs.append(n)
+                else:
+                    flags.append(f"dropped a citation [{n}] that points to no passage")
+        body = _CITE_RE.sub("", sent).strip()
+        body = re.sub(r"\s+([.,;:])", r"\1", body)
+        inferred = False
+        if not refs and _claim_numbers(body) | set(tokenize(body)):
+            # The model forgot a marker: attach the passage that supports the sentence best.
+            best, best_s = None, 0.0
+            for i, h in enumerate(hits, 1):
+                s = support_of(body, h.chunk.text)
+                nums = _claim_numbers(body)
+                if nums and not nums <= numbers_in(h.chunk.text):
+                    s *= 0.5
+                if s > best_s:
+                    best, best_s = i, s
+            if best is not None and best_s >= 0.6:
+                refs, inferred = [best], True
+        marks = []
+        for n in dict.fromkeys(refs):
+            passage = hits[n - 1].chunk.text
+            missing = tuple(sorted(_claim_numbers(body) - numbers_in(passage)))
+            sup = support_of(body, passage)
+            if n not in cited:
+                cited[n] = Citation(len(order) + 1, hits[n - 1].chunk, best_quote(body, passage),
+                                    sup, missing, inferred)
+                order.append(n)
+            else:
+                prev = cited[n]
+                cited[n] = Citation(prev.n, prev.chunk, prev.quote, min(prev.support, sup),
+                                    tuple(sorted(set(prev.numbers_missing) | set(missing))),
+                                    prev.inferred and inferred)
+            marks.append(f"[{cited[n].n}]")
+        out_sentences.append(body + ("".join(marks) and " " + "".join(marks)))
+    citations = [cited[n] for n in order]
+    for c in citations:
+        if c.numbers_missing:
+            flags.append(f"[{c.n}] the cited passage does not contain "
+                         + ", ".join(c.numbers_missing))
+        elif c.support < MIN_SUPPORT:
+            flags.append(f"[{c.n}] weak support: few of the sentence's words are in the passage")
+    return " ".join(out_sentences).strip(), citations, flags
+
+
+def relevant_enough(question: str, result: SearchResult) -> bool:
+    if not result.hits:
+        return False
+    best_dense = max((h.scores.get("dense", 0.0) for h in result.hits), default=0.0)
+    q = set(tokenize(question))
+    coverage = 0.0
+    if q:
+        coverage = max(len(q & set(tokenize(h.chunk.text))) / len(q) for h in result.hits)
+    return best_dense >= MIN_DENSE or coverage >= MIN_COVERAGE
+
+
+def source_label(c: Chunk) -> str:
+    return f"{c.doc_name}, {c.location()}"
+
+
+def build_messages(question: str, hits: list[Hit]) -> list[Message]:
+    passages = "\n".join(
+        PASSAGE.format(n=i, source=source_label(h.chunk), text=sanitize_passage(h.chunk.text))
+        for i, h in enumerate(hits, 1)
+    )
+    return [Message("system", ANSWER_SYSTEM),
+            Message("user", ANSWER_USER.format(passages=passages, question=question))]
+
+
+_FOLLOWUP_RE = re.compile(
+    r"^(and|what about|how about|same|also|then|compared|vs\.?|versus)\b|\b(it|its|that|this|"
+    r"those|these|they|them|previous|prior|last one|same period)\b", re.IGNORECASE)
+
+
+class Answerer:
+    """Answers questions over one workspace with one chat model."""
+
+    def __init__(self, retriever: Retriever, model: ChatModel, k: int = 5,
+                 max_tokens: int = 400) -> None:
+        self.retriever = retriever
+        self.model = model
+        self.k = k
+        self.max_tokens = max_tokens
+
+    def rewrite(self, question: str, history: list[tuple[str, str]]) -> str:
+        """A standalone version of a follow-up question (unchanged when it already is one)."""
+        if not history or not _FOLLOWUP_RE.search(question):
+            return question
+        convo = "\n".join(f"User: {q}\nAssistant: {a[:300]}" for q, a in history[-3:])
+        try:
+            out = complete(self.model, [Message("system", REWRITE_SYSTEM),
+                                        Message("user", REWRITE_USER.format(history=convo,
+                                                                            question=question))],
+                           max_tokens=80).strip().strip('"').splitlines()
+        except Exception:  # noqa: BLE001 - rewriting is an aid; fall back below
+            out = []
+        text = out[0].strip() if out else ""
+        if 5 <= len(text) <= 4 * len(question) + 200:
+            return text
+        return f"{history[-1][0]} {question}"
+
+    def stream(self, question: str, history: list[tuple[str, str]] | None = None,
+               filter: SearchFilter | None = None, focus: bool = True) -> Iterator[str | Answer]:
+        """Yield answer text pieces as they are generated, then the checked `Answer`."""
+        t0 = time.perf_counter()
+        rewritten = self.rewrite(question, history or [])
+        result = self.retriever.retrieve(rewritten, k=self.k, filter=filter, focus=focus)
+        hits = result.hits
+        base = dict(question=question, rewritten=rewritten, hits=hits, model=self.model.name,
+                    filter=result.filter, focused=result.focused)
+        if not relevant_enough(rewritten, result):
+            msg = ("The documents do not say. The closest passages are shown below"
+                   if hits else "The documents do not say: nothing in this workspace matches")
+            yield msg
+            yield Answer(text=msg, citations=[], abstained=True,
+                         seconds=time.perf_counter() - t0, **base)
+            return
+        raw = ""
+        first = None
+        for piece in self.model.stream(build_messages(rewritten, hits),
+                                       max_tokens=self.max_tokens):
+            if first is None:
+                first = time.perf_counter() - t0
+            raw += piece
+            yield piece
+        answer = self.finish(raw, base)
+        answer.seconds = time.perf_counter() - t0
+        answer.first_token_s = first
+        yield answer
+
+    def finish(self, raw: str, base: dict[str, Any]) -> Answer:
+        hits = base["hits"]
+        if ABSTAIN_TOKEN.lower() in raw.lower()[:80] or not raw.strip():
+            return Answer(text="The documents do not say. The closest passages are shown below",
+                          citations=[], abstained=True, raw=raw, **base)
+        text, citations, flags = check_citations(raw, hits)
+        if not citations:
+            flags.append("no sentence of the answer could be tied to a passage")
+        return Answer(text=text, citations=citations, abstained=not citations, raw=raw,
+                      flags=flags, **base)
+
+    def ask(self, question: str, history: list[tuple[str, str]] | None = None,
+            filter: SearchFilter | None = None, focus: bool = True) -> Answer:
+        final = None
+        for part in self.stream(question, history, filter, focus):
+            if isinstance(part, Answer):
+                final = part
+        assert final is not None
+        return final
