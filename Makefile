@@ -15,8 +15,9 @@ $(BIN)/python:
 
 # torch first, pinned to the CPU wheel: a looser pin would pull a multi-GB CUDA build.
 install: $(BIN)/python
+	@# llama-cpp-python compiles once (about 12 min on 2 cores); pip caches the wheel.
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e ".[dev]"
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(PIP) install --quiet -e ".[dev]"
 	$(BIN)/python -m rag.setup_models
 
 run: install

