@@ -1,0 +1,18 @@
+"""The app's pages, in menu order: adding a page is one line in `pages()`.
+
+Each page is a module with a `render()` function; `url_path` keeps page URLs stable.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from rag.ui.pages import library
+
+
+def pages() -> list[st.Page]:
+    return [
+        st.Page(library.render, title="Library", icon=":material/library_books:",
+                url_path="library", default=True),
+        # st.Page(ask.render, title="Ask", icon=":material/forum:", url_path="ask"),
+    ]

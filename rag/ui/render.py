@@ -1,0 +1,97 @@
+"""Render helpers: safe text for markdown, error boxes, sizes and search hits.
+
+Document text and file names come from users: they are shown through `md()` (every markdown
+and HTML character escaped) or through elements that never interpret markup (st.text,
+st.code, st.dataframe). Nothing here uses `unsafe_allow_html`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+import streamlit as st
+
+from rag.errors import ModelMismatch, RagError
+from rag.types import Hit
+
+# Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping them all
+# also disarms Streamlit's extras ($math$, :emoji:, :red[colour], ~~strike~~).
+_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def md(text: object) -> str:
+    """Text to show literally inside st.markdown/caption/error/labels: no markup survives."""
+    s = str(text).replace("\r\n", "\n").replace("\r", "\n")
+    return _MD_SPECIAL.sub(r"\\\1", s)
+
+
+def md_block(text: object) -> str:
+    """Like `md`, keeping the line breaks of a passage (markdown would join the lines)."""
+    return md(text).replace("\n", "  \n")
+
+
+def shorten(text: str, limit: int) -> str:
+    """One line of at most `limit` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def show_error(err: BaseException) -> None:
+    """A RagError as one red line (escaped), never a traceback."""
+    st.error(md(str(err)), icon=":material/error:")
+    if isinstance(err, ModelMismatch):
+        st.caption(
+            "This workspace's vectors were computed with another embedding model, so its "
+            "search results would be meaningless. Pick another workspace in the sidebar, "
+            "create a new one, or start the app with the workspace's model."
+        )
+
+
+@contextmanager
+def guarded() -> Iterator[None]:
+    """Show any RagError raised inside the block with `show_error` and carry on."""
+    try:
+        yield
+    except RagError as err:
+        show_error(err)
+
+
+def count(n: int, plural: str) -> str:
+    """'1 page', '3 pages' (labels are plural nouns ending in s)."""
+    return f"{n} {plural[:-1] if n == 1 and plural.endswith('s') else plural}"
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def when(ts: float) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
+
+
+def hit_heading(rank: int, hit: Hit) -> str:
+    """'**1.** name · location · score' as safe markdown."""
+    c = hit.chunk
+    score = f"score {hit.score:.4f}"
+    if "dense" in hit.scores:
+        score += f" (similarity {hit.scores['dense']:.2f})"
+    return f"**{rank}\\.** {md(c.doc_name)} · {md(c.location())} · {md(score)}"
+
+
+def render_hit(rank: int, hit: Hit, compact: bool = False) -> None:
+    """One search hit: rank, document, location, score and the passage, all escaped."""
+    if compact:
+        st.markdown(hit_heading(rank, hit))
+        st.caption(md(shorten(hit.chunk.text, 220)))
+        return
+    with st.container(border=True):
+        st.markdown(hit_heading(rank, hit))
+        st.markdown(md_block(hit.chunk.text))

@@ -1,0 +1,51 @@
+"""Test doubles: a small deterministic embedder, fast enough for unit tests."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+
+_WORD = re.compile(r"\w+")
+
+
+class HashEmbedder:
+    """Hashes each word into one of `dim` buckets (bag of words), rows L2-normalised.
+
+    Texts sharing words get similar vectors, so search results are meaningful enough to assert
+    on; the same text always gives the same vector, in every process.
+    """
+
+    def __init__(self, name: str = "test-hash-64", dim: int = 64) -> None:
+        self.name = name
+        self.dim = dim
+        self.calls = 0
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                h = hashlib.blake2b(word.encode(), digest_size=8).digest()
+                out[i, int.from_bytes(h, "little") % self.dim] += 1.0
+            norm = float(np.linalg.norm(out[i]))
+            if norm:
+                out[i] /= norm
+            else:
+                out[i, 0] = 1.0
+        return out
+
+
+class FailingEmbedder(HashEmbedder):
+    """Embeds the first `ok_calls` batches, then raises: a crash in the middle of a document."""
+
+    def __init__(self, ok_calls: int = 1, **kw) -> None:
+        super().__init__(**kw)
+        self.ok_calls = ok_calls
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if self.calls >= self.ok_calls:
+            self.calls += 1
+            raise RuntimeError("embedder exploded")
+        return super().embed(texts)
