@@ -31,7 +31,7 @@ class ModelConfig:
     base_url: str = ""
     api_key: str = ""
     timeout_s: float = 120.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def label(self) -> str:
