@@ -34,7 +34,9 @@ _INJECTION_RE = re.compile(
 )
 _NUM_RE = re.compile(r"(?<![\w.])[$€£]?\d[\d,]*(?:\.\d+)?%?")
 _CITE_RE = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
-_SENT_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(\[])|\n+")
+# A marker after the full stop ("... million. [1] Next") stays with its sentence.
+_SENT_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(]|\[(?!\d{1,2}(?:\s*[,;]\s*\d{1,2})*\]))"
+                         r"|(?<=\])\s+(?=[A-Z\"'(])|\n+")
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,9 @@ def check_citations(text: str, hits: list[Hit]) -> tuple[str, list[Citation], li
                     flags.append(f"dropped a citation [{n}] that points to no passage")
         body = _CITE_RE.sub("", sent).strip()
         body = re.sub(r"\s+([.,;:])", r"\1", body)
+        if refs and not tokenize(body):  # a bare marker asserts nothing: nothing to check
+            flags.append("dropped a citation marker that stands for no sentence")
+            refs = []
         inferred = False
         if not refs and _claim_numbers(body) | set(tokenize(body)):
             # The model forgot a marker: attach the passage that supports the sentence best.
@@ -268,7 +273,8 @@ class Answerer:
         except Exception:  # noqa: BLE001 - rewriting is an aid; fall back below
             out = []
         text = out[0].strip() if out else ""
-        if 5 <= len(text) <= 4 * len(question) + 200:
+        # Small models sometimes answer instead of rewriting: only a question is taken.
+        if 5 <= len(text) <= 4 * len(question) + 200 and text.endswith("?"):
             return text
         return f"{history[-1][0]} {question}"
 
@@ -307,6 +313,9 @@ class Answerer:
             return Answer(text="The documents do not say. The closest passages are shown below",
                           citations=[], abstained=True, raw=raw, **base)
         text, citations, flags = check_citations(raw, hits)
+        if not tokenize(_CITE_RE.sub(" ", text)):  # nothing but markers: no answer at all
+            return Answer(text="The documents do not say. The closest passages are shown below",
+                          citations=[], abstained=True, raw=raw, flags=flags, **base)
         if not citations:
             flags.append("no sentence of the answer could be tied to a passage")
         return Answer(text=text, citations=citations, abstained=not citations, raw=raw,

@@ -141,6 +141,77 @@ def cmd_workspaces(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cluster(args: argparse.Namespace) -> int:
+    """Feedback themes of a CSV/XLSX file (embedded here) or of an ingested table document."""
+    from rag.analytics import feedback as fb
+
+    if bool(args.file) == bool(args.doc):
+        raise RagError("give a FILE, or --doc DOC_ID (with --workspace) for an ingested table")
+    if args.k is not None and args.k < 1:
+        raise RagError("--k must be at least 1")
+    if args.file:
+        from pathlib import Path
+
+        from rag.config import get_settings
+        from rag.ingest.loaders import read_table_preview
+        from rag.services import build_embedder
+
+        path = Path(args.file)
+        if not path.is_file():
+            raise RagError(f"no such file: {path}")
+        if not args.text_column:
+            raise RagError("--text-column is required with a FILE")
+        data = path.read_bytes()
+        table = read_table_preview(data, path.name, limit=get_settings().max_rows)
+        items, positions = fb.items_from_rows(table["columns"], table["rows"], args.text_column)
+        fb.check_texts([it.text for it in items], args.text_column)
+        roles = fb.guess_roles(items, table["columns"], args.text_column, args.date_column)
+        embedder = build_embedder()
+        vectors = embedder.embed([it.text for it in items])
+        source = {"file": str(path), "embed_model": embedder.name}
+    else:
+        svc = _services()
+        ws = svc.workspace(args.workspace)
+        match = [d for d in ws.documents() if args.doc in (d.doc_id, d.name, d.filename)]
+        if not match:
+            raise RagError(f"no document '{args.doc}' in workspace '{ws.name}'")
+        doc = match[0]
+        items, vectors = fb.load_document(ws, doc)
+        positions = list(range(len(items)))
+        roles = fb.guess_roles(items, list(doc.meta.get("columns") or []),
+                               doc.meta.get("text_column") or "",
+                               args.date_column or doc.meta.get("date_column"))
+        source = fb.source_of(ws, doc)
+    namer = None
+    if args.name_with_model:
+        namer = fb.ModelNamer(_services().chat_model())
+    a = fb.analyze(items, vectors, roles, k=args.k, namer=namer, source=source)
+    out = fb.cluster_json(a, positions)
+    if args.json:
+        _print_json(out)
+        return 0
+    print(fb.summary_text(a))
+    for c in out["clusters"]:
+        print(f"{c['id']:>3}  {c['size']:6}  {c['name']}\n       terms: {', '.join(c['terms'])}")
+        for ex in c["examples"]:
+            print(f"       - {' '.join(ex.split())[:160]}")
+    return 0
+
+
+def _cluster_parser(sub) -> None:
+    sp = sub.add_parser("cluster", help="group feedback rows into named themes")
+    sp.add_argument("file", nargs="?", help="a CSV/XLSX file (or use --doc for an ingested one)")
+    sp.add_argument("--workspace", "-w", default=DEFAULT_WS, help="workspace name (with --doc)")
+    sp.add_argument("--doc", help="an ingested table document (id, name or file name)")
+    sp.add_argument("--text-column", help="the column holding the comments (with a FILE)")
+    sp.add_argument("--date-column", help="the date column (optional)")
+    sp.add_argument("--k", type=int, help="number of themes (default: chosen automatically)")
+    sp.add_argument("--name-with-model", action="store_true",
+                    help="name themes with the chat model (default: from their top terms)")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_cluster)
+
+
 def _filter_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--doc", action="append", help="only this document (id or name); repeatable")
     sp.add_argument("--type", action="append", help="only this document type (pdf, transcript...)")
@@ -196,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--create", metavar="NAME")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_workspaces)
+    _cluster_parser(sub)
     return p
 
 

@@ -14,6 +14,7 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -101,13 +102,14 @@ class SearchFilter:
     date_from: str | None = None  # ISO date, inclusive (rows with a date column)
     date_to: str | None = None
     auto: bool = False  # set by question focusing, shown as removable
+    chunk_ids: tuple[str, ...] = ()  # only these passages (e.g. the rows of one feedback theme)
 
     def is_empty(self) -> bool:
         return not (self.doc_ids or self.kinds or self.speakers or self.date_from
-                    or self.date_to)
+                    or self.date_to or self.chunk_ids)
 
     def needs_chunk_ids(self) -> bool:
-        return bool(self.speakers or self.date_from or self.date_to)
+        return bool(self.speakers or self.date_from or self.date_to or self.chunk_ids)
 
     def chroma_where(self) -> dict[str, Any] | None:
         if self.kinds:
@@ -116,6 +118,8 @@ class SearchFilter:
 
     def accepts(self, c: Chunk) -> bool:
         if self.doc_ids and c.doc_id not in self.doc_ids:
+            return False
+        if self.chunk_ids and c.id not in self._chunk_set:
             return False
         if self.kinds and c.kind not in self.kinds:
             return False
@@ -144,7 +148,14 @@ class SearchFilter:
             out.append("speakers: " + ", ".join(self.speakers))
         if self.date_from or self.date_to:
             out.append(f"dates: {self.date_from or '…'} to {self.date_to or '…'}")
+        if self.chunk_ids:
+            out.append(f"passages: {len(self.chunk_ids)} selected")
         return out
+
+    @cached_property
+    def _chunk_set(self) -> frozenset[str]:
+        # `accepts` runs once per chunk of the workspace: test membership in a set, built once.
+        return frozenset(self.chunk_ids)
 
 
 def chunk_date(c: Chunk) -> str | None:

@@ -527,24 +527,39 @@ def guess_date_column(header: list[str], rows: list[list[str]]) -> str | None:
     return None
 
 
-def to_iso_date(v: str) -> str | None:
-    """'2026-03-04', '2026-03-04 10:00', '3/4/2026' (US order) -> '2026-03-04'; else None."""
+_SLASH_DATE_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2,4})$")
+
+
+def to_iso_date(v: str, day_first: bool = False) -> str | None:
+    """'2026-03-04', '2026-03-04 10:00', '3/4/2026' (US order unless `day_first`) ->
+    '2026-03-04'; else None."""
     v = (v or "").strip()
     m = re.match(r"^(\d{4})-(\d{1,2})-(\d{1,2})", v)
     if m:
         y, mo, d = map(int, m.groups())
     else:
-        m = re.match(r"^(\d{1,2})/(\d{1,2})/(\d{2,4})$", v)
+        m = _SLASH_DATE_RE.match(v)
         if not m:
             return None
         mo, d, y = map(int, m.groups())
-        if mo > 12:
+        if day_first or mo > 12:
             mo, d = d, mo
         y += 2000 if y < 100 else 0
     try:
         return date(y, mo, d).isoformat()
     except ValueError:
         return None
+
+
+def _is_day_first(values: list[str]) -> bool:
+    """True when a column of d/m/y dates is written day first (some first number is over 12)."""
+    firsts_over_12 = seconds_over_12 = 0
+    for v in values:
+        m = _SLASH_DATE_RE.match(v.strip())
+        if m:
+            firsts_over_12 += int(m.group(1)) > 12
+            seconds_over_12 += int(m.group(2)) > 12
+    return firsts_over_12 > 0 and seconds_over_12 == 0
 
 
 def meta_key(col: str) -> str:
@@ -573,11 +588,18 @@ def table_units(
         raise BadFile(
             f"column '{options.text_column}' not found; columns are: " + ", ".join(header)
         )
+    if options.date_column and options.date_column not in header:
+        raise BadFile(
+            f"column '{options.date_column}' not found; columns are: " + ", ".join(header)
+        )
     if not text_col:
         raise BadFile(
             "no column with free text found (all look numeric or empty): pick the text column"
         )
     date_col = options.date_column or guess_date_column(header, rows)
+    dj = header.index(date_col) if date_col in header else len(header)
+    # One order for the whole column: a single "17/01/2024" makes "05/01/2024" the 5th of January.
+    day_first = _is_day_first([r[dj] for r in rows if dj < len(r)])
     tj = header.index(text_col)
     keys = {c: meta_key(c) for c in header}
     units: list[Unit] = []
@@ -592,7 +614,7 @@ def table_units(
             if j != tj and j < len(r) and r[j].strip():
                 meta[keys[c]] = _typed(r[j].strip()[:500])
         if date_col:
-            iso = to_iso_date(r[header.index(date_col)] if header.index(date_col) < len(r) else "")
+            iso = to_iso_date(r[dj] if dj < len(r) else "", day_first)
             if iso:
                 meta["date"] = iso
         units.append(Unit(text=text, row=i + 1, meta=meta))

@@ -1,8 +1,8 @@
 """Extract page texts from one PDF in a child process, bounded in time and memory.
 
 Run as `python -m rag.ingest.pdf_worker MEM_MB < file.pdf`; prints one JSON object:
-`{"pages": [...], "parser": "pypdf"}` or `{"error": CODE, "detail": "..."}`. Keeping pypdf in a
-child means a hostile file can at worst kill the child, never hang or bloat the app.
+`{"pages": [...], "parser": "pypdfium2"}` or `{"error": CODE, "detail": "..."}`. Keeping the
+parsers in a child means a hostile file can at worst kill the child, never hang or bloat the app.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def _with_pdfium(data: bytes) -> dict:
         for i in range(len(doc)):
             page = doc[i]
             textpage = page.get_textpage()
-            pages.append(textpage.get_text_range() or "")
+            # pdfium marks hyphens it thinks are soft as U+FFFE; in filings they are real ones
+            pages.append((textpage.get_text_range() or "").replace("\ufffe", "-"))
             textpage.close()
             page.close()
     finally:
@@ -61,28 +62,33 @@ def _with_pdfium(data: bytes) -> dict:
 
 
 def extract(data: bytes) -> dict:
-    """Try pypdf, then fall back to pdfium for files pypdf refuses (limits, odd structure)."""
+    """Try pdfium, then pypdf for files pdfium refuses or finds no text in.
+
+    pdfium (C++) is 10-20x faster than pypdf on long filings: pypdf needs 80-150 s for a
+    160-250 page 10-K on a busy 2-core machine, over the default timeout, where pdfium takes
+    under 10 s. pdfium also keeps a table row on one line. pypdf stays as the second reader,
+    and it is the one that tells a password-protected file from a damaged one.
+    """
+    try:
+        result = _with_pdfium(data)
+        if any(p.strip() for p in result["pages"]):
+            return result
+        first = "no text found"
+    except MemoryError:
+        return {"error": "memory", "detail": "pdfium ran out of memory"}
+    except Exception as exc:  # noqa: BLE001 - pdfium raises PdfiumError and friends
+        first = f"{type(exc).__name__}: {exc}"
     try:
         result = _with_pypdf(data)
-        if "error" in result:
-            return result
+        if "error" not in result:
+            result["fallback_reason"] = f"pdfium: {first}"[:300]
         return result
     except MemoryError:
         return {"error": "memory", "detail": "pypdf ran out of memory"}
-    except Exception as first:  # noqa: BLE001 - pypdf raises many types on real files
-        try:
-            result = _with_pdfium(data)
-            result["fallback_reason"] = f"{type(first).__name__}: {first}"[:300]
-            return result
-        except MemoryError:
-            return {"error": "memory", "detail": "ran out of memory"}
-        except Exception as second:  # noqa: BLE001
-            msg = str(second)
-            code = "encrypted" if "password" in msg.lower() else "corrupt"
-            return {
-                "error": code,
-                "detail": f"pypdf: {type(first).__name__}: {first}; pdfium: {msg}"[:500],
-            }
+    except Exception as second:  # noqa: BLE001 - pypdf raises many types on real files
+        msg = f"pdfium: {first}; pypdf: {type(second).__name__}: {second}"
+        code = "encrypted" if "password" in msg.lower() else "corrupt"
+        return {"error": code, "detail": msg[:500]}
 
 
 def main() -> None:

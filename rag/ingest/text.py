@@ -53,8 +53,14 @@ def decode_text(data: bytes, what: str = "file") -> str:
     try:
         from charset_normalizer import from_bytes
 
-        best = from_bytes(data[:200_000]).best()
+        results = from_bytes(data[:200_000])
+        best = results.best()
         if best is not None and best.encoding:
+            # Short Western text often scores a hair better as a Baltic/DOS code page (cp775,
+            # cp1257) and comes out as "cafķ": when cp1252 is a near-tie, it is the right answer.
+            for match in results:
+                if "cp1252" in match.could_be_from_charset and match.chaos <= best.chaos + 0.02:
+                    return data.decode("cp1252", errors="replace")
             return data.decode(best.encoding, errors="replace")
     except Exception:  # noqa: BLE001 - detection is best effort
         pass

@@ -29,7 +29,7 @@ class ModelConfig:
     provider: str = "local"
     model: str = ""
     base_url: str = ""
-    api_key: str = ""
+    api_key: str = field(default="", repr=False)  # never in logs or tracebacks
     timeout_s: float = 120.0
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
@@ -78,10 +78,13 @@ class LlamaCppChat:
 class LangChainChat:
     """Any LangChain chat model, behind our protocol, with errors turned into messages."""
 
-    def __init__(self, name: str, model: Any, where: str) -> None:
+    def __init__(self, name: str, model: Any, where: str,
+                 params: Callable[[int, float], dict[str, Any]] | None = None) -> None:
         self.name = name
         self._model = model
         self._where = where
+        # How this client spells the length and temperature of one call.
+        self._params = params or (lambda n, t: {"max_tokens": n, "temperature": t})
 
     def stream(self, messages: list[Message], max_tokens: int = 512,
                temperature: float = 0.0) -> Iterator[str]:
@@ -90,7 +93,7 @@ class LangChainChat:
         kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
         lc = [kinds[m.role](content=m.content) for m in messages]
         try:
-            for chunk in self._model.stream(lc, max_tokens=max_tokens, temperature=temperature):
+            for chunk in self._model.stream(lc, **self._params(max_tokens, temperature)):
                 text = chunk.content if isinstance(chunk.content, str) else str(chunk.content)
                 if text:
                     yield text
@@ -137,7 +140,9 @@ def _make_ollama(cfg: ModelConfig, settings: Any) -> ChatModel:
 
     base = cfg.base_url or "http://localhost:11434"
     model = ChatOllama(model=cfg.model, base_url=base, client_kwargs={"timeout": cfg.timeout_s})
-    return LangChainChat(f"ollama · {cfg.model}", model, base)
+    # Ollama takes sampling settings as `options` (a `max_tokens` keyword is a TypeError).
+    return LangChainChat(f"ollama · {cfg.model}", model, base,
+                         params=lambda n, t: {"options": {"num_predict": n, "temperature": t}})
 
 
 PROVIDERS: dict[str, Callable[[ModelConfig, Any], ChatModel]] = {

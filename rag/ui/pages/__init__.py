@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rag.ui.pages import library
+from rag.ui.pages import ask, feedback, library, settings
 
 
 def pages() -> list[st.Page]:
     return [
         st.Page(library.render, title="Library", icon=":material/library_books:",
                 url_path="library", default=True),
-        # st.Page(ask.render, title="Ask", icon=":material/forum:", url_path="ask"),
+        st.Page(ask.render, title="Ask", icon=":material/forum:", url_path="ask"),
+        st.Page(feedback.render, title="Feedback", icon=":material/hub:", url_path="feedback"),
+        st.Page(settings.render, title="Settings", icon=":material/settings:", url_path="settings"),
     ]

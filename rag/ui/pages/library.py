@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from rag.analytics.export import safe_csv
 from rag.errors import RagError
 from rag.index.store import Workspace
 from rag.ingest.loaders import (
@@ -100,13 +101,6 @@ def documents_frame(docs: Sequence[DocumentInfo]) -> pd.DataFrame:
                                        "file"])
 
 
-def _cell_safe(v: Any) -> Any:
-    # A spreadsheet would run a cell starting with these as a formula (CSV injection).
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + v
-    return v
-
-
 def documents_csv(docs: Sequence[DocumentInfo]) -> bytes:
     """The documents table as CSV (raw numbers, ISO dates), safe to open in a spreadsheet."""
     rows = [{
@@ -116,7 +110,7 @@ def documents_csv(docs: Sequence[DocumentInfo]) -> bytes:
     } for d in docs]
     df = pd.DataFrame(rows, columns=["name", "filename", "type", "units", "unit_label", "chunks",
                                      "size_bytes", "added", "doc_id"])
-    return df.map(_cell_safe).to_csv(index=False).encode("utf-8")
+    return safe_csv(df)
 
 
 def passage_groups(doc: DocumentInfo, chunks: Sequence[Chunk]) -> list[tuple[str, list[Chunk]]]:

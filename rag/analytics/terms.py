@@ -1,0 +1,130 @@
+"""Top terms per cluster by class-based TF-IDF (BERTopic's c-TF-IDF idea), and names from them.
+
+Each cluster's texts are treated as one document. A term's weight in cluster c is its frequency
+in c (normalised by c's length) times log(1 + A / f), where A is the average number of words
+per cluster and f the term's frequency over all clusters: words frequent in one theme and rare
+elsewhere rise to the top.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+# English plus the commonest function words of a few other languages, so that a German or
+# Spanish comment does not make "und" or "que" a theme's top term.
+_EXTRA_STOP = frozenset((
+    "also", "get", "got", "just", "like", "really", "still", "would", "could", "should", "us",
+    "we", "our", "i", "me", "my", "it's", "im", "ive", "dont", "doesnt", "cant", "wont",
+    "didnt", "isnt", "wasnt", "one", "two", "thing", "things", "lot", "bit", "much", "many",
+    "every", "since", "ve", "ll", "re", "don", "doesn", "didn", "isn", "wasn", "won",
+    "couldn", "shouldn", "wouldn", "aren", "weren", "haven", "hasn", "der", "die", "das",
+    "und", "ist", "nicht", "ein", "eine", "mit", "für", "auf", "den", "dem", "des", "von",
+    "zu", "es", "wir", "sie", "ich", "el", "la", "los", "las", "que", "de", "en", "un", "una",
+    "por", "para", "con", "no", "se", "lo", "al", "del", "y", "le", "les", "et", "est", "pas",
+    "une", "pour", "dans", "du", "au", "sur", "qui", "ce", "il", "di", "che", "è", "per",
+    "non", "gli",
+))
+_TOKEN = r"(?u)\b[^\W\d_][^\W_]+\b"  # words of 2+ characters starting with a letter
+
+
+def stop_words() -> list[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return sorted(set(ENGLISH_STOP_WORDS) | set(_EXTRA_STOP))
+
+
+def ctfidf_terms(texts: list[str], labels: list[int] | np.ndarray, top: int = 8
+                 ) -> dict[int, list[str]]:
+    """The `top` most distinctive terms (words and two-word phrases) of each label.
+
+    Labels with no usable words (emoji, numbers only) get an empty list.
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    labels = np.asarray(labels)
+    classes = [int(c) for c in np.unique(labels)]
+    out: dict[int, list[str]] = {c: [] for c in classes}
+    if not texts:
+        return out
+    min_df = 2 if len(texts) >= 50 else 1
+    try:
+        vec = CountVectorizer(ngram_range=(1, 2), token_pattern=_TOKEN, stop_words=stop_words(),
+                              min_df=min_df, max_features=30000, lowercase=True)
+        counts = vec.fit_transform(texts)
+    except ValueError:  # empty vocabulary: nothing but numbers, stopwords or symbols
+        return out
+    from scipy import sparse
+
+    rows = np.searchsorted(classes, labels)
+    onehot = sparse.csr_matrix((np.ones(len(labels)), (rows, np.arange(len(labels)))),
+                               shape=(len(classes), len(labels)))
+    tf = np.asarray((onehot @ counts).todense(), dtype=np.float64)
+    words_per_class = tf.sum(axis=1, keepdims=True)
+    avg_words = float(words_per_class.mean()) or 1.0
+    freq = tf.sum(axis=0)
+    idf = np.log(1.0 + avg_words / np.maximum(freq, 1.0))
+    weights = (tf / np.maximum(words_per_class, 1.0)) * idf
+    vocab = vec.get_feature_names_out()
+    for r, c in enumerate(classes):
+        order = np.argsort(-weights[r], kind="stable")
+        picked: list[str] = []
+        for j in order:
+            if weights[r, j] <= 0 or len(picked) >= top:
+                break
+            picked = _add_term(picked, str(vocab[j]))
+        out[c] = picked[:top]
+    return out
+
+
+def _add_term(picked: list[str], term: str) -> list[str]:
+    """Skip a word already inside a chosen phrase, and a phrase whose words are both chosen."""
+    words = term.split()
+    chosen_words = {w for p in picked for w in p.split()}
+    if len(words) == 1 and term in chosen_words:
+        return picked
+    if len(words) > 1:
+        if words[0] == words[1] or all(w in chosen_words for w in words):
+            return picked
+        # The phrase supersedes the lone words it contains.
+        picked = [p for p in picked if p not in words]
+    return [*picked, term]
+
+
+def name_from_terms(terms: list[str], fallback: str) -> str:
+    """A short deterministic name: the top phrase, or the top two or three words."""
+    if not terms:
+        return fallback
+    parts = [terms[0]]
+    for t in terms[1:]:
+        if sum(len(p.split()) for p in parts) >= 3 or len(parts) >= 2 and " " in parts[0]:
+            break
+        if sum(len(p.split()) for p in parts) + len(t.split()) > 3:
+            continue
+        parts.append(t)
+    name = ", ".join(parts)
+    return name[:1].upper() + name[1:]
+
+
+_LEAD = re.compile(r"^(?:theme|name|title|label|topic|category)\s*(?:name)?\s*[:\-–]\s*", re.IGNORECASE)
+
+
+def clean_model_name(raw: str, max_words: int = 6, max_chars: int = 48) -> str | None:
+    """The model's reply made into a theme name, or None when it is not usable."""
+    lines = [ln.strip() for ln in (raw or "").strip().splitlines() if ln.strip()]
+    if not lines:
+        return None
+    text = _LEAD.sub("", lines[0])
+    text = re.sub(r"[*_`#\"“”]+", "", text).strip(" '.:;,-–—")
+    text = re.sub(r"\s+", " ", text)
+    if not text or len(text) < 3 or not re.search(r"[^\W\d_]", text):
+        return None
+    if re.search(r"\b(sorry|cannot|can't|i am|as an ai|not in documents)\b", text, re.IGNORECASE):
+        return None
+    words = text.split()
+    if len(words) > max_words:
+        text = " ".join(words[:max_words])
+    if len(text) > max_chars:
+        text = text[:max_chars].rsplit(" ", 1)[0]
+    return text[:1].upper() + text[1:]

@@ -1,0 +1,532 @@
+"""The Ask page: chat with a workspace; answers stream in, each claim cited and checkable.
+
+Every citation shows its document, place and the quoted span inside its passage, with a flag
+when the checker doubts it, and opens the document at that place. The conversation belongs to
+the session and the workspace (`st.session_state`), never to a shared cache.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import pandas as pd
+import streamlit as st
+
+from rag.answer import MIN_SUPPORT, Answer, Citation
+from rag.errors import RagError
+from rag.index.store import Workspace
+from rag.llm.providers import ModelConfig
+from rag.retrieve import SearchFilter
+from rag.services import Services
+from rag.types import Chunk, DocumentInfo
+from rag.ui import state
+from rag.ui.pages import settings as settings_page
+from rag.ui.render import count, md, md_block, render_hit, show_error
+
+K = 5  # passages per answer
+CONTEXT = 2  # passages shown either side of a cited one when it is opened
+CLOSEST = 3  # passages shown with an abstention
+
+# Session-state keys (per user: never in a shared cache).
+CHATS_KEY = "ask_chats"  # {workspace name: [Turn, ...]}
+COMPARE_KEY = "ask_compare"
+INPUT_KEY = "ask_input"
+_PENDING_KEY = "ask_pending"  # a re-ask asked for by a button, run on the next script run
+_FILTER_KEY = "ask_filter_{name}_{ws}"  # filter widgets, one set per workspace
+
+_MARKER_RE = re.compile(r"\\\[(\d{1,2})\\\]")  # a citation marker after md()
+
+
+@dataclass
+class Turn:
+    """One question and what came back (the primary answer and, in compare mode, a second)."""
+
+    question: str
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
+    answer: Answer | None = None
+    error: str | None = None
+    model_label: str = ""
+    compare: Answer | None = None
+    compare_error: str | None = None
+    compare_label: str = ""
+
+    @property
+    def compared(self) -> bool:
+        return bool(self.compare_label)
+
+
+# -- plain functions (no streamlit): what the page shows, callable from tests ------------------
+
+
+def build_filter(doc_ids: Sequence[str] = (), kinds: Sequence[str] = (),
+                 speakers: Sequence[str] = (), date_from: date | None = None,
+                 date_to: date | None = None) -> SearchFilter:
+    """The filter widgets' values as a `SearchFilter` (empty values mean no restriction)."""
+    return SearchFilter(doc_ids=tuple(doc_ids), kinds=tuple(kinds), speakers=tuple(speakers),
+                        date_from=date_from.isoformat() if date_from else None,
+                        date_to=date_to.isoformat() if date_to else None)
+
+
+def history_of(turns: Sequence[Turn]) -> list[tuple[str, str]]:
+    """(question, answer text) of the answered turns, for rewriting follow-up questions."""
+    return [(t.question, t.answer.text) for t in turns if t.answer is not None]
+
+
+def where(c: Chunk) -> str:
+    """The passage's place: page, speaker + turn + time, or row (with its date)."""
+    loc = c.location()
+    if c.row is not None and c.meta.get("date"):
+        loc += f" · {str(c.meta['date'])[:10]}"
+    return loc
+
+
+def _spans(text: str, quote: str) -> list[tuple[int, int]]:
+    """Where the quote's lines are in the passage, in order (quotes may join two lines)."""
+    out, pos = [], 0
+    for line in (quote or "").split("\n"):
+        line = line.strip()
+        i = text.find(line, pos) if line else -1
+        if i >= 0:
+            out.append((i, i + len(line)))
+            pos = i + len(line)
+    return out
+
+
+def highlight(text: str, quote: str) -> str:
+    """The passage as safe markdown with the quoted span highlighted.
+
+    Each piece of text is escaped first; only then is the escaped quote wrapped in the
+    highlight, so no character of the document can open or close markup.
+    """
+    out, pos = [], 0
+    for start, end in _spans(text, quote):
+        out.append(md_block(text[pos:start]))
+        out.append(f":orange-background[{md(text[start:end])}]")
+        pos = end
+    out.append(md_block(text[pos:]))
+    return "".join(out)
+
+
+def answer_markdown(text: str) -> str:
+    """An answer's text as safe markdown, its citation markers shown as badges."""
+    return _MARKER_RE.sub(r":blue-badge[\1]", md_block(text))
+
+
+def citation_flag(c: Citation) -> str | None:
+    """Why the checker doubts a citation, or None when it holds."""
+    if c.numbers_missing:
+        return "number not found in the passage: " + ", ".join(c.numbers_missing)
+    if c.support < MIN_SUPPORT:
+        return "weak support: few of the sentence's words are in this passage"
+    return None
+
+
+def passages_frame(answer: Answer) -> pd.DataFrame:
+    """The retrieved passages with each retriever's score and rank, and the citation if any."""
+    cited = {c.chunk.id: c.n for c in answer.citations}
+    rows = []
+    for rank, h in enumerate(answer.hits, 1):
+        s = h.scores
+        n = cited.get(h.chunk.id)
+        rows.append({
+            "rank": rank, "document": h.chunk.doc_name, "location": where(h.chunk),
+            "dense score": s.get("dense"), "dense rank": s.get("dense_rank"),
+            "lexical score": s.get("lexical"), "lexical rank": s.get("lexical_rank"),
+            "fused": s.get("fused", h.score), "cited as": f"[{n}]" if n else "",
+        })
+    cols = ["rank", "document", "location", "dense score", "dense rank", "lexical score",
+            "lexical rank", "fused", "cited as"]
+    df = pd.DataFrame(rows, columns=cols)
+    return df.astype({"dense rank": "Int64", "lexical rank": "Int64",
+                      "dense score": "Float64", "lexical score": "Float64", "fused": "Float64"})
+
+
+def filter_lines(answer: Answer, names: dict[str, str]) -> list[str]:
+    lines = answer.filter.describe(names)
+    if answer.filter.auto and answer.focused:
+        lines = [ln + " (chosen automatically: the question names them)"
+                 if ln.startswith("documents:") else ln for ln in lines]
+    return lines or ["none: all documents"]
+
+
+def conversation_markdown(ws_name: str, turns: Sequence[Turn]) -> str:
+    """The conversation with its citations, as a Markdown file."""
+    exported = datetime.now().strftime("%Y-%m-%d %H:%M")
+    parts = [f"# RAGdesk conversation: {ws_name}\n\nExported {exported}"]
+    for t in turns:
+        if t.answer is None:
+            parts.append(f"**Q:** {t.question}\n\n_No answer: {t.error}_")
+            continue
+        block = t.answer.to_markdown() + f"\n\n_Model: {t.answer.model}_"
+        if t.compare is not None:
+            block += f"\n\n**Second model ({t.compare.model}):**\n\n" + t.compare.to_markdown()
+        elif t.compare_error:
+            block += f"\n\n_Second model ({t.compare_label}): {t.compare_error}_"
+        parts.append(block)
+    return "\n\n---\n\n".join(parts) + "\n"
+
+
+def neighbours(chunks: Sequence[Chunk], chunk: Chunk, n: int = CONTEXT) -> list[Chunk]:
+    """The passage and up to `n` passages either side of it in its document ([] if gone)."""
+    ids = [c.id for c in chunks]
+    if chunk.id not in ids:
+        return []
+    i = ids.index(chunk.id)
+    return list(chunks[max(0, i - n) : i + n + 1])
+
+
+# -- session state ------------------------------------------------------------------------------
+
+
+def turns_of(ws_name: str) -> list[Turn]:
+    """This session's conversation in a workspace (created empty on first use)."""
+    return st.session_state.setdefault(CHATS_KEY, {}).setdefault(ws_name, [])
+
+
+def _clear(ws_name: str) -> None:
+    st.session_state.setdefault(CHATS_KEY, {})[ws_name] = []
+    st.session_state.pop(_PENDING_KEY, None)
+
+
+def _ask_unfocused(ws_name: str, turn_id: str) -> None:
+    st.session_state[_PENDING_KEY] = {"workspace": ws_name, "turn": turn_id, "focus": False}
+
+
+def _page(url_path: str) -> st.Page:
+    from rag.ui import pages
+
+    # The default page reports an empty url_path; its own path is kept in `_url_path`.
+    return next(p for p in pages.pages()
+                if url_path in (p.url_path, getattr(p, "_url_path", None)))
+
+
+# -- page ---------------------------------------------------------------------------------------
+
+
+def render() -> None:
+    """The Ask page."""
+    st.title("Ask", anchor=False)
+    try:
+        svc = state.services()
+    except RagError as err:
+        show_error(err)
+        return
+    name = state.current_workspace_name()
+    try:
+        ws = state.open_workspace(svc, name)
+    except RagError as err:  # ModelMismatch above all
+        st.caption(f"Workspace: {md(name)}")
+        show_error(err)
+        return
+    docs = ws.documents() if ws is not None else []
+    cfg = settings_page.model_config(settings_page.PRIMARY)
+    st.caption(f"Workspace **{md(name)}** · {count(len(docs), 'documents')} · answers by "
+               f"**{md(cfg.label)}** (change it in Settings)")
+    if ws is None or not docs:
+        st.info("No documents in this workspace yet: add some (or load the demo) in the "
+                "Library.", icon=":material/info:")
+        st.page_link(_page("library"), label="Go to the Library", icon=":material/arrow_forward:")
+        st.chat_input("Ask a question about your documents", key=INPUT_KEY, disabled=True)
+        return
+
+    names = {d.doc_id: d.name for d in docs}
+    turns = turns_of(name)
+    filt = _filters(ws, docs)
+    compare_cfg = _options(name, turns, cfg)
+
+    focus = True
+    question = None
+    pending = st.session_state.pop(_PENDING_KEY, None)
+    if pending and pending.get("workspace") == name:
+        redo = next((t for t in turns if t.id == pending["turn"]), None)
+        if redo is not None:  # asked again over all documents: it replaces the focused answer
+            turns.remove(redo)
+            question, focus = redo.question, pending.get("focus", True)
+
+    for i, turn in enumerate(turns):
+        _render_turn(ws, names, turn, latest=i == len(turns) - 1 and question is None)
+
+    typed = st.chat_input("Ask a question about your documents", key=INPUT_KEY, max_chars=2000)
+    if question is None and typed and typed.strip():
+        question = typed.strip()
+    if question is None:
+        if not turns:
+            st.caption("Answers cite the passages they come from: check any claim by opening "
+                       "its source. Follow-up questions may refer to earlier answers.")
+        return
+    turn = _answer_new(svc, ws, question, history_of(turns), filt, focus, cfg, compare_cfg)
+    turns.append(turn)
+    st.rerun()
+
+
+def _filters(ws: Workspace, docs: list[DocumentInfo]) -> SearchFilter:
+    """The filter widgets (one set per workspace, kept across pages) and their filter."""
+    def key(n: str) -> str:
+        return _FILTER_KEY.format(name=n, ws=ws.collection_name)
+
+    by_id = {d.doc_id: d for d in docs}
+    kinds = sorted({d.kind for d in docs})
+    speakers = list(dict.fromkeys(s for d in docs if d.kind == "transcript"
+                                  for s in d.meta.get("speakers") or []))
+    dated = any(d.meta.get("date_column") for d in docs)
+    with st.expander("Filters", icon=":material/filter_alt:"):
+        c1, c2 = st.columns(2)
+        doc_ids = c1.multiselect(
+            "Documents", list(by_id), key=key("docs"), placeholder="All documents",
+            persist_state="session",
+            format_func=lambda i: f"{by_id[i].name} ({by_id[i].kind})" if i in by_id else i)
+        chosen_kinds = c2.multiselect("Document types", kinds, key=key("kinds"),
+                                      placeholder="All types", persist_state="session")
+        chosen_speakers: list[str] = []
+        if speakers:
+            chosen_speakers = c1.multiselect(
+                "Speakers", speakers, key=key("speakers"), placeholder="Anyone",
+                persist_state="session", help="Passages of transcripts where one of these people speaks.")
+        date_from = date_to = None
+        if dated:
+            d1, d2 = c2.columns(2)
+            date_from = d1.date_input("Rows dated from", value=None, key=key("from"),
+                                      persist_state="session",
+                                      help="Only table rows with a date in this range.")
+            date_to = d2.date_input("to", value=None, key=key("to"), persist_state="session")
+    filt = build_filter([i for i in doc_ids if i in by_id], chosen_kinds, chosen_speakers,
+                        date_from, date_to)
+    if not filt.is_empty():
+        st.caption("Searching only " + md("; ".join(filt.describe(
+            {i: d.name for i, d in by_id.items()}))))
+    return filt
+
+
+def _options(ws_name: str, turns: list[Turn], cfg: ModelConfig) -> ModelConfig | None:
+    """Compare toggle, download and clear; returns the second model's config in compare mode."""
+    c1, c2 = st.columns(2, vertical_alignment="center")
+    compare = c1.toggle("Compare two models", key=COMPARE_KEY, persist_state="session",
+                        help="Send each question to a second model too (chosen in Settings) "
+                             "and show both answers side by side.")
+    if turns:
+        slug = re.sub(r"[^a-z0-9]+", "-", ws_name.lower()).strip("-") or "workspace"
+        with c2.container(horizontal=True, horizontal_alignment="right"):
+            st.download_button("Download conversation", conversation_markdown(ws_name, turns),
+                               file_name=f"{slug}-conversation.md", mime="text/markdown",
+                               icon=":material/download:", on_click="ignore",
+                               key="ask_download")
+            st.button("Clear chat", key="ask_clear", icon=":material/delete_sweep:",
+                      on_click=_clear, args=(ws_name,))
+    if not compare:
+        return None
+    second = settings_page.model_config(settings_page.COMPARE)
+    if second == cfg:
+        st.warning("The second model is the same as the first: choose another one under "
+                   "“Second model” in Settings.", icon=":material/compare_arrows:")
+        return None
+    st.caption(f"Comparing **{md(cfg.label)}** with **{md(second.label)}**")
+    return second
+
+
+# -- asking -------------------------------------------------------------------------------------
+
+
+def _answer_new(svc: Services, ws: Workspace, question: str, history: list[tuple[str, str]],
+                filt: SearchFilter, focus: bool, cfg: ModelConfig,
+                compare_cfg: ModelConfig | None) -> Turn:
+    """Ask (streaming the answer into the page), then the second model if comparing."""
+    turn = Turn(question, model_label=cfg.label)
+    with st.chat_message("user"):
+        st.markdown(md_block(question))
+    with st.chat_message("assistant"):
+        left, right = st.columns(2, gap="medium") if compare_cfg else (st.container(), None)
+        with left:
+            if compare_cfg:
+                st.caption(f"**{md(cfg.label)}**")
+            turn.answer, turn.error = _stream(svc, ws, cfg, question, history, filt, focus)
+        if right is not None and compare_cfg is not None:
+            turn.compare_label = compare_cfg.label
+            with right:
+                st.caption(f"**{md(compare_cfg.label)}**")
+                turn.compare, turn.compare_error = _ask_once(svc, ws, compare_cfg, question,
+                                                             history, filt, focus)
+    return turn
+
+
+def _failure(exc: BaseException) -> str:
+    if isinstance(exc, RagError):
+        return str(exc)
+    return f"the model failed ({type(exc).__name__}: {str(exc)[:200]})"
+
+
+def _stream(svc: Services, ws: Workspace, cfg: ModelConfig, question: str,
+            history: list[tuple[str, str]], filt: SearchFilter,
+            focus: bool) -> tuple[Answer | None, str | None]:
+    final: list[Answer] = []
+    try:
+        state.ensure_model(svc)
+        model = settings_page.load_model(svc, cfg)
+        parts = svc.answerer(ws, model, k=K).stream(question, history, filter=filt, focus=focus)
+        with st.spinner("Searching the documents and reading the best passages…"):
+            first = next(parts, None)  # retrieval and the prompt take most of the wait
+
+        def pieces() -> Iterator[str]:
+            for part in itertools.chain([first], parts):
+                if isinstance(part, Answer):
+                    final.append(part)
+                elif part:
+                    # Model output is escaped like document text: it may echo a document.
+                    yield md(part).replace("\n", "  \n")
+
+        st.write_stream(pieces())
+    except Exception as exc:  # noqa: BLE001 - RagError/ProviderError, or a client's own error
+        st.error(md(_failure(exc)), icon=":material/error:")
+        return None, _failure(exc)
+    if not final:
+        return None, "the model stopped without an answer"
+    return final[0], None
+
+
+def _ask_once(svc: Services, ws: Workspace, cfg: ModelConfig, question: str,
+              history: list[tuple[str, str]], filt: SearchFilter,
+              focus: bool) -> tuple[Answer | None, str | None]:
+    try:
+        model = settings_page.load_model(svc, cfg)
+        with st.spinner("Asking the second model…"):
+            return svc.answerer(ws, model, k=K).ask(question, history, filter=filt,
+                                                    focus=focus), None
+    except Exception as exc:  # noqa: BLE001 - shown as one line, never a traceback
+        st.error(md(_failure(exc)), icon=":material/error:")
+        return None, _failure(exc)
+
+
+# -- showing a turn -----------------------------------------------------------------------------
+
+
+def _render_turn(ws: Workspace, names: dict[str, str], turn: Turn, latest: bool) -> None:
+    with st.chat_message("user"):
+        st.markdown(md_block(turn.question))
+    with st.chat_message("assistant"):
+        if not turn.compared:
+            _render_answer(ws, names, turn, "a", turn.answer, turn.error, latest)
+            return
+        left, right = st.columns(2, gap="medium")
+        with left:
+            st.caption(f"**{md(turn.model_label)}**")
+            _render_answer(ws, names, turn, "a", turn.answer, turn.error, latest)
+        with right:
+            st.caption(f"**{md(turn.compare_label)}**")
+            _render_answer(ws, names, turn, "b", turn.compare, turn.compare_error, False)
+
+
+def _render_answer(ws: Workspace, names: dict[str, str], turn: Turn, side: str,
+                   answer: Answer | None, error: str | None, latest: bool) -> None:
+    if answer is None:
+        st.error(md(error or "no answer"), icon=":material/error:")
+        return
+    if answer.rewritten.strip() != answer.question.strip():
+        st.caption(f"Searched for: {md(answer.rewritten)}")
+    if answer.focused:
+        focus_names = ", ".join(names.get(d, d) for d in answer.filter.doc_ids)
+        c1, c2 = st.columns([3, 1], vertical_alignment="center")
+        c1.caption(f":material/center_focus_strong: Focused on: **{md(focus_names)}**")
+        if latest:
+            c2.button("Search all documents instead", key=f"ask_unfocus_{turn.id}",
+                      on_click=_ask_unfocused, args=(ws.name, turn.id), type="tertiary",
+                      icon=":material/travel_explore:")
+    if answer.abstained and not answer.citations:
+        if answer.text.startswith("The documents do not say"):
+            st.info(md(answer.text), icon=":material/help:")
+        else:  # the model answered, but no sentence could be tied to a passage
+            st.warning("None of this answer could be tied to a passage: the documents may "
+                       "not say this.", icon=":material/warning:")
+            st.markdown(md_block(answer.text))
+        if answer.hits:
+            st.markdown("**Closest passages**")
+            for i, hit in enumerate(answer.hits[:CLOSEST], 1):
+                render_hit(i, hit)
+    else:
+        st.markdown(answer_markdown(answer.text))
+        st.markdown("**Sources**")
+        for c in answer.citations:
+            _render_citation(ws, f"{turn.id}_{side}", c)
+    _how(answer, names)
+
+
+def _render_citation(ws: Workspace, key: str, c: Citation) -> None:
+    with st.container(border=True):
+        st.markdown(f":blue-badge[{c.n}] **{md(c.chunk.doc_name)}** · {md(where(c.chunk))}")
+        flag = citation_flag(c)
+        if flag:
+            st.warning(md(flag), icon=":material/warning:")
+        if c.inferred:
+            st.caption("The model gave no marker for this sentence: the checker matched it to "
+                       "this passage.")
+        st.markdown(highlight(c.chunk.text, c.quote))
+        exp = st.expander("Open in the document", key=f"ask_ctx_{key}_{c.n}",
+                          on_change="rerun", icon=":material/article:")
+        with exp:
+            if exp.open:
+                _context(ws, key, c)
+
+
+def _context(ws: Workspace, key: str, c: Citation) -> None:
+    """The cited passage among its neighbours, and a way to the whole document."""
+    try:
+        around = neighbours(ws.chunks_of(c.chunk.doc_id), c.chunk)
+    except RagError as err:
+        show_error(err)
+        return
+    if not around:
+        st.caption("This passage is no longer in the workspace: its document was replaced "
+                   "or deleted.")
+        return
+    for ch in around:
+        st.markdown(f"**{md(where(ch))}**")
+        if ch.id == c.chunk.id:
+            with st.container(border=True):
+                st.markdown(highlight(ch.text, c.quote))
+        else:
+            st.markdown(md_block(ch.text))
+    if st.button("Read the whole document in the Library", key=f"ask_lib_{key}_{c.n}",
+                 icon=":material/library_books:"):
+        from rag.ui.pages import library
+
+        st.session_state[library.OPEN_KEY] = c.chunk.doc_id
+        st.switch_page(_page("library"))
+
+
+def _how(answer: Answer, names: dict[str, str]) -> None:
+    with st.expander("How this answer was made", icon=":material/manage_search:"):
+        if answer.hits:
+            st.dataframe(
+                passages_frame(answer), hide_index=True,
+                column_config={
+                    "dense score": st.column_config.NumberColumn(format="%.3f",
+                                                                 help="Cosine similarity"),
+                    "lexical score": st.column_config.NumberColumn(format="%.2f",
+                                                                   help="BM25"),
+                    "fused": st.column_config.NumberColumn(format="%.4f",
+                                                           help="Reciprocal-rank fusion"),
+                },
+            )
+        else:
+            st.caption("No passage was retrieved.")
+        timing = f"{answer.seconds:.1f} s in all"
+        if answer.first_token_s is not None:
+            timing = f"first token after {answer.first_token_s:.1f} s, " + timing
+        else:
+            timing += " (the model was not asked: no passage was relevant enough)"
+        facts = [
+            ("Question", answer.question),
+            ("Searched for", answer.rewritten),
+            ("Filters", "; ".join(filter_lines(answer, names))),
+            ("Model", answer.model),
+            ("Time", timing),
+        ]
+        st.markdown("  \n".join(f"**{md(k)}:** {md(v)}" for k, v in facts))
+        if answer.flags:
+            st.markdown("**Citation checks**  \n" + "  \n".join(f"· {md(f)}"
+                                                                for f in answer.flags))
+        elif answer.citations:
+            st.caption("Citation checks: every cited sentence is supported by its passage.")
