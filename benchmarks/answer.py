@@ -14,7 +14,8 @@ with question focusing, k=5, the local model at temperature 0). Figures:
                    share whose answer contains one of those quantities (`numbers_match`)
   abstained        share of answers that say the documents do not hold the answer
   first token / full   median seconds from the question to the first streamed piece / to the
-                   checked answer (abstentions by the relevance gate have no first token)
+                   checked answer (retrieval included; abstentions by the relevance gate never
+                   call the model and have no first token)
 
 Each question is classified for the failure list: ok, retrieval miss (no evidence page among
 the passages), abstained despite evidence, model error (evidence given, but the number or the
@@ -267,7 +268,7 @@ def main() -> None:
          (sum(bool(r["gold_number"]) for r in numeric) / len(numeric)) if numeric
          else float("nan"), len(numeric)],
         ["abstained", sum(r["abstained"] for r in rows) / n, n],
-        ["median s to first token (answered)", median(firsts), len(firsts)],
+        ["median s to first token (model called)", median(firsts), len(firsts)],
         ["median s to full answer (all)", median([r["seconds"] for r in rows]), n],
         ["median s to full answer (answered)", median([r["seconds"] for r in answered]),
          len(answered)],

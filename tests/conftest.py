@@ -114,9 +114,10 @@ def ingestor(services, workspace):
 
 @pytest.fixture(scope="session")
 def real_embedder():
-    from rag.index.embedder import SentenceTransformerEmbedder
+    """The app's default embedder (int8 ONNX of the packaged model, prepared by setup_models)."""
+    from rag.services import build_embedder
 
-    return SentenceTransformerEmbedder()
+    return build_embedder(Settings())
 
 
 @pytest.fixture(scope="session")

@@ -173,7 +173,7 @@ def test_real_cli_ingest_docs_search_delete(tmp_path, files):
     # every process has exited: open the folder afresh and check what the CLI left there
     client = make_client(Settings(data_dir=data))
     try:
-        ws = Store(client, "all-MiniLM-L6-v2", 384).workspace("default")
+        ws = Store(client, "all-MiniLM-L6-v2-onnx-int8", 384).workspace("default")
         assert {d.name for d in ws.documents(include_pending=True)} == {"plan", "pricing",
                                                                          "standup"}
         assert ws.chunks_of(by_name["report"]["doc_id"]) == []

@@ -85,9 +85,13 @@ def _reduce(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if d <= REDUCED_DIM or dim < 2:
         return X
     from sklearn.decomposition import PCA
+    from threadpoolctl import threadpool_limits
 
     fit_on = X if n <= 5000 else X[rng.choice(n, 5000, replace=False)]
-    pca = PCA(n_components=dim, svd_solver="covariance_eigh").fit(fit_on)
+    # The eigen-decomposition of a d x d matrix is small: threads only add contention (measured
+    # 0.2 s on one thread vs 0.8-7 s on two busy cores for d = 512).
+    with threadpool_limits(1, user_api="blas"):
+        pca = PCA(n_components=dim, svd_solver="covariance_eigh").fit(fit_on)
     return normalize(pca.transform(X).astype(np.float32))
 
 
@@ -228,9 +232,12 @@ def centroid_stats(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nd
     k = int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 0
     if k == 0:
         return np.zeros((0, X.shape[1]), dtype=np.float32), np.zeros(len(X), dtype=np.float32)
-    C = np.zeros((k, X.shape[1]), dtype=np.float32)
-    np.add.at(C, labels[labels >= 0], X[labels >= 0])
-    C = normalize(C)
+    from scipy import sparse
+
+    keep = np.flatnonzero(labels >= 0)
+    onehot = sparse.csr_matrix((np.ones(len(keep), dtype=np.float32), (labels[keep], keep)),
+                               shape=(k, len(X)))
+    C = normalize(np.asarray(onehot @ X, dtype=np.float32))
     sims = X @ C.T
     own = np.where(labels >= 0, sims[np.arange(len(X)), np.maximum(labels, 0)],
                    sims.max(axis=1))

@@ -444,7 +444,6 @@ def analyze(items: Sequence[Item], vectors: np.ndarray, roles: Roles, *, k: int 
     dates, ratings = role_values(items, roles, ingest_date_column)
     themes = _describe(items, labels, result.typicality, top_terms, ratings)
     coords = clustering.project_2d(vectors, result.centroids)
-    t_named = time.perf_counter()
     a = Analysis(
         items=items, labels=[int(v) for v in labels],
         typicality=[round(float(v), 5) for v in result.typicality],
@@ -455,6 +454,7 @@ def analyze(items: Sequence[Item], vectors: np.ndarray, roles: Roles, *, k: int 
         created_at=time.time(),
         seconds={f"cluster_{k_}": round(v, 3) for k_, v in result.seconds.items()},
     )
+    t_named = time.perf_counter()
     if namer is not None:
         a = name_themes(a, namer, progress=lambda f, m: say(0.7 + 0.29 * f, m))
     t_end = time.perf_counter()

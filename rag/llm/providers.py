@@ -117,7 +117,7 @@ def _explain(exc: Exception, where: str) -> str:
 def _make_local(cfg: ModelConfig, settings: Any) -> ChatModel:
     from rag.llm.local_model import resolve_local_model
 
-    path = resolve_local_model(settings.data_dir / "models", cfg.model or settings.local_model_path)
+    path = resolve_local_model(settings.models_dir, cfg.model or settings.local_model_path)
     return LlamaCppChat(path, n_ctx=settings.local_ctx, threads=settings.threads)
 
 

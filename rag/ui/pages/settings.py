@@ -195,7 +195,7 @@ def _facts(settings: Settings) -> list[tuple[str, str]]:
     if settings.local_model_path:
         local = f"{settings.local_model_path} (set by RAG_LOCAL_MODEL_PATH)"
     else:
-        path = Path(settings.data_dir) / "models" / QWEN_05B.filename
+        path = Path(settings.models_dir) / QWEN_05B.filename
         local = f"{path} (packaged {QWEN_05B.key}, {QWEN_05B.licence}" + \
                 (")" if path.exists() else "; joined from its packages on first use)")
     return [("Data folder", str(settings.data_dir)), ("Chroma", chroma),
