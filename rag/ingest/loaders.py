@@ -11,6 +11,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import unicodedata
@@ -163,7 +164,8 @@ def load(
 
 def parse_pdf_bytes(data: bytes, settings: Settings) -> dict:
     """Run the bounded child extractor and return its JSON result."""
-    cmd = [sys.executable, "-m", "rag.ingest.pdf_worker", str(settings.pdf_memory_mb)]
+    cmd = [sys.executable, "-m", "rag.ingest.pdf_worker", str(settings.pdf_memory_mb),
+           str(settings.pdf_timeout_s)]
     env = dict(os.environ)
     here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = here + os.pathsep + env.get("PYTHONPATH", "")
@@ -172,7 +174,9 @@ def parse_pdf_bytes(data: bytes, settings: Settings) -> dict:
             cmd,
             input=data,
             capture_output=True,
-            timeout=settings.pdf_timeout_s,
+            # The child stops itself after pdf_timeout_s of CPU (RLIMIT_CPU); this wall-clock
+            # backstop catches a child that blocks without using CPU.
+            timeout=settings.pdf_timeout_s * 3,
             env=env,
         )
     except subprocess.TimeoutExpired as exc:
@@ -182,6 +186,11 @@ def parse_pdf_bytes(data: bytes, settings: Settings) -> dict:
         ) from exc
     if proc.returncode != 0 or not proc.stdout:
         tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        if proc.returncode == -signal.SIGXCPU:
+            raise BadFile(
+                f"reading this PDF took over {settings.pdf_timeout_s} s and was stopped "
+                "(RAG_PDF_TIMEOUT_S): it may be damaged or unusually complex"
+            )
         if "MemoryError" in tail[0] or proc.returncode in (-9, 137):
             raise BadFile(
                 f"reading this PDF needed over {settings.pdf_memory_mb} MB of memory and was "

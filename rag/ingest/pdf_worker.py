@@ -91,11 +91,25 @@ def extract(data: bytes) -> dict:
         return {"error": code, "detail": msg[:500]}
 
 
+def _limit_cpu(seconds: int) -> None:
+    """CPU time, not wall time: a busy machine slows parsing down but never fails it; a parser
+    stuck in a loop gets SIGXCPU once it has really used `seconds` of CPU."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))
+    except (ImportError, ValueError, OSError):  # pragma: no cover - non-POSIX
+        pass
+
+
 def main() -> None:
     mem_mb = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    cpu_s = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     data = sys.stdin.buffer.read()
     if mem_mb:
         _limit_memory(mem_mb)
+    if cpu_s:
+        _limit_cpu(cpu_s)
     result = extract(data)
     sys.stdout.write(json.dumps(result))
     sys.stdout.flush()
