@@ -66,6 +66,18 @@ class Services:
         return Answerer(self.searcher(workspace), model or self.chat_model(), k=k)
 
 
+def embedder_identity(settings: Settings) -> tuple[str, int] | None:
+    """The (name, dimension) `build_embedder` will report, without loading anything; None for
+    a model folder, whose dimension is only known once loaded."""
+    from rag.index.embedder import PACKAGED
+
+    if settings.embed_model not in PACKAGED:
+        return None
+    backend = settings.embed_backend.strip().lower()
+    name = settings.embed_model if backend == "torch" else f"{settings.embed_model}-{backend}"
+    return name, PACKAGED[settings.embed_model][1]
+
+
 def build_embedder(settings: Settings | None = None) -> Embedder:
     """The configured embedding model (slow: loads the weights). Cache the result."""
     settings = settings or get_settings()

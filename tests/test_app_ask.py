@@ -529,7 +529,7 @@ def test_real_local_model_answers_the_demo_call(tmp_path, monkeypatch):
     state.clear_services()
     try:
         s = Settings()
-        emb = state._embedder(s.embed_model, s.embed_batch_size, s.threads)
+        emb = state._embedder(s.embed_model, s.embed_backend, s.embed_batch_size, s.threads)
         if isinstance(emb, state.BackgroundEmbedder):
             emb.load()
         call = DEMO_DIR / "northwind_q2_2026_earnings_call.txt"

@@ -115,7 +115,7 @@ def _results_table(at: AppTest):
 def warm_model():
     """Load the real embedding model once for the whole module (st.cache_resource keeps it)."""
     s = Settings()
-    emb = state._embedder(s.embed_model, s.embed_batch_size, s.threads)
+    emb = state._embedder(s.embed_model, s.embed_backend, s.embed_batch_size, s.threads)
     if isinstance(emb, state.BackgroundEmbedder):
         emb.load()
     return emb

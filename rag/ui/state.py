@@ -16,7 +16,7 @@ from rag.config import Settings, get_settings
 from rag.errors import NotFound, RagError
 from rag.index.embedder import PACKAGED, Embedder
 from rag.index.store import Workspace
-from rag.services import Services, build_embedder, build_services
+from rag.services import Services, build_embedder, build_services, embedder_identity
 
 DEFAULT_WORKSPACE = "default"
 WS_KEY = "workspace"  # the sidebar picker's widget key
@@ -32,8 +32,9 @@ class BackgroundEmbedder:
     """
 
     def __init__(self, settings: Settings) -> None:
-        self.name = settings.embed_model
-        self.dim = PACKAGED[self.name][1]
+        identity = embedder_identity(settings)
+        assert identity is not None, "only packaged models load in the background"
+        self.name, self.dim = identity
         self._settings = settings
         self._model: Embedder | None = None
         self._error: BaseException | None = None
@@ -70,9 +71,10 @@ class BackgroundEmbedder:
 
 
 @st.cache_resource(show_spinner="Loading the embedding model (first start only)…")
-def _embedder(model: str, batch_size: int, threads: int) -> Embedder:
+def _embedder(model: str, backend: str, batch_size: int, threads: int) -> Embedder:
     settings = get_settings().model_copy(
-        update={"embed_model": model, "embed_batch_size": batch_size, "threads": threads})
+        update={"embed_model": model, "embed_backend": backend, "embed_batch_size": batch_size,
+                "threads": threads})
     if model in PACKAGED:
         return BackgroundEmbedder(settings)
     return build_embedder(settings)  # a model folder: its dimension is known once loaded
@@ -89,7 +91,8 @@ def ensure_model(svc: Services) -> None:
 @st.cache_resource(show_spinner="Opening the workspaces…")
 def _services(settings_key: str) -> Services:
     settings = Settings.model_validate_json(settings_key)
-    embedder = _embedder(settings.embed_model, settings.embed_batch_size, settings.threads)
+    embedder = _embedder(settings.embed_model, settings.embed_backend,
+                         settings.embed_batch_size, settings.threads)
     return build_services(settings, embedder=embedder)
 
 
