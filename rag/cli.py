@@ -101,6 +101,13 @@ def _filter_from(args: argparse.Namespace, ws):
                         date_to=args.date_to)
 
 
+def _log_question(svc, ws, answer) -> None:
+    """Keep the question in the workspace's log (the Dashboard's questions and gaps)."""
+    from rag.analytics.questions import SOURCE_CLI, log_quietly
+
+    log_quietly(svc.settings.data_dir, ws.collection_name, answer, SOURCE_CLI)
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     svc = _services()
     ws = svc.workspace(args.workspace)
@@ -108,6 +115,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     filt = _filter_from(args, ws)
     if args.json:
         ans = answerer.ask(args.question, filter=filt, focus=not args.no_focus)
+        _log_question(svc, ws, ans)
         _print_json(ans.to_dict())
         return 0
     final = None
@@ -118,6 +126,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         else:
             final = part
     print("\n")
+    _log_question(svc, ws, final)
     if final is not None:
         if final.rewritten != final.question:
             print(f"(searched for: {final.rewritten})")
@@ -212,6 +221,54 @@ def _cluster_parser(sub) -> None:
     sp.set_defaults(func=cmd_cluster)
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Retrieval quality of an evaluation set over a workspace: recall@k and MRR."""
+    from pathlib import Path
+
+    from rag.eval.dataset import load_eval_set
+    from rag.eval.history import EvalHistory
+    from rag.eval.retrieval import evaluate
+
+    if args.k < 1:
+        raise RagError("-k must be at least 1")
+    questions = load_eval_set(args.file)  # a bad file fails before the model loads
+    svc = _services()
+    ws = svc.workspace(args.workspace)
+    s = svc.settings
+    run = evaluate(svc.searcher(ws), questions, k=args.k, focus=not args.no_focus,
+                   set_name=Path(args.file).name,
+                   settings={"chunk_chars": s.chunk_chars, "embed_backend": s.embed_backend})
+    if not args.no_save:
+        EvalHistory(s.data_dir, ws.collection_name).add(run)
+    if run.missing_docs:
+        print(f"warning: {len(run.missing_docs)} document(s) of the set are not in workspace "
+              f"'{ws.name}' (their questions count as misses): "
+              + ", ".join(run.missing_docs[:10]), file=sys.stderr)
+    if args.json:
+        _print_json(run.to_dict())
+        return 0
+    for r in run.results:
+        mark = f"hit at {r.rank}" if r.hit else "miss"
+        print(f"{mark:10} {r.question.doc_name} p.{','.join(map(str, r.question.pages)) or '-'}"
+              f"  {r.question.question[:90]}")
+    print(f"\n{run.questions} questions  recall@{run.k} {run.recall:.3f}  MRR {run.mrr:.3f}  "
+          f"({run.seconds:.1f} s)")
+    return 0
+
+
+def _eval_parser(sub) -> None:
+    sp = sub.add_parser("eval", help="retrieval quality of an evaluation set (recall@k, MRR)")
+    sp.add_argument("file", help="JSONL or CSV: question, doc_name, page (1-based), answer")
+    sp.add_argument("--workspace", "-w", default=DEFAULT_WS, help="workspace name")
+    sp.add_argument("-k", type=int, default=5, help="passages looked at per question")
+    sp.add_argument("--no-focus", action="store_true",
+                    help="do not narrow each search to documents the question names")
+    sp.add_argument("--no-save", action="store_true",
+                    help="do not add this run to the workspace's history")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_eval)
+
+
 def _filter_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--doc", action="append", help="only this document (id or name); repeatable")
     sp.add_argument("--type", action="append", help="only this document type (pdf, transcript...)")
@@ -268,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_workspaces)
     _cluster_parser(sub)
+    _eval_parser(sub)
     return p
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.analytics.questions import note_ingest_quietly
 from rag.config import Settings
 from rag.errors import RagError
 from rag.index.embedder import Embedder
@@ -120,6 +121,9 @@ class Ingestor:
                 else:
                     report = self._index(doc, sub, parse_s, t0)
                 sub(1.0, report.status)
+                # Failures wait on the dashboard until a file of that name is added.
+                note_ingest_quietly(self.settings.data_dir, self.workspace.collection_name,
+                                    report)
                 yield report
 
     def ingest_bytes(self, data: bytes, filename: str, options: LoadOptions | None = None,

@@ -17,6 +17,7 @@ from datetime import date, datetime
 import pandas as pd
 import streamlit as st
 
+from rag.analytics import questions as qlog
 from rag.answer import MIN_SUPPORT, Answer, Citation
 from rag.errors import RagError
 from rag.index.store import Workspace
@@ -261,6 +262,7 @@ def render() -> None:
         return
     turn = _answer_new(svc, ws, question, history_of(turns), filt, focus, cfg, compare_cfg)
     turns.append(turn)
+    qlog.log_quietly(svc.settings.data_dir, ws.collection_name, turn.answer)  # for the Dashboard
     st.rerun()
 
 
