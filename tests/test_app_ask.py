@@ -129,7 +129,7 @@ def _app(page: str = "ask", timeout: float = TIMEOUT, **session) -> AppTest:
         at.session_state[k] = v
     at.run()
     _ok(at)
-    return _goto(at, page) if page != "library" else at
+    return _goto(at, page)  # the Dashboard is the landing page
 
 
 def _ask(at: AppTest, question: str) -> AppTest:

@@ -86,6 +86,9 @@ def _new_app(**session) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     for k, v in session.items():
         at.session_state[k] = v
+    at.run()  # the Dashboard is the landing page: open the Library
+    at._page_hash = next(h for h, info in at._registered_pages.items()
+                         if info.get("url_pathname") == "library")
     return at.run()
 
 

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rag.ui.pages import ask, feedback, library, settings
+from rag.ui.pages import ask, dashboard, feedback, library, settings
 
 
 def pages() -> list[st.Page]:
     return [
+        st.Page(dashboard.render, title="Dashboard", icon=":material/dashboard:",
+                url_path="dashboard", default=True),
         st.Page(library.render, title="Library", icon=":material/library_books:",
-                url_path="library", default=True),
+                url_path="library"),
         st.Page(ask.render, title="Ask", icon=":material/forum:", url_path="ask"),
         st.Page(feedback.render, title="Feedback", icon=":material/hub:", url_path="feedback"),
         st.Page(settings.render, title="Settings", icon=":material/settings:", url_path="settings"),
