@@ -253,7 +253,7 @@ def test_report_and_csv_exports_hold_the_same_figures(app_env):
     assert f"{s['share_answered'] * 100:.1f}% answered" in report
     assert "## Unanswered questions" in report and "broken.pdf" in report
     assert "No briefs yet" in report and "customer_feedback_2026" in report
-    assert "\\<img" not in report and "<img src=x onerror=alert(1)> what is" in report
+    assert "<img" not in report and "&lt;img src=x onerror=alert(1)&gt; what is" in report
     rows = list(csv.DictReader(io.StringIO(
         dash.safe_csv_of(d.questions.unanswered_table).decode("utf-8"))))
     cells = {r["question"] for r in rows}

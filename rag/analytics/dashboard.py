@@ -8,6 +8,7 @@ broken summary file or feedback analysis leaves its tile with a note, never the 
 
 from __future__ import annotations
 
+import html
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -427,7 +428,7 @@ def collect(data_dir: Path, ws: Any, embed: Callable[[list[str]], Any] | None, m
 def _cell(v: Any) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return ""
-    s = " ".join(str(v).split())
+    s = html.escape(" ".join(str(v).split()), quote=False)  # no markup from users' text
     return s.replace("\\", "\\\\").replace("|", "\\|")
 
 

@@ -317,7 +317,7 @@ def _unanswered(svc: Services, ws: Workspace, d: dash.DashboardData) -> None:
                 st.caption("Closest passages came from: " + md(", ".join(
                     f"{n} ({c})" for n, c in g.documents[:5])))
             for r in g.records[:PER_GROUP]:
-                _unanswered_question(svc, ws, r, still.get(r.id))
+                _unanswered_question(svc, ws, r, still.get(_still_key(ws, r.id)))
             if len(g.records) > PER_GROUP:
                 st.caption(f"{len(g.records) - PER_GROUP} more in the CSV below.")
     if len(q.groups) > GROUPS_SHOWN:
@@ -350,9 +350,13 @@ def _unanswered_question(svc: Services, ws: Workspace, r: qlog.QuestionRecord,
                          icon=":material/done:"):
                 qlog.QuestionLog(svc.settings.data_dir, ws.collection_name).mark_resolved(
                     r.id, "marked resolved by hand after a re-ask")
-                st.session_state[_STILL_KEY].pop(r.id, None)
+                st.session_state[_STILL_KEY].pop(_still_key(ws, r.id), None)
                 st.session_state[_FLASH_KEY] = "Marked resolved."
                 st.rerun()
+
+
+def _still_key(ws: Workspace, qid: int) -> str:
+    return f"{ws.collection_name}:{qid}"
 
 
 def _reask(svc: Services, ws: Workspace, qid: int) -> None:
@@ -370,14 +374,14 @@ def _reask(svc: Services, ws: Workspace, qid: int) -> None:
         st.rerun()
         return
     if resolved:
-        st.session_state.setdefault(_STILL_KEY, {}).pop(qid, None)
+        st.session_state.setdefault(_STILL_KEY, {}).pop(_still_key(ws, qid), None)
         st.session_state[_FLASH_KEY] = (
             f"Answered now, with {count(new.citations, 'checked citations')}: marked resolved. "
             f"Answer: {shorten(new.answer, 300)}")
     else:
         outcome = ("abstained" if new.outcome == qlog.ABSTAINED
                    else "answered with a citation that failed its check")
-        st.session_state.setdefault(_STILL_KEY, {})[qid] = outcome
+        st.session_state.setdefault(_STILL_KEY, {})[_still_key(ws, qid)] = outcome
         st.session_state[_ERROR_KEY] = (f"Still not answered: the re-ask {outcome}. Add the "
                                         "document that holds the answer, or mark it resolved "
                                         "anyway.")
