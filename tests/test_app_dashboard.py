@@ -365,3 +365,66 @@ def test_dismissing_a_failed_file(app_env):
     _ok(at)
     assert not [d for d in at.dataframe if "problem" in d.value.columns]
     assert _log().failures() == []
+
+
+BRIEFS = [
+    {"doc_id": "d1", "doc_name": "northwind_q2_2026_earnings_call", "kind": "earnings",
+     "created_at": 100.0, "action_items": [],
+     "figures": [{"metric": "Revenue", "period": "Q2 2025", "value": 1.0, "unit": "USD m",
+                  "change": "", "citation": "old"}], "guidance": []},
+    {"doc_id": "d1", "doc_name": "northwind_q2_2026_earnings_call", "kind": "earnings",
+     "created_at": 200.0, "action_items": ["Follow up on margins"],
+     "figures": [{"metric": "Revenue", "period": "Q2 2026", "value": 412.6, "unit": "USD m",
+                  "change": "+18% y/y", "citation": {"doc_name": "northwind_q2_2026_earnings_call",
+                                                     "location": "Dana Whitfield, turn 2"}},
+                 {"metric": "Gross margin", "period": "Q2 2026", "value": 41.3, "unit": "%",
+                  "change": "=1+1", "citation": None}],
+     "guidance": [{"metric": "Revenue", "period": "FY2026", "value": "1.68", "unit": "USD bn",
+                   "direction": "raised", "citation": "[1]"}]},
+    {"doc_id": "d2", "doc_name": "acme_q1", "company": "Acme", "kind": "earnings",
+     "created_at": 150.0, "figures": [{"metric": "EPS", "period": "Q1 2026", "value": 0.47,
+                                       "unit": "USD", "change": None, "citation": None}],
+     "guidance": [], "action_items": []},
+]
+
+
+def test_earnings_tile_reads_the_summary_store_contract(app_env, monkeypatch):
+    import sys
+    import types
+
+    seen = {}
+
+    class SummaryStore:
+        def __init__(self, data_dir):
+            seen["data_dir"] = data_dir
+
+        def list(self, collection):
+            seen["collection"] = collection
+            return BRIEFS
+
+    fake = types.ModuleType("rag.analytics.summaries")
+    fake.SummaryStore = SummaryStore
+    monkeypatch.setitem(sys.modules, "rag.analytics.summaries", fake)
+    ws = state.services().workspace(state.DEFAULT_WORKSPACE, create=True)
+    at = _app()
+    assert seen["collection"] == ws.collection_name
+    df = _frame(at, "company", "period", "metric", "kind", "value")
+    rows = [tuple(r) for r in df[["company", "period", "metric", "kind", "value", "change"]]
+            .itertuples(index=False)]
+    assert rows == [
+        ("Acme", "Q1 2026", "EPS", "reported", "0.47 USD", ""),
+        ("northwind_q2_2026_earnings_call", "Q2 2026", "Gross margin", "reported", "41.3%",
+         "=1+1"),
+        ("northwind_q2_2026_earnings_call", "Q2 2026", "Revenue", "reported", "412.6 USD m",
+         "+18% y/y"),
+        ("northwind_q2_2026_earnings_call", "FY2026", "Revenue", "guidance", "1.68 USD bn",
+         "raised"),
+    ]  # the older brief of the same document is left out
+    assert df.iloc[2]["source"] == "northwind_q2_2026_earnings_call, Dana Whitfield, turn 2"
+    assert "'=1+1" in dash.safe_csv_of(df).decode()
+    # A store that fails: one line, the rest of the page still there.
+    SummaryStore.list = lambda self, c: (_ for _ in ()).throw(OSError("disk gone"))
+    at.run()
+    _ok(at)
+    assert any("could not be read" in _plain(c.value) for c in at.caption)
+    assert _metric(at, "Documents") == "0"
