@@ -46,7 +46,18 @@ def _fmt(v: object) -> str:
 
 
 def make_embedder(kind: str, data_dir: Path, threads: int, batch_size: int = 32):
-    """'torch' (the default sentence-transformers embedder) or 'onnx[-fp32|-int8|-uint8]'."""
+    """An embedder by name.
+
+    'default' is exactly what the app builds (`rag.services.build_embedder`: today the packaged
+    MiniLM as int8 ONNX, cached in the user's models folder); 'torch' is the packaged
+    sentence-transformers model (what the tutorial pipeline uses); 'onnx[-fp32|-int8|-uint8]'
+    exports into `data_dir/models` for side-by-side comparisons.
+    """
+    if kind == "default":
+        from rag.config import Settings
+        from rag.services import build_embedder
+
+        return build_embedder(Settings(threads=threads, embed_batch_size=batch_size))
     if kind == "torch":
         from rag.index.embedder import SentenceTransformerEmbedder
 
@@ -57,7 +68,8 @@ def make_embedder(kind: str, data_dir: Path, threads: int, batch_size: int = 32)
         quant = kind.partition("-")[2] or "int8"
         return OnnxEmbedder(cache_dir=data_dir / "models", quant=quant,
                             batch_size=batch_size, threads=threads)
-    raise SystemExit(f"unknown embedder '{kind}': torch, onnx, onnx-fp32, onnx-int8, onnx-uint8")
+    raise SystemExit(f"unknown embedder '{kind}': default, torch, onnx, onnx-fp32, onnx-int8, "
+                     "onnx-uint8")
 
 
 def sample_chunks(n: int = 100, pdfs: int | None = None) -> list[str]:

@@ -10,9 +10,11 @@ relevant passage among the top 10 (0 when none). Methods:
 
   (a) tutorial     the LangChain tutorial pipeline of benchmarks/ingest.py (`run_tutorial`):
                    pypdf pages, RecursiveCharacterTextSplitter 1000/200, langchain_chroma
-                   Chroma with the same packaged MiniLM model through a minimal langchain_core
-                   Embeddings wrapper; queried with `Chroma.similarity_search(q, k=10)`
-  (b) dense        ours, dense only, no question focusing
+                   Chroma with the packaged MiniLM run by torch sentence-transformers (as
+                   HuggingFaceEmbeddings would) through a minimal langchain_core Embeddings
+                   wrapper; queried with `Chroma.similarity_search(q, k=10)`
+  (b) dense        ours (the app's default embedder, `build_embedder`: int8 ONNX MiniLM),
+                   dense only, no question focusing
   (c) hybrid+focus ours as the app runs it: dense + BM25 fused by RRF, question focusing
   (d) hybrid       ours, no focusing
   (e) lexical      ours, BM25 only (with the glossary expansion), no focusing
@@ -45,12 +47,35 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import FINANCEBENCH, QUESTIONS, median, pdf_paths, table
+from _common import FINANCEBENCH, QUESTIONS, make_embedder, median, pdf_paths, table
 
 SCIFACT = FINANCEBENCH.parent / "scifact"
 FB_WORKSPACE = "financebench"
 SF_WORKSPACE = "scifact"
 TUTORIAL = "(a) tutorial"
+
+
+def ablation_configs() -> dict[str, object]:
+    """The retrieval changes one at a time, from the previous default to the current one
+    (`--ablation`; FinanceBench rows run as the app does, with question focusing)."""
+    from dataclasses import replace
+
+    from rag.retrieve import RetrievalConfig
+
+    prev = RetrievalConfig(plan=False, dense_glossary=False, units=False, unit_lexical=False,
+                           lexical_weight=1.0)
+    steps = {
+        "previous (chunk RRF, raw query)": prev,
+        "+ query plan (no instructions)": replace(prev, plan=True),
+        "+ glossary in dense query": replace(prev, plan=True, dense_glossary=True),
+        "+ page-level fusion": replace(prev, plan=True, dense_glossary=True, units=True),
+        "+ page BM25": replace(prev, plan=True, dense_glossary=True, units=True,
+                               unit_lexical=True),
+        "+ BM25 weight 1.5 (default)": RetrievalConfig(),
+    }
+    assert steps["+ BM25 weight 1.5 (default)"] == replace(steps["+ page BM25"],
+                                                          lexical_weight=1.5)
+    return steps
 
 # A ranked hit list reduced to what the scoring needs: (doc_name, 1-based page) per hit.
 Ranked = list[tuple[str, int | None]]
@@ -231,21 +256,27 @@ def doc_ranking(hits, n: int) -> list[str]:
     return out
 
 
-def run_scifact(services, log: Callable[[str], None]) -> list[list[object]]:
+def run_scifact(services, log: Callable[[str], None], ablation: bool = False
+                ) -> list[list[object]]:
     from rag.retrieve import Retriever
 
     ws = ensure_scifact(services, log)
     queries, qrels = load_scifact()
     retriever = Retriever(ws, services.embedder)
     retriever.retrieve("warm up", k=5, mode="hybrid")  # builds the BM25 index once
-    modes = ("dense", "lexical", "hybrid")
+    variants = {f"    {label}": Retriever(ws, services.embedder, cfg)
+                for label, cfg in ablation_configs().items()} if ablation else {}
+    modes = ("dense", "lexical", "hybrid", *variants)
     ndcg: dict[str, list[float]] = {m: [] for m in modes}
     rec: dict[str, list[float]] = {m: [] for m in modes}
     secs: dict[str, list[float]] = {m: [] for m in modes}
     for qid, text in queries.items():
         for mode in modes:
             t = time.perf_counter()
-            hits = retriever.retrieve(text, k=150, mode=mode, focus=False).hits
+            if mode in variants:
+                hits = variants[mode].retrieve(text, k=150, mode="hybrid", focus=False).hits
+            else:
+                hits = retriever.retrieve(text, k=150, mode=mode, focus=False).hits
             secs[mode].append(time.perf_counter() - t)
             ranked = doc_ranking(hits, 100)
             ndcg[mode].append(ndcg_at(ranked, qrels[qid], 10))
@@ -259,12 +290,15 @@ def run_scifact(services, log: Callable[[str], None]) -> list[list[object]]:
 
 
 def run_financebench(services, data_dir: Path, verbose: bool,
-                     log: Callable[[str], None]) -> dict:
+                     log: Callable[[str], None], ablation: bool = False) -> dict:
     from rag.retrieve import Retriever
 
     questions = load_questions()
     ws = ensure_financebench(services, log)
-    lc = tutorial_store(services.embedder, data_dir, log)
+    # The tutorial index is built with the torch sentence-transformers model (ingest.py
+    # run_tutorial "torch"), so its queries must be embedded by the same model.
+    tutorial_embedder = make_embedder("torch", data_dir, services.settings.threads)
+    lc = tutorial_store(tutorial_embedder, data_dir, log)
     retriever = Retriever(ws, services.embedder)
     retriever.retrieve("warm up", k=5, mode="hybrid")  # BM25 index built outside the timings
     ours = {
@@ -273,7 +307,10 @@ def run_financebench(services, data_dir: Path, verbose: bool,
         "(d) hybrid": {"mode": "hybrid", "focus": False},
         "(e) lexical": {"mode": "lexical", "focus": False},
     }
-    runs: dict[str, list[Ranked]] = {TUTORIAL: [], **{name: [] for name in ours}}
+    variants = {f"    {label}": Retriever(ws, services.embedder, cfg)
+                for label, cfg in ablation_configs().items()} if ablation else {}
+    runs: dict[str, list[Ranked]] = {TUTORIAL: [], **{name: [] for name in ours},
+                                     **{name: [] for name in variants}}
     secs: dict[str, list[float]] = {name: [] for name in runs}
     hits_c: list[list] = []
     # Methods take turns on each question, so load from other work spreads evenly.
@@ -289,12 +326,20 @@ def run_financebench(services, data_dir: Path, verbose: bool,
             runs[name].append([(h.chunk.doc_name, h.chunk.page) for h in hits])
             if name.startswith("(c)"):
                 hits_c.append(hits)
+        for name, variant in variants.items():
+            t = time.perf_counter()
+            hits = variant.retrieve(q["question"], k=10, focus=True).hits
+            secs[name].append(time.perf_counter() - t)
+            runs[name].append([(h.chunk.doc_name, h.chunk.page) for h in hits])
     scores = score_financebench(runs, questions)
     rows = [[name, s["recall@5"], s["recall@10"], s["mrr@10"], 1000 * median(secs[name])]
             for name, s in scores.items()]
     print(f"FinanceBench: {len(questions)} questions, 10 PDFs in one workspace "
-          f"({ws.count_chunks()} chunks ours, {lc._collection.count()} tutorial)")
+          f"({ws.count_chunks()} chunks ours, {lc._collection.count()} tutorial); embedders: "
+          f"ours {services.embedder.name}, tutorial {tutorial_embedder.name} (torch)")
     print(table(rows, ["method", "recall@5", "recall@10", "MRR@10", "ms/query"]))
+    if variants:
+        print("(indented rows: the retrieval changes added one at a time, with focusing)")
     a, c = scores[TUTORIAL], scores["(c) hybrid+focus"]
     print(f"(c) vs (a): recall@5 {100 * (c['recall@5'] - a['recall@5']):+.1f} points, "
           f"MRR@10 {100 * (c['mrr@10'] - a['mrr@10']):+.1f} points (target: +15 recall@5)")
@@ -320,6 +365,8 @@ def main() -> None:
     ap.add_argument("--skip-scifact", action="store_true")
     ap.add_argument("--skip-financebench", action="store_true")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument("--ablation", action="store_true",
+                    help="also score each retrieval change added one at a time")
     args = ap.parse_args()
 
     def log(msg: str) -> None:
@@ -333,13 +380,14 @@ def main() -> None:
     services = open_services(args.data_dir)
     report: dict[str, object] = {}
     if not args.skip_financebench:
-        report["financebench"] = run_financebench(services, args.data_dir, args.verbose, log)
+        report["financebench"] = run_financebench(services, args.data_dir, args.verbose, log,
+                                                   args.ablation)
     if not args.skip_scifact:
-        rows = run_scifact(services, log)
+        rows = run_scifact(services, log, args.ablation)
         print("\nSciFact: 300 test queries, 5,183 abstracts as table rows ('title. abstract')")
         print(table(rows, ["mode", "nDCG@10", "recall@100", "ms/query"]))
         print("published: BM25 ~0.67, all-MiniLM-L6-v2 ~0.65 nDCG@10")
-        report["scifact"] = {r[0]: {"ndcg@10": r[1], "recall@100": r[2]} for r in rows}
+        report["scifact"] = {r[0].strip(): {"ndcg@10": r[1], "recall@100": r[2]} for r in rows}
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))
 

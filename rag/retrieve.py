@@ -27,10 +27,15 @@ RRF_K = 60
 CANDIDATES = 40
 
 _STOP = frozenset(
-    "a an and are as at be by did do does for from had has have how in is it its of on or "
-    "our than that the their them there these they this to was were what when where which "
-    "who why will with would you your about into over under between during per vs versus "
-    "give answer question please using shown based primarily show tell me".split()
+    [
+        "a", "an", "and", "are", "as", "at", "be", "by", "did", "do", "does", "for", "from",
+        "had", "has", "have", "how", "in", "is", "it", "its", "of", "on", "or", "our", "than",
+        "that", "the", "their", "them", "there", "these", "they", "this", "to", "was", "were",
+        "what", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your",
+        "about", "into", "over", "under", "between", "during", "per", "vs", "versus", "give",
+        "answer", "question", "please", "using", "shown", "based", "primarily", "show", "tell",
+        "me"
+    ]
 )
 _TOKEN_RE = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 _PERIOD_RE = re.compile(r"(fy|cy|q[1-4]|h[12])((?:19|20)?\d\d)")
@@ -41,13 +46,13 @@ def tokenize(text: str) -> list[str]:
     out = []
     for tok in _TOKEN_RE.findall(text.lower()):
         period = _PERIOD_RE.fullmatch(tok)
-        if period:  # "fy2018" -> "fy", "2018"; "q1" stays whole
-            out.extend(period.groups())
+        if period:  # "fy2018" -> "fy", "2018"; "fy21" -> "fy", "2021"; "q1" stays whole
+            label, year = period.groups()
+            out.extend((label, year if len(year) == 4 else "20" + year))
             continue
         if tok[0].isdigit():
             tok = tok.replace(",", "")
-            if tok.endswith(".0"):
-                tok = tok[:-2]
+            tok = tok.removesuffix(".0")
         elif tok in _STOP:
             continue
         elif len(tok) > 4 and tok.endswith("ies"):
@@ -58,38 +63,180 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
-# Analysts ask in their words; filings print line items. Each entry adds the line-item words
-# to the lexical query (never to the dense one), so "capex" finds "purchases of property,
-# plant and equipment".
-GLOSSARY: dict[str, str] = {
-    "capital expenditure": "purchases property plant equipment additions capex",
-    "capex": "capital expenditures purchases property plant equipment",
-    "ppne": "property plant equipment net",
-    "pp&e": "property plant equipment",
-    "eps": "earnings per share diluted basic",
-    "earnings per share": "eps diluted",
-    "revenue": "net sales revenues total",
-    "sales": "net revenue",
-    "operating margin": "operating income operating profit percent net sales",
-    "gross margin": "gross profit cost of sales",
-    "free cash flow": "net cash provided by operating activities purchases property plant",
-    "cash from operations": "net cash provided by operating activities",
-    "operating cash flow": "net cash provided by operating activities",
-    "dividend": "dividends paid per share cash dividends declared",
-    "inventory turnover": "inventories cost of sales",
-    "working capital": "current assets current liabilities",
-    "net income": "net earnings attributable",
-    "debt": "long-term debt borrowings notes",
-    "headcount": "employees",
-    "guidance": "outlook expects expect forecast full-year",
-    "cogs": "cost of sales cost of goods sold",
+# Analysts ask in their words; filings print line items and statement titles. Each entry maps
+# an analyst's term to how filings write it: the first phrasing is added to the dense query
+# (so the embedding sees the line item), all of them to the lexical one.
+GLOSSARY: dict[str, tuple[str, ...]] = {
+    "capital expenditure": ("purchases of property, plant and equipment",
+                            "additions to property and equipment", "capital spending"),
+    "capex": ("purchases of property, plant and equipment", "capital expenditures",
+              "additions to property and equipment"),
+    "capital intensive": ("purchases of property, plant and equipment",
+                          "property, plant and equipment, net", "capital expenditures"),
+    "fixed assets": ("property, plant and equipment, net",),
+    "ppne": ("property, plant and equipment, net",),
+    "pp&e": ("property, plant and equipment",),
+    "d&a": ("depreciation and amortization",),
+    "eps": ("earnings per share", "diluted basic"),
+    "earnings per share": ("eps diluted",),
+    "revenue": ("net sales", "total revenues"),
+    "top line": ("net sales", "total revenues"),
+    "sales": ("net revenue",),
+    "cogs": ("cost of sales", "cost of goods sold"),
+    "cost of goods sold": ("cost of sales",),
+    "operating margin": ("operating income", "operating profit percent of net sales"),
+    "gross margin": ("gross profit", "cost of sales"),
+    "ebitda": ("operating income", "depreciation and amortization"),
+    "free cash flow": ("net cash provided by operating activities",
+                       "purchases of property plant equipment"),
+    "cash from operations": ("net cash provided by operating activities",),
+    "operating cash flow": ("net cash provided by operating activities",),
+    "dpo": ("accounts payable", "cost of sales inventories"),
+    "days payable": ("accounts payable", "cost of sales inventories"),
+    "dso": ("accounts receivable", "net sales"),
+    "days sales outstanding": ("accounts receivable", "net sales"),
+    "effective tax rate": ("provision for income taxes", "income before income taxes"),
+    "dividend": ("dividends paid per share", "cash dividends declared"),
+    "inventory turnover": ("inventories", "cost of sales"),
+    "working capital": ("total current assets", "total current liabilities"),
+    "net income": ("net earnings attributable",),
+    "debt": ("long-term debt", "borrowings notes"),
+    "headcount": ("employees",),
+    "guidance": ("outlook", "expects expect forecast full-year"),
+    "legal": ("legal proceedings", "litigation lawsuits contingencies"),
+    "lawsuit": ("legal proceedings", "litigation contingencies"),
+    "litigation": ("legal proceedings", "lawsuits contingencies"),
+    "geographies": ("geographic areas", "regions segments"),
+    "restructuring": ("restructuring and impairment charges",),
 }
+
+# Financial statements go by several titles; a question naming one should find the others.
+STATEMENTS: tuple[tuple[str, ...], ...] = (
+    ("cash flow statement", "statement of cash flows", "statements of cash flows",
+     "cash flows statement"),
+    ("income statement", "statement of income", "statements of income",
+     "statement of operations", "statements of operations", "statement of earnings",
+     "p&l", "profit and loss statement"),
+    ("balance sheet", "balance sheets", "statement of financial position"),
+    ("statement of shareholders' equity", "statement of stockholders' equity",
+     "statement of equity"),
+)
+
+
+def _phrase_re(term: str) -> re.Pattern[str]:
+    body = r"[\s-]+".join(re.escape(w) for w in term.split())
+    return re.compile(r"(?<![\w&])" + body + r"s?(?![\w&])")
+
+
+_GLOSSARY_RES = [(_phrase_re(k), v) for k, v in GLOSSARY.items()]
+_STATEMENT_RES = [(_phrase_re(name), group) for group in STATEMENTS for name in group]
 
 
 def expand_query(query: str) -> str:
+    """The query plus the words of the filing phrasings of its analyst terms and statement
+    titles that it does not already use (each added once, so no term is weighted twice)."""
     low = query.lower()
-    extra = [v for k, v in GLOSSARY.items() if re.search(rf"\b{re.escape(k)}\b", low)]
-    return query + (" " + " ".join(extra) if extra else "")
+    extra: list[str] = []
+    for rx, phrasings in _GLOSSARY_RES:
+        if rx.search(low):
+            extra.extend(phrasings)
+    for rx, group in _STATEMENT_RES:
+        if rx.search(low):
+            extra.extend(group)
+    have = set(tokenize(query))
+    new = [t for t in dict.fromkeys(tokenize(" ".join(extra))) if t not in have and len(t) > 1]
+    return query + (" " + " ".join(new) if new else "")
+
+
+def glossary_terms(query: str) -> list[tuple[str, str]]:
+    """(analyst term, how filings usually write it) for each glossary term the query uses."""
+    low = query.lower()
+    return [(m.group(0), v[0]) for rx, v in _GLOSSARY_RES for m in [rx.search(low)]
+            if m and v[0] not in low]
+
+
+def dense_expansion(query: str) -> str:
+    """The query with the first filing phrasing of each analyst term it uses (for embedding)."""
+    low = query.lower()
+    extra = [v[0] for rx, v in _GLOSSARY_RES if rx.search(low) and v[0] not in low]
+    return query + (" (" + "; ".join(dict.fromkeys(extra)) + ")" if extra else "")
+
+
+# Questions written for analysts carry instructions about the answer's form ("Answer in USD
+# millions.", "Round to two decimal places.", "Assume that you are an equities analyst."). They
+# say nothing about where the answer is, and their words pull both retrievers towards
+# unrelated passages, so they are taken out of the search query. A statement they point to
+# ("... shown in the cash flow statement") is kept as a hint.
+_INSTRUCTION_START = re.compile(
+    r"^(?:please\s+)?(?:answer|round|give|respond|provide|assume|address|calculate|compute|"
+    r"use|using|utili[sz]e|express|rely|relying|base|report|return|format|write|explain|keep|"
+    r"do not|don't|only|reply|show your|state|be concise|make sure|consider|note that)\b"
+    r"|^if\b.*\b(?:then\b.*)?(?:state|explain|say|answer|respond|reply)\b",
+    re.IGNORECASE,
+)
+_FORM_PAREN = re.compile(
+    r"\s*\((?:in|as|expressed in|in units of|units?:|rounded|round)\b[^)]*\)", re.IGNORECASE)
+_FORM_CLAUSE = re.compile(
+    r",?\s*\b(?:rounded|round(?:ing)?)\s+(?:your answer\s+)?to\s+(?:the nearest\s+)?"
+    r"(?:one|two|three|four|\d+)?\s*(?:decimal places?|decimals?|digits?|significant figures)"
+    r"|,?\s*\bin (?:usd|us\$|\$|eur|gbp)\s*(?:thousands?|millions?|billions?)\b",
+    re.IGNORECASE,
+)
+_SENTENCE_RE = re.compile(r"(?<=[.?!])\s+(?=[A-Z\"'(])")
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """What each retriever is asked: the question without answer-format instructions."""
+
+    original: str
+    core: str  # the question with instructions and unit/rounding clauses removed
+    hints: tuple[str, ...] = ()  # statement titles the removed instructions pointed to
+
+    @property
+    def dense(self) -> str:
+        return dense_expansion(" ".join([self.core, *self.hints]).strip())
+
+    @property
+    def lexical(self) -> str:
+        return expand_query(" ".join([self.core, *self.hints]).strip())
+
+
+def _statement_hints(text: str) -> list[str]:
+    """The statements a text names, each once, as it names them."""
+    low = text.lower()
+    found: dict[tuple[str, ...], str] = {}
+    for rx, group in _STATEMENT_RES:
+        m = rx.search(low)
+        if m and group not in found:
+            found[group] = m.group(0)
+    return list(found.values())
+
+
+def plan_query(query: str) -> QueryPlan:
+    """Split a question into what to search for and how the answer should be written."""
+    query = " ".join((query or "").split())
+    sentences = [s for s in _SENTENCE_RE.split(query) if s.strip()]
+    keep: list[str] = []
+    dropped: list[str] = []
+    for sent in sentences:
+        # "Answer the following question using the balance sheet: what is ...?"
+        head, colon, tail = sent.partition(": ")
+        if colon and _INSTRUCTION_START.match(head) and tail.strip():
+            dropped.append(head)
+            sent = tail[0].upper() + tail[1:]
+        if _INSTRUCTION_START.match(sent) and not sent.rstrip().endswith("?"):
+            dropped.append(sent)
+        else:
+            keep.append(sent)
+    if not keep:  # nothing but instructions: search with everything
+        return QueryPlan(query, query)
+    core = _FORM_CLAUSE.sub("", _FORM_PAREN.sub("", " ".join(keep))).strip()
+    core = re.sub(r"\s+([?.!,])", r"\1", core) or query
+    named = {g for rx, g in _STATEMENT_RES if rx.search(core.lower())}
+    hints = tuple(h for h in _statement_hints(" ".join(dropped))
+                  if not any(rx.search(h) and g in named for rx, g in _STATEMENT_RES))
+    return QueryPlan(query, core, hints)
 
 
 @dataclass(frozen=True)
@@ -163,8 +310,26 @@ def chunk_date(c: Chunk) -> str | None:
     return str(v)[:10] if v else None
 
 
+def unit_of(c: Chunk) -> tuple:
+    """The citable unit a chunk belongs to: its page, its table row, or itself."""
+    if c.page is not None:
+        return (c.doc_id, "page", c.page)
+    if c.row is not None:
+        return (c.doc_id, "row", c.row)
+    return (c.doc_id, "chunk", c.id)
+
+
+def _lexical_text(c: Chunk) -> str:
+    return f"{c.doc_name.replace('_', ' ')} {c.heading or ''} {c.text}"
+
+
 class LexicalIndex:
-    """BM25 over every chunk of a workspace's ready documents."""
+    """BM25 over every chunk of a workspace's ready documents, and over whole units (pages).
+
+    A filing's table is often cut into several chunks: the statement's title and column years
+    in the first, the line asked about in a later one. The unit index scores the whole page, so
+    a question naming both the statement and the line item finds that page.
+    """
 
     def __init__(self, chunks: list[Chunk]) -> None:
         import bm25s
@@ -172,10 +337,20 @@ class LexicalIndex:
         self.chunks = chunks
         self.pos = {c.id: i for i, c in enumerate(chunks)}
         self._bm25 = bm25s.BM25()
-        corpus = [tokenize(f"{c.doc_name.replace('_', ' ')} {c.heading or ''} {c.text}")
-                  for c in chunks]
+        corpus = [tokenize(_lexical_text(c)) for c in chunks]
         if chunks:
             self._bm25.index(corpus, show_progress=False)
+        members: dict[tuple, list[int]] = {}
+        for i, c in enumerate(chunks):
+            members.setdefault(unit_of(c), []).append(i)
+        self.units = list(members)
+        self.unit_members = [sorted(m, key=lambda i: chunks[i].ordinal) for m in members.values()]
+        self.unit_pos = {u: j for j, u in enumerate(self.units)}
+        self.chunk_unit = np.empty(len(chunks), dtype=np.int64)
+        for j, m in enumerate(self.unit_members):
+            self.chunk_unit[m] = j
+        self._unit_lock = threading.Lock()
+        self._unit_bm25: Any = None
 
     def scores(self, query: str) -> np.ndarray:
         if not self.chunks:
@@ -184,6 +359,29 @@ class LexicalIndex:
         if not toks:
             return np.zeros(len(self.chunks), dtype=np.float32)
         return np.asarray(self._bm25.get_scores(toks), dtype=np.float32)
+
+    def _units_bm25(self) -> Any:
+        with self._unit_lock:  # built on first use: one-chunk units make it a copy
+            if self._unit_bm25 is None:
+                import bm25s
+
+                texts = []
+                for m in self.unit_members:
+                    head = self.chunks[m[0]]
+                    body = " ".join(self.chunks[i].text for i in m)
+                    texts.append(tokenize(f"{head.doc_name.replace('_', ' ')} "
+                                          f"{head.heading or ''} {body}"))
+                bm = bm25s.BM25()
+                bm.index(texts, show_progress=False)
+                self._unit_bm25 = bm
+            return self._unit_bm25
+
+    def unit_scores(self, query: str) -> np.ndarray:
+        """BM25 of each unit's whole text (index order of `units`)."""
+        toks = tokenize(query)
+        if not self.units or not toks:
+            return np.zeros(len(self.units), dtype=np.float32)
+        return np.asarray(self._units_bm25().get_scores(toks), dtype=np.float32)
 
 
 _LEX_CACHE: OrderedDict[tuple, LexicalIndex] = OrderedDict()
@@ -208,9 +406,12 @@ def lexical_index(ws: Workspace) -> LexicalIndex:
 # --- question focusing ------------------------------------------------------------------------
 
 _GENERIC = frozenset(
-    "10k 10q 8k k q annual report earnings call transcript meeting minutes notes feedback "
-    "export survey doc document final draft v1 v2 copy dated inc corp co ltd plc the and "
-    "of fy q1 q2 q3 q4 h1 h2".split()
+    [
+        "10k", "10q", "8k", "k", "q", "annual", "report", "earnings", "call", "transcript",
+        "meeting", "minutes", "notes", "feedback", "export", "survey", "doc", "document", "final",
+        "draft", "v1", "v2", "copy", "dated", "inc", "corp", "co", "ltd", "plc", "the", "and",
+        "of", "fy", "q1", "q2", "q3", "q4", "h1", "h2"
+    ]
 )
 
 
@@ -230,6 +431,7 @@ def focus_filter(question: str, docs: list[DocumentInfo]) -> SearchFilter | None
     q = question.lower()
     q_words = set(re.findall(r"[a-z0-9]+", q))
     q_years = set(re.findall(r"(?:19|20)\d\d", q))
+    q_years |= {"20" + y for y in re.findall(r"\b(?:fy|cy|q[1-4]|h[12])\s?'?(\d\d)\b", q)}
     named = []
     for d in docs:
         words, years = _name_tokens(d.name)
@@ -255,12 +457,29 @@ class SearchResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """How the rankings are made and fused (the defaults are the measured best; see
+    benchmarks/retrieval.py for the comparison)."""
+
+    plan: bool = True  # search with the question, not its answer-format instructions
+    dense_glossary: bool = True  # add the filing phrasing of analyst terms to the dense query
+    units: bool = True  # fuse pages (rows) rather than chunks: one passage per page
+    unit_lexical: bool = True  # add a BM25 ranking of whole pages
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.5
+    unit_lexical_weight: float = 1.0
+    rrf_k: int = RRF_K
+
+
 class Retriever:
     """Finds the passages of a workspace that best match a query."""
 
-    def __init__(self, workspace: Workspace, embedder: Embedder) -> None:
+    def __init__(self, workspace: Workspace, embedder: Embedder,
+                 config: RetrievalConfig | None = None) -> None:
         self.workspace = workspace
         self.embedder = embedder
+        self.config = config or RetrievalConfig()
 
     def search(self, query: str, k: int = 5, filter: SearchFilter | None = None,
                mode: str = "hybrid", focus: bool = False) -> list[Hit]:
@@ -269,6 +488,7 @@ class Retriever:
     def retrieve(self, query: str, k: int = 5, filter: SearchFilter | None = None,
                  mode: str = "hybrid", focus: bool = False) -> SearchResult:
         """Top-k hits with their dense, lexical and fused scores."""
+        cfg = self.config
         filt = filter or SearchFilter()
         query = (query or "").strip()
         if not query or k <= 0:
@@ -279,6 +499,8 @@ class Retriever:
             if auto is not None:
                 filt = replace(filt, doc_ids=auto.doc_ids, auto=True)
                 focused = True
+        plan = plan_query(query) if cfg.plan else QueryPlan(query, query)
+        info: dict[str, Any] = {"query": plan.core, "hints": list(plan.hints)}
         lex = lexical_index(self.workspace) if mode in ("hybrid", "lexical") or \
             filt.needs_chunk_ids() else None
         allowed_ids = None
@@ -291,38 +513,112 @@ class Retriever:
         n = max(CANDIDATES, k)
         dense: list[Hit] = []
         if mode in ("hybrid", "dense"):
-            vec = self.embedder.embed([query])[0]
+            dq = plan.dense if cfg.dense_glossary else " ".join([plan.core, *plan.hints])
+            vec = self.embedder.embed([dq])[0]
             dense = self.workspace.query(
                 vec, k=n, where=filt.chroma_where(),
                 doc_ids=list(filt.doc_ids) if filt.doc_ids else None, ids=allowed_ids,
             )
             if mode == "dense":
-                return SearchResult(dense[:k], filt, focused)
+                return SearchResult(dense[:k], filt, focused, info)
         lexical: list[tuple[Chunk, float]] = []
+        unit_lexical: list[tuple[int, float]] = []
+        s = None
         if lex is not None and lex.chunks:
-            s = lex.scores(expand_query(query))
+            lq = plan.lexical
+            s = lex.scores(lq)
             if mask is not None:
                 s = np.where(mask, s, 0.0)
             top = np.argsort(-s)[:n]
             lexical = [(lex.chunks[i], float(s[i])) for i in top if s[i] > 0]
             if mode == "lexical":
                 return SearchResult(
-                    [Hit(c, sc, {"lexical": sc}) for c, sc in lexical[:k]], filt, focused)
-        return SearchResult(fuse(dense, lexical)[:k], filt, focused)
+                    [Hit(c, sc, {"lexical": sc}) for c, sc in lexical[:k]], filt, focused, info)
+            if cfg.units and cfg.unit_lexical:
+                us = lex.unit_scores(lq)
+                if mask is not None:
+                    unit_ok = np.zeros(len(lex.units), dtype=bool)
+                    unit_ok[lex.chunk_unit[mask]] = True
+                    us = np.where(unit_ok, us, 0.0)
+                utop = np.argsort(-us)[:n]
+                unit_lexical = [(int(j), float(us[j])) for j in utop if us[j] > 0]
+        if not cfg.units or lex is None:
+            w = (cfg.dense_weight, cfg.lexical_weight)
+            return SearchResult(fuse(dense, lexical, cfg.rrf_k, w)[:k], filt, focused, info)
+        hits = fuse_units(dense, lexical, unit_lexical, lex, cfg, mask, s)
+        return SearchResult(hits[:k], filt, focused, info)
 
 
-def fuse(dense: list[Hit], lexical: list[tuple[Chunk, float]], rrf_k: int = RRF_K) -> list[Hit]:
+def fuse(dense: list[Hit], lexical: list[tuple[Chunk, float]], rrf_k: int = RRF_K,
+         weights: tuple[float, float] = (1.0, 1.0)) -> list[Hit]:
     """Reciprocal-rank fusion of the two rankings; per-retriever scores kept for display."""
     table: dict[str, dict[str, Any]] = {}
     for rank, h in enumerate(dense):
         e = table.setdefault(h.chunk.id, {"chunk": h.chunk, "scores": {}, "rrf": 0.0})
         e["scores"]["dense"] = h.score
         e["scores"]["dense_rank"] = rank + 1
-        e["rrf"] += 1.0 / (rrf_k + rank + 1)
+        e["rrf"] += weights[0] / (rrf_k + rank + 1)
     for rank, (c, sc) in enumerate(lexical):
         e = table.setdefault(c.id, {"chunk": c, "scores": {}, "rrf": 0.0})
         e["scores"]["lexical"] = sc
         e["scores"]["lexical_rank"] = rank + 1
-        e["rrf"] += 1.0 / (rrf_k + rank + 1)
+        e["rrf"] += weights[1] / (rrf_k + rank + 1)
     ranked = sorted(table.values(), key=lambda e: -e["rrf"])
     return [Hit(e["chunk"], e["rrf"], {**e["scores"], "fused": e["rrf"]}) for e in ranked]
+
+
+def fuse_units(dense: list[Hit], lexical: list[tuple[Chunk, float]],
+               unit_lexical: list[tuple[int, float]], lex: LexicalIndex,
+               cfg: RetrievalConfig, mask: np.ndarray | None = None,
+               chunk_lexical: np.ndarray | None = None) -> list[Hit]:
+    """Reciprocal-rank fusion at the level of citable units (pages, rows).
+
+    Each chunk ranking becomes a unit ranking at each unit's best chunk, so a page does not
+    win twice for being cut into several chunks, nor lose for having its words spread over
+    them. Each unit is returned once, as its best chunk by chunk-level fusion (by lexical
+    score when only the page index found it).
+    """
+    chunk_level = {h.chunk.id: h for h in fuse(dense, lexical, cfg.rrf_k,
+                                               (cfg.dense_weight, cfg.lexical_weight))}
+    table: dict[int, dict[str, Any]] = {}
+
+    def entry(u: int) -> dict[str, Any]:
+        return table.setdefault(u, {"scores": {}, "rrf": 0.0})
+
+    def add(name: str, ranked_units: list[tuple[int, float]], weight: float) -> None:
+        seen: set[int] = set()
+        for u, sc in ranked_units:
+            if u in seen:
+                continue
+            seen.add(u)
+            e = entry(u)
+            e["scores"][name] = sc
+            e["scores"][f"{name}_rank"] = len(seen)
+            e["rrf"] += weight / (cfg.rrf_k + len(seen))
+
+    unit_of_chunk = lambda c: lex.unit_pos.get(unit_of(c))
+    add("dense", [(u, h.score) for h in dense if (u := unit_of_chunk(h.chunk)) is not None],
+        cfg.dense_weight)
+    add("lexical", [(u, sc) for c, sc in lexical if (u := unit_of_chunk(c)) is not None],
+        cfg.lexical_weight)
+    add("page_lexical", unit_lexical, cfg.unit_lexical_weight)
+    ranked = sorted(table.items(), key=lambda kv: -kv[1]["rrf"])
+    hits = []
+    for u, e in ranked:
+        members = [i for i in lex.unit_members[u] if mask is None or mask[i]]
+        best = [chunk_level[lex.chunks[i].id] for i in members
+                if lex.chunks[i].id in chunk_level]
+        if best:
+            top = max(best, key=lambda h: h.score)
+            chunk = top.chunk
+            own = {key: v for key, v in top.scores.items() if key in ("dense", "lexical")}
+        elif members:  # found by the page index only: its chunk with the most query words
+            i = max(members, key=lambda i: chunk_lexical[i]) if chunk_lexical is not None \
+                else members[0]
+            chunk = lex.chunks[i]
+            own = {}
+        else:
+            continue
+        scores = {**e["scores"], **own, "fused": e["rrf"]}
+        hits.append(Hit(chunk, e["rrf"], scores))
+    return hits

@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from rag.ingest.loaders import LoadOptions
-from rag.retrieve import (SearchFilter, expand_query, focus_filter, fuse, tokenize)
+from rag.retrieve import (
+    LexicalIndex,
+    RetrievalConfig,
+    Retriever,
+    SearchFilter,
+    expand_query,
+    focus_filter,
+    fuse,
+    fuse_units,
+    glossary_terms,
+    plan_query,
+    tokenize,
+    unit_of,
+)
 from rag.types import Chunk, DocumentInfo, Hit
 
 
@@ -18,7 +33,8 @@ def test_tokenize_keeps_numbers_and_periods():
 
 def test_glossary_maps_analyst_words_to_line_items():
     q = expand_query("What was 3M's capital expenditure in 2018?")
-    assert "purchases property plant equipment" in q
+    assert {"purchase", "property", "plant", "equipment"} <= set(tokenize(q))
+    assert len(tokenize(q)) == len(set(tokenize(q)))  # no word weighted twice
 
 
 def test_rrf_rewards_agreement():
@@ -42,6 +58,11 @@ def test_focus_on_named_company_and_year():
     f = focus_filter("How did 3M's margin change?", docs)
     assert set(f.doc_ids) == {"3m_2018_10k", "3m_2022_10k"}
     assert focus_filter("What drove operating margin?", docs) is None  # names nothing
+    docs = _docs("PFIZER_2021_10K", "Pfizer_2023Q2_10Q", "3M_2018_10K")
+    assert focus_filter("Did Pfizer grow its PPNE between FY20 and FY21?", docs).doc_ids == (
+        "pfizer_2021_10k",)
+    assert focus_filter("Pfizer's Q2'23 revenue by region?", docs).doc_ids == (
+        "pfizer_2023q2_10q",)
 
 
 def test_hybrid_finds_exact_number_the_embedding_misses(services, workspace, ingestor):
@@ -69,8 +90,8 @@ def test_filters_apply_inside_both_retrievers(services, workspace, ingestor):
 
 
 def test_date_filter_on_feedback_rows(services, workspace, ingestor):
-    csv = ("date,comment\n2026-01-10,battery dies too fast\n2026-03-05,battery swap is great\n"
-           "2026-06-01,battery charging dock broken\n").encode()
+    csv = (b"date,comment\n2026-01-10,battery dies too fast\n2026-03-05,battery swap is great\n"
+           b"2026-06-01,battery charging dock broken\n")
     rep = ingestor.ingest_bytes(csv, "fb.csv", LoadOptions(text_column="comment"))
     assert rep.ok, rep.message
     r = services.searcher(workspace)
@@ -86,3 +107,101 @@ def test_deleted_and_pending_documents_never_returned(services, workspace, inges
     assert r.search("Zanzibar", k=3)
     workspace.delete_document(rep.doc.doc_id)
     assert r.search("Zanzibar", k=3) == []
+
+
+# --- query planning, glossary, page-level fusion ------------------------------------------------
+
+
+def test_plan_drops_answer_format_instructions_and_keeps_statement_hints():
+    p = plan_query("Assume that you are a public equities analyst. Answer the following question "
+                   "by primarily using information that is shown in the balance sheet: what is "
+                   "the year end FY2018 net PPNE for 3M? Answer in USD billions.")
+    assert p.core == "What is the year end FY2018 net PPNE for 3M?"
+    assert p.hints == ("balance sheet",)
+    p = plan_query("What is the FY2018 capital expenditure amount (in USD millions) for 3M? Give "
+                   "a response to the question by relying on the details shown in the cash "
+                   "flow statement.")
+    assert p.core == "What is the FY2018 capital expenditure amount for 3M?"
+    assert p.hints == ("cash flow statement",)
+    assert "purchases of property, plant and equipment" in p.dense
+    assert {"statement", "cash", "flow", "purchase"} <= set(tokenize(p.lexical))
+
+
+def test_plan_keeps_definitions_and_plain_questions():
+    q = ("What is Amazon's FY2017 DPO? DPO is defined as: 365 * average accounts payable / "
+         "COGS. Round your answer to two decimal places.")
+    p = plan_query(q)
+    assert "accounts payable" in p.core and "Round" not in p.core
+    assert plan_query("Who are Boeing's main customers?").core == "Who are Boeing's main customers?"
+    # A question made only of instructions is searched as it is, never emptied.
+    assert plan_query("Answer in USD millions.").core == "Answer in USD millions."
+    assert plan_query("").core == ""
+
+
+def test_statement_titles_and_two_digit_years():
+    q = expand_query("net income from the income statement")
+    assert {"operation", "earning"} <= set(tokenize(q))  # "statement of operations/earnings"
+    assert tokenize("PPNE between FY20 and FY21") == ["ppne", "fy", "2020", "fy", "2021"]
+    assert glossary_terms("What was capex in 2022?") == [
+        ("capex", "purchases of property, plant and equipment")]
+
+
+def _page_chunk(cid: str, page: int, text: str, ordinal: int = 0, doc: str = "d") -> Chunk:
+    return Chunk(id=cid, doc_id=doc, doc_name="ACME_2024_10K", ordinal=ordinal, text=text,
+                 kind="pdf", page=page)
+
+
+PAGES = [
+    # p10: the statement's title in one chunk, the line item in the next
+    _page_chunk("10a", 10, "Consolidated Statement of Cash Flows (Millions) 2024 2023", 0),
+    _page_chunk("10b", 10, "Purchases of property, plant and equipment (1,577) (1,373)", 1),
+    # p20: the line item in prose, no statement
+    _page_chunk("20a", 20, "Purchases of property and equipment rose with new plants.", 2),
+    # p30: the title alone, several times
+    _page_chunk("30a", 30, "Statement of cash flows. Cash flows statement of cash.", 3),
+    _page_chunk("30b", 30, "Cash flows from financing activities: dividends paid.", 4),
+]
+
+
+def test_page_index_scores_words_spread_over_chunks_of_one_page():
+    lex = LexicalIndex(PAGES)
+    assert len(lex.units) == 3 and lex.unit_members[0] == [0, 1]
+    s = lex.unit_scores("statement of cash flows purchases of property plant equipment")
+    best = lex.units[int(np.argmax(s))]
+    assert best == ("d", "page", 10)
+
+
+def test_units_fuse_once_per_page_with_its_best_chunk():
+    lex = LexicalIndex(PAGES)
+    dense = [Hit(PAGES[0], 0.9, {"dense": 0.9}), Hit(PAGES[1], 0.8, {"dense": 0.8}),
+             Hit(PAGES[2], 0.7, {"dense": 0.7})]
+    lexical = [(PAGES[1], 5.0), (PAGES[3], 4.0), (PAGES[0], 3.0)]
+    chunk_level = fuse(dense, lexical)
+    assert [h.chunk.page for h in chunk_level].count(10) == 2  # chunk RRF: p10 twice
+    hits = fuse_units(dense, lexical, [(0, 9.0), (2, 8.0)], lex, RetrievalConfig())
+    pages = [h.chunk.page for h in hits]
+    assert pages[0] == 10 and len(pages) == len(set(pages)) == 3
+    assert hits[0].chunk.id == "10b"  # the page's chunk both retrievers liked best
+    assert hits[0].scores["dense_rank"] == 1 and hits[0].scores["page_lexical_rank"] == 1
+    # A filter mask keeps the page index from bringing back an excluded page.
+    mask = np.array([False, False, True, True, True])
+    hits = fuse_units(dense[2:], lexical[1:2], [(1, 2.0), (2, 8.0)], lex, RetrievalConfig(),
+                      mask)
+    assert 10 not in [h.chunk.page for h in hits]
+
+
+def test_rows_and_transcript_turns_are_their_own_units():
+    row_a = Chunk(id="r1a", doc_id="t", doc_name="fb", ordinal=0, text="a", kind="table", row=1)
+    row_b = Chunk(id="r1b", doc_id="t", doc_name="fb", ordinal=1, text="b", kind="table", row=1)
+    turn = Chunk(id="t1", doc_id="c", doc_name="call", ordinal=0, text="c", kind="transcript")
+    assert unit_of(row_a) == unit_of(row_b) == ("t", "row", 1)
+    assert unit_of(turn) == ("c", "chunk", "t1")
+
+
+def test_previous_chunk_fusion_still_available(services, workspace, ingestor):
+    ingestor.ingest_bytes(b"Order backlog stood at 7731 units at quarter end.", "ops.txt")
+    ingestor.ingest_bytes(b"Weather was mild. Nothing about orders here.", "other.txt")
+    cfg = RetrievalConfig(plan=False, dense_glossary=False, units=False, unit_lexical=False,
+                          lexical_weight=1.0)
+    hits = Retriever(workspace, services.embedder, cfg).search("7731", k=1)
+    assert hits and "7731" in hits[0].chunk.text
