@@ -189,13 +189,22 @@ def classify(row: dict) -> str:
     if not row["evidence_given"]:
         return "retrieval miss" + (" (abstained)" if row["abstained"] else "")
     if row["abstained"]:
-        return "abstained despite evidence"
+        return "abstained despite evidence (" + ("relevance gate" if row["gate"] else "model") + ")"
     wrong = []
     if row["gold_number"] is False:
         wrong.append("number")
     if not row["cited_evidence"]:
         wrong.append("cited page")
     return "model error (" + ", ".join(wrong) + ")" if wrong else "ok"
+
+
+def prompt_tokens(model, question: str, ans) -> int | None:
+    """Tokens of the prompt the model was given (local models only; None when not called)."""
+    from rag.answer import build_messages
+
+    if ans.first_token_s is None or not hasattr(model, "count_tokens"):
+        return None
+    return sum(model.count_tokens(m.content) for m in build_messages(ans.rewritten, ans.hits))
 
 
 def main() -> None:
@@ -243,6 +252,9 @@ def main() -> None:
             "evidence_given": bool(given & gold_pages),
             "gold_number": answer_has_gold_number(q["answer"], q["question"], ans.raw or ans.text),
             "first_token_s": ans.first_token_s, "seconds": ans.seconds, "flags": ans.flags,
+            # abstained before the model was called (the relevance gate)
+            "gate": ans.abstained and ans.first_token_s is None,
+            "prompt_tokens": prompt_tokens(model, q["question"], ans),
         }
         row["verdict"] = classify(row)
         rows.append(row)
@@ -253,7 +265,8 @@ def main() -> None:
             f"({ans.seconds:.1f} s, first token {ans.first_token_s or float('nan'):.1f} s)")
         if args.verbose:
             log(f"    Q: {q['question'][:120]}\n    gold: {q['answer'][:120]!r}\n"
-                f"    answer: {ans.text[:300]!r}\n    cited: {row['cited']}")
+                f"    answer: {ans.text[:300]!r}\n    raw: {ans.raw[:300]!r}\n"
+                f"    cited: {row['cited']}")
 
     n = len(rows)
     numeric = [r for r in rows if r["gold_number"] is not None]
@@ -269,6 +282,9 @@ def main() -> None:
          else float("nan"), len(numeric)],
         ["abstained", sum(r["abstained"] for r in rows) / n, n],
         ["median s to first token (model called)", median(firsts), len(firsts)],
+        ["median prompt tokens (model called)",
+         median([r["prompt_tokens"] for r in rows if r["prompt_tokens"]]),
+         sum(1 for r in rows if r["prompt_tokens"])],
         ["median s to full answer (all)", median([r["seconds"] for r in rows]), n],
         ["median s to full answer (answered)", median([r["seconds"] for r in answered]),
          len(answered)],

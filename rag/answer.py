@@ -15,9 +15,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag.llm.base import ChatModel, Message, complete
-from rag.llm.prompts import (ABSTAIN_TOKEN, ANSWER_SYSTEM, ANSWER_USER, PASSAGE, REWRITE_SYSTEM,
-                             REWRITE_USER)
-from rag.retrieve import Retriever, SearchFilter, SearchResult, tokenize
+from rag.llm.prompts import (
+    ABSTAIN_TOKEN,
+    ANSWER_SYSTEM,
+    ANSWER_USER,
+    PASSAGE,
+    REWRITE_SYSTEM,
+    REWRITE_USER,
+    TERM_PAIR,
+    TERMS,
+)
+from rag.retrieve import (
+    Retriever,
+    SearchFilter,
+    SearchResult,
+    glossary_terms,
+    plan_query,
+    tokenize,
+)
 from rag.types import Chunk, Hit
 
 # Relevance floor for answering at all: best dense similarity, or lexical coverage of the
@@ -222,10 +237,14 @@ def check_citations(text: str, hits: list[Hit]) -> tuple[str, list[Citation], li
 
 
 def relevant_enough(question: str, result: SearchResult) -> bool:
+    """Whether the passages are close enough to the question to ask the model at all.
+
+    Coverage counts the words of what is searched for (the question without its
+    answer-format instructions: "Answer in USD millions" is not asked of the documents)."""
     if not result.hits:
         return False
     best_dense = max((h.scores.get("dense", 0.0) for h in result.hits), default=0.0)
-    q = set(tokenize(question))
+    q = set(tokenize(plan_query(question).core))
     coverage = 0.0
     if q:
         coverage = max(len(q & set(tokenize(h.chunk.text))) / len(q) for h in result.hits)
@@ -241,8 +260,11 @@ def build_messages(question: str, hits: list[Hit]) -> list[Message]:
         PASSAGE.format(n=i, source=source_label(h.chunk), text=sanitize_passage(h.chunk.text))
         for i, h in enumerate(hits, 1)
     )
+    pairs = [TERM_PAIR.format(term=t, phrasing=p) for t, p in glossary_terms(question)]
+    terms = TERMS.format(pairs="; ".join(pairs)) if pairs else "\n"
     return [Message("system", ANSWER_SYSTEM),
-            Message("user", ANSWER_USER.format(passages=passages, question=question))]
+            Message("user", ANSWER_USER.format(passages=passages, terms=terms,
+                                               question=question))]
 
 
 _FOLLOWUP_RE = re.compile(
@@ -285,8 +307,8 @@ class Answerer:
         rewritten = self.rewrite(question, history or [])
         result = self.retriever.retrieve(rewritten, k=self.k, filter=filter, focus=focus)
         hits = result.hits
-        base = dict(question=question, rewritten=rewritten, hits=hits, model=self.model.name,
-                    filter=result.filter, focused=result.focused)
+        base = {"question": question, "rewritten": rewritten, "hits": hits,
+                "model": self.model.name, "filter": result.filter, "focused": result.focused}
         if not relevant_enough(rewritten, result):
             msg = ("The documents do not say. The closest passages are shown below"
                    if hits else "The documents do not say: nothing in this workspace matches")

