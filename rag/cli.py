@@ -207,6 +207,51 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_summarize(args: argparse.Namespace) -> int:
+    """A cited brief of one document (stored with the workspace, reused while unchanged)."""
+    from rag.analytics.summaries import SummaryStore
+    from rag.analytics.summaries.brief import summarize_document
+    from rag.analytics.summaries.export import to_markdown
+
+    svc = _services()
+    ws = svc.workspace(args.workspace)
+    match = [d for d in ws.documents() if args.doc_id in (d.doc_id, d.name, d.filename)]
+    if not match:
+        raise RagError(f"no document '{args.doc_id}' in workspace '{ws.name}': "
+                       "see `ragdesk docs`")
+    model = None if args.no_model else svc.chat_model()
+
+    def progress(frac: float, msg: str) -> None:
+        if not args.json:
+            print(f"[{frac:4.0%}] {msg}", file=sys.stderr, flush=True)
+
+    brief, cached = summarize_document(ws, match[0], args.kind, model,
+                                       store=SummaryStore(svc.settings.data_dir),
+                                       refresh=args.refresh, progress=progress,
+                                       budget_s=args.budget)
+    if args.json:
+        _print_json({**brief.to_dict(), "cached": cached})
+    else:
+        print(to_markdown(brief))
+    return 0
+
+
+def _summarize_parser(sub) -> None:
+    sp = sub.add_parser("summarize", help="a cited brief of one document (earnings call, "
+                                          "meeting or general)")
+    sp.add_argument("doc_id", help="the document (id, name or file name)")
+    sp.add_argument("--workspace", "-w", default=DEFAULT_WS, help="workspace name")
+    sp.add_argument("--kind", choices=["auto", "earnings", "meeting", "general"], default="auto",
+                    help="what to write (default: guessed from the content)")
+    sp.add_argument("--no-model", action="store_true",
+                    help="extractive brief only, without the chat model")
+    sp.add_argument("--refresh", action="store_true", help="make it again even if stored")
+    sp.add_argument("--budget", type=float, default=420.0,
+                    help="seconds the model may use; the rest is written extractively")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_summarize)
+
+
 def _cluster_parser(sub) -> None:
     sp = sub.add_parser("cluster", help="group feedback rows into named themes")
     sp.add_argument("file", nargs="?", help="a CSV/XLSX file (or use --doc for an ingested one)")
@@ -325,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_workspaces)
     _cluster_parser(sub)
+    _summarize_parser(sub)
     _eval_parser(sub)
     return p
 

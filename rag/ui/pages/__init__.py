@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rag.ui.pages import ask, dashboard, feedback, library, settings
+from rag.ui.pages import ask, dashboard, feedback, library, settings, summaries
 
 
 def pages() -> list[st.Page]:
@@ -17,6 +17,8 @@ def pages() -> list[st.Page]:
         st.Page(library.render, title="Library", icon=":material/library_books:",
                 url_path="library"),
         st.Page(ask.render, title="Ask", icon=":material/forum:", url_path="ask"),
+        st.Page(summaries.render, title="Summaries", icon=":material/summarize:",
+                url_path="summaries"),
         st.Page(feedback.render, title="Feedback", icon=":material/hub:", url_path="feedback"),
         st.Page(settings.render, title="Settings", icon=":material/settings:", url_path="settings"),
     ]

@@ -1,0 +1,889 @@
+"""Pattern extraction over a document's chunks: figures, guidance, action items and cue sentences.
+
+Everything here is deterministic and verbatim: a figure's value, a guidance range and an action
+item's due date are substrings of the sentence they came from, and that sentence is a substring
+of its chunk, so a small model can never put a number into a table. The sentences are also the
+candidates the brief's sections (drivers, risks, questions, decisions...) are built from.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.types import Chunk
+
+# -- sentences ---------------------------------------------------------------------------------
+
+_SENT_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9$€£])")
+_LINE_SPEAKER = re.compile(r"^(?P<speaker>[^:\n]{1,60}):\s+")
+_ABBREV = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|St|Inc|Co|Corp|Ltd|vs|No|approx|U\.S|e\.g|i\.e)"
+                     r"|\b[A-Z])\.$")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of a chunk: the exact text, its chunk, its speaker and its position."""
+
+    text: str
+    chunk: int  # index into the chunk list
+    speaker: str | None
+    index: int  # position in the whole document, 0-based
+
+
+def _split_line(line: str) -> list[str]:
+    parts: list[str] = []
+    start = 0
+    for m in _SENT_END.finditer(line):
+        piece = line[start:m.start()].rstrip()
+        if _ABBREV.search(piece):  # "Mr. Smith", "U.S. sales": not a sentence end
+            continue
+        if piece:
+            parts.append(line[start:m.end()].strip())
+        start = m.end()
+    tail = line[start:].strip()
+    if tail:
+        parts.append(tail)
+    return parts
+
+
+def sentences(chunks: Sequence[Chunk]) -> list[Sentence]:
+    """Every sentence of every chunk, in document order, each an exact substring of its chunk."""
+    out: list[Sentence] = []
+    for ci, c in enumerate(chunks):
+        speakers = set((c.speakers or "").strip("|").split("|")) - {""}
+        for line in c.text.split("\n"):
+            line = line.strip()
+            if not line:
+                continue
+            speaker = None
+            m = _LINE_SPEAKER.match(line)
+            if m and (m.group("speaker") in speakers or (c.kind == "transcript" and not speakers)):
+                speaker = m.group("speaker")
+                line = line[m.end():]
+            elif c.kind == "transcript" and len(speakers) == 1:
+                speaker = next(iter(speakers))
+            for s in _split_line(line):
+                if re.search(r"[A-Za-z]", s):
+                    out.append(Sentence(s, ci, speaker, len(out)))
+    return out
+
+
+# -- numbers -----------------------------------------------------------------------------------
+
+_SCALE = r"(?:thousand|million|billion|trillion|mn|bn|[mMbBkK](?![A-Za-z]))"
+_AMOUNT = (r"(?:[$€£]\s?\d[\d,]*(?:\.\d+)?(?:\s?" + _SCALE + r")?"
+           r"|\d[\d,]*(?:\.\d+)?\s?(?:%|percent\b|per\s?cent\b|basis points?\b|bps\b|bp\b)"
+           r"|\d[\d,]*(?:\.\d+)?\s(?:million|billion|thousand)\b"
+           r"|\d+\.\d+\s?x\b)")
+VALUE_RE = re.compile(r"(?<![\w.])(?:negative\s|minus\s|-)?" + _AMOUNT)
+_RANGE_RE = re.compile(
+    r"(?:between\s+)?(?P<lo>" + VALUE_RE.pattern + r"|\d[\d,]*(?:\.\d+)?)"
+    r"\s*(?:to|-|–|—|and)\s*(?P<hi>" + VALUE_RE.pattern + r")")
+
+
+def unit_of(value: str, after: str = "") -> str:
+    """'$412.6 million' -> 'USD million', '41.3%' -> '%', '$0.34' + ' per share' -> 'USD/share'."""
+    v = value.lower()
+    cur = "USD" if "$" in v else "EUR" if "€" in v else "GBP" if "£" in v else ""
+    if re.search(r"%|percent|per\s?cent", v):
+        return "%"
+    if re.search(r"basis point|bps|\dbp\b|\sbp\b", v):
+        return "bps"
+    if re.search(r"\d\s?x$", v):
+        return "x"
+    scale = ""
+    m = re.search(_SCALE + r"$", value.strip())
+    if m:
+        s = m.group(0).lower()
+        scale = {"m": "million", "mn": "million", "b": "billion", "bn": "billion",
+                 "k": "thousand"}.get(s, s)
+    if re.match(r"\s*(?:per\s+(?:diluted\s+|basic\s+|common\s+)?share|a\s+share)", after,
+                re.IGNORECASE):
+        return f"{cur or 'USD'}/share"
+    return " ".join(x for x in (cur, scale) if x) or "number"
+
+
+def amount(value: str) -> float | None:
+    """The number a value states, in its own unit's scale ('$1.2 billion' -> 1.2e9)."""
+    m = re.search(r"\d[\d,]*(?:\.\d+)?", value)
+    if not m:
+        return None
+    x = float(m.group(0).replace(",", ""))
+    low = value.lower()
+    for word, mult in (("trillion", 1e12), ("billion", 1e9), ("bn", 1e9), ("million", 1e6),
+                       ("mn", 1e6), ("thousand", 1e3)):
+        if word in low:
+            x *= mult
+            break
+    else:
+        t = re.search(r"\d\s?([mbk])$", value.strip(), re.IGNORECASE)
+        if t:
+            x *= {"m": 1e6, "b": 1e9, "k": 1e3}[t.group(1).lower()]
+    if re.match(r"\s*(?:negative|minus|-)", low):
+        x = -x
+    return x
+
+
+# -- metrics and periods ----------------------------------------------------------------------
+
+# Longer phrases first: "adjusted EBITDA margin" must win over "EBITDA" and "margin".
+METRICS: tuple[tuple[str, str], ...] = (
+    (r"earnings per (?:diluted |basic )?share|diluted earnings per share|\bE\.?P\.?S\b", "EPS"),
+    (r"income (?:from continuing operations )?per (?:diluted )?share", "EPS"),
+    (r"net revenue retention|net dollar retention|\bNRR\b", "net revenue retention"),
+    (r"gross revenue retention|\bGRR\b", "gross revenue retention"),
+    (r"annual(?:ized)? recurring revenue|\bARR\b", "ARR"),
+    (r"book[- ]to[- ]bill", "book-to-bill"),
+    (r"free cash flow", "free cash flow"),
+    (r"(?:operating cash flow|cash (?:flow )?(?:provided by|from) operati\w+(?: activities)?)",
+     "operating cash flow"),
+    (r"capital expenditures?|\bcapex\b", "capital expenditures"),
+    (r"(?:adjusted )?EBITDA margins?", "EBITDA margin"),
+    (r"\bEBITDA\b", "EBITDA"),
+    (r"\bEBIT\b", "EBIT"),
+    (r"gross margins?", "gross margin"),
+    (r"operating margins?", "operating margin"),
+    (r"net (?:interest )?margins?", "net margin"),
+    (r"gross profit", "gross profit"),
+    (r"operating (?:income|profit|earnings)", "operating income"),
+    (r"operating (?:loss)", "operating loss"),
+    (r"operating expenses?|\bopex\b|\bSG&A\b", "operating expenses"),
+    (r"research and development|\bR&D\b", "research and development"),
+    (r"sales and marketing", "sales and marketing"),
+    (r"general and administrative(?: expenses?)?|\bG&A\b", "general and administrative"),
+    ((r"net (?:income|earnings|profit)|net loss|comprehensive income|"
+     r"(?:income|earnings) from continuing operations"), "net income"),
+    (r"(?:comparable|same[- ]store|like[- ]for[- ]like|organic) (?:store )?sales(?: growth)?",
+     "comparable sales"),
+    (r"organic (?:revenue )?growth", "organic growth"),
+    (r"net sales|revenues?|sales|top line|turnover", "revenue"),
+    (r"\bbookings\b|\border(?:s| intake)\b", "bookings"),
+    (r"\bbacklog\b", "backlog"),
+    (r"\bdividends?\b", "dividend"),
+    (r"(?:share )?repurchases?|buybacks?", "share repurchases"),
+    (r"cash and (?:cash equivalents|investments|marketable securities)|cash position|\bliquidity\b",
+     "cash"),
+    (r"net debt|total debt|\bborrowings\b|\bleverage\b", "debt"),
+    (r"(?:effective )?tax rate", "tax rate"),
+    (r"attach rate", "attach rate"),
+    (r"\bmargins?\b", "margin"),
+    (r"\bFFO\b|funds from operations", "FFO"),
+    (r"\boccupancy\b", "occupancy"),
+    (r"net interest income", "net interest income"),
+    (r"\bdeposits\b", "deposits"),
+    (r"\bloans\b", "loans"),
+)
+_METRIC_RE = re.compile("|".join(f"(?:{p})" for p, _ in METRICS), re.IGNORECASE)
+_METRIC_ONE = [(re.compile(p, re.IGNORECASE), name) for p, name in METRICS]
+_QUALIFIERS = re.compile(r"\b(adjusted|non-GAAP|GAAP|diluted|organic|core|total|"
+                         r"reported|underlying|consolidated)\b", re.IGNORECASE)
+# A segment or product name right before the metric ("Software and services revenue") is
+# kept; these words end the walk back.
+_SEGMENT_STOP = {"the", "our", "a", "an", "and", "of", "in", "for", "total", "its", "their",
+                 "this", "that", "with", "we", "q1", "q2", "q3", "q4", "quarter", "year",
+                 "first", "second", "third", "fourth", "full", "fiscal", "so", "but", "as",
+                 "adjusted", "gaap", "non-gaap", "reported", "diluted", "company", "which",
+                 "while", "both", "was", "were", "is", "are", "also", "at", "on", "by",
+                 "to", "from", "or", "then", "there", "it", "when", "because", "all", "your",
+                 "his", "her", "since", "expect", "expects", "expected", "now", "still",
+                 "grew", "grow", "grows", "delivered", "saw", "see", "sees",
+                 "generated", "had", "have", "has", "achieved", "posted", "increased",
+                 "decreased", "drove", "drive", "improved", "expanded", "guide", "guiding",
+                 "including", "includes", "excluding", "million", "billion", "thousand",
+                 "percent", "plus", "whereas", "where"}
+
+_ADJECTIVES = frozenset((
+    "strong", "record", "higher", "lower", "solid", "healthy", "robust", "good", "great",
+    "weak", "softer", "stronger", "better", "worse", "overall", "quarterly", "annual",
+    "annualized", "sequential", "recurring", "our",
+))
+
+# A percent next to these is their growth, not their level.
+_GROWTH_OF = frozenset(("revenue", "EPS", "net income", "operating income", "bookings", "ARR",
+                        "backlog", "EBITDA", "free cash flow", "operating cash flow",
+                        "dividend", "gross profit", "operating expenses", "deposits", "loans"))
+
+PRIORITY = {"revenue": 0, "EPS": 1, "gross margin": 2, "operating margin": 3,
+            "operating income": 4, "net income": 5, "EBITDA": 6, "EBITDA margin": 7,
+            "free cash flow": 8, "operating cash flow": 9, "ARR": 10, "bookings": 11,
+            "backlog": 12, "comparable sales": 13, "organic growth": 14}
+
+_ORD = r"(?:first|second|third|fourth|1st|2nd|3rd|4th)"
+_YEAR = r"(?:(?:19|20)\d{2})"
+PERIOD_RE = re.compile(
+    rf"\b(?:(?:the\s+)?{_ORD}\s+quarter(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?{_YEAR})?"
+    rf"|Q[1-4](?:\s*(?:FY)?'?\s*(?:{_YEAR}|\d{{2}}\b))?"
+    rf"|(?:full[- ]year|fiscal(?: year)?|FY|calendar(?: year)?)\s*'?(?:{_YEAR}|\d{{2}}\b)"
+    rf"|(?:the\s+)?full[- ]year|(?:the\s+)?(?:first|second)\s+half"
+    rf"(?:\s+of\s+{_YEAR})?|(?:for\s+)?{_YEAR}"
+    rf"|(?:the\s+)?(?:current|next|last|prior|year-ago|same)\s+(?:quarter|year|period)"
+    rf"|(?:the\s+)?quarter|(?:the\s+)?year)\b",
+    re.IGNORECASE,
+)
+_BAD_PERIOD = re.compile(r"^(?:the\s+)?(?:year|quarter|[a-z]+)$", re.IGNORECASE)
+
+
+_ORD_N = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4,
+          "4th": 4}
+
+
+def _clean_period(p: str, default: str | None = None) -> str:
+    """'the second quarter' -> 'Q2 2026' when the document is about Q2 2026, else 'Q2'."""
+    p = re.sub(r"^(?:the|for)\s+", "", p.strip(), flags=re.IGNORECASE)
+    m = re.fullmatch(rf"({_ORD})\s+quarter(?:\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?({_YEAR}))?",
+                     p, re.IGNORECASE)
+    if m:
+        q = f"Q{_ORD_N[m.group(1).lower()]}"
+        if m.group(2):
+            return f"{q} {m.group(2)}"
+        if default and default.startswith(q + " "):
+            return default
+        return q
+    return p
+
+
+def doc_period(name: str, chunks: Sequence[Chunk]) -> str | None:
+    """The reporting period a document is about: 'Q2 2026' from its name or its opening."""
+    m = re.search(r"\bq([1-4])[_\s-]*(?:fy)?'?((?:19|20)?\d{2})\b", name, re.IGNORECASE)
+    if m:
+        y = m.group(2)
+        return f"Q{m.group(1)} {y if len(y) == 4 else '20' + y}"
+    head = " ".join(c.text for c in chunks[:2])[:1500]
+    m = re.search(rf"\b({_ORD})\s+quarter(?:\s+(?:of\s+)?(?:fiscal\s+)?({_YEAR}))?", head,
+                  re.IGNORECASE)
+    if m:
+        q = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4,
+             "4th": 4}[m.group(1).lower()]
+        year = m.group(2) or (re.search(_YEAR, head).group(0) if re.search(_YEAR, head) else "")
+        return f"Q{q} {year}".strip()
+    m = re.search(rf"\bQ([1-4])\s*(?:FY)?\s*({_YEAR})", head)
+    if m:
+        return f"Q{m.group(1)} {m.group(2)}"
+    return None
+
+
+def _period_near(text: str, start: int, end: int, default: str | None = None) -> str | None:
+    """The period expression closest to a value (prefer one in its own clause)."""
+    best, dist = None, 10**9
+    for m in PERIOD_RE.finditer(text):
+        p = m.group(0)
+        if _BAD_PERIOD.match(p.strip()) and not re.search(r"\d|half|full|quarter", p, re.IGNORECASE):
+            continue
+        if re.fullmatch(r"(?:the\s+)?(?:quarter|year)", p.strip(), re.IGNORECASE):
+            continue  # "the quarter" says nothing a reader can use
+        d = start - m.end() if m.end() <= start else m.start() - end if m.start() >= end else 0
+        if m.end() <= start:
+            between = text[m.end():start]
+        else:
+            between = text[end:m.start()]
+        after_value = m.start() >= end
+        if re.search(r";", between) or after_value and re.search(
+                r"\bcompared\b|\bversus\b|\bvs\b|\bfrom\b|\blast year\b|\bago\b|\bup\b|"
+                r"\bdown\b", between) or re.search(
+                         r"\b(?:from|versus|vs\.?|with|than)\s+(?:the\s+)?$", text[:m.start()]):
+            continue  # the period of a comparison, not of this value
+        if d < dist:
+            best, dist = p, d
+    return _clean_period(best, default) if best and dist < 260 else None
+
+
+_LINK = re.compile(
+    r"(?:^|\b)(?:was|were|is|are|of|at|reached|totall?ed|came in at|to|grew|rose|increased|"
+    r"decreased|declined|fell|expanded|improved|contracted|stood at|amounted to|hit|"
+    r"reported|delivered|generated|achieved|posted|grew by|up|down|came to|landed at|of about)"
+    r"\s*(?:(?:approximately|about|roughly|around|nearly|almost|over|just|some|a record(?: of)?|"
+    r"an?|by|to|only|therefore|thus|again|also|now|still|then|once again)\s+)*$|[:\-–(]\s*$|^\s*,?\s*$", re.IGNORECASE)
+
+
+def _metric_before(text: str, start: int, window: int = 90,
+                   link: bool = True) -> tuple[str, str] | None:
+    """(display name, canonical name) of the metric named closest before `start`."""
+    lo = max(0, start - window)
+    seg = text[lo:start]
+    last = None
+    for m in _METRIC_RE.finditer(seg):
+        last = m
+    if last is None:
+        return None
+    # A value between the metric and this one took the metric already, unless this one
+    # restates it ("$33.0 million, or $0.34 per diluted share").
+    between = seg[last.end():]
+    if VALUE_RE.search(between) and not re.search(r",?\s*or\s*$", between):
+        return None
+    if len(between) > 75 and not re.search(r",[^,]{0,60},", between):
+        return None  # too far: the value belongs to something said later
+    restated = bool(VALUE_RE.search(between)) and re.search(r",?\s*or\s*$", between)
+    if link and not restated and not _LINK.search(between):
+        return None  # "a fifth of revenue, a 5% move in the euro": not the metric's value
+    phrase = last.group(0)
+    canon = next(name for rx, name in _METRIC_ONE if rx.fullmatch(phrase))
+    before = text[max(0, lo + last.start() - 60):lo + last.start()]
+    quals = [q.group(0) for q in _QUALIFIERS.finditer(before[-30:])]
+    tail = re.split(r"[^\w&\s'-]", before)[-1].split()[-3:]
+    seg_words: list[str] = []
+    for w in reversed(tail):  # walk back from the metric until a word that is no name
+        if w.lower() in _SEGMENT_STOP - {"and"} or w.lower() in _ADJECTIVES or w[0].isdigit():
+            break
+        seg_words.insert(0, w)
+    while seg_words and seg_words[0].lower() in ("and", "&"):
+        seg_words.pop(0)
+    name = " ".join(dict.fromkeys([*quals, *seg_words, phrase])).strip()
+    return name, canon
+
+
+# -- figures and guidance ------------------------------------------------------------------------
+
+_CHANGE_CUE = re.compile(
+    r"\b(?:up|down|an?\s+(?:increase|decrease|decline|improvement|reduction|rise|drop)\s+of|"
+    r"(?:increased|decreased|grew|rose|fell|declined|expanded|contracted|improved)(?:\s+by)?|"
+    r"growth of|compared (?:with|to)|versus|vs\.?|from)\s", re.IGNORECASE)
+_CHANGE_AFTER = re.compile(
+    r"(?:,\s*|\s+)(?P<chg>(?:(?:an?\s+)?(?:increase|decrease|decline|improvement|reduction|"
+    r"rise|drop|growth)\s+of\s+|up\s+|down\s+|compared\s+(?:with|to)\s+|versus\s+|vs\.?\s+|"
+    r"(?:increased|decreased|grew|rose|fell|declined|expanded|contracted|improved)\s+(?:by\s+)?|"
+    r"representing\s+(?:an?\s+)?|from\s+)(?:[^,;.]|\.(?=\d))"
+    r"{0,80}?(?=[,;]|\.(?!\d)|\band\b(?!\s+\d)|$))", re.IGNORECASE)
+_CHANGE_BEFORE = re.compile(
+    r"(?P<chg>(?:an?\s+)?(?:\d[\d,.]*\s?(?:%|percent|basis points|bps))\s+(?:year[- ]over[- ]year\s+)?"
+    r"(?:increase|decrease|decline|improvement|reduction|rise|drop|growth|gain))\s+(?:in|of)\s+$",
+    re.IGNORECASE)
+_FORWARD = re.compile(
+    r"\b(?:expect\w*|guidance|outlook|forecast\w*|anticipat\w+|project(?:s|ed|ing|ion)s?|"
+    r"target(?:s|ing)?|we see|will be|should be|plan to|intend\w*|estimate\w*|"
+    r"reaffirm\w*|reiterat\w*|rais(?:e|es|ed|ing) (?:our|the|its)|narrow\w*)\b",
+    re.IGNORECASE)
+_PAST_EXPECT = re.compile(r"\b(?:than|as|of) (?:we |had )?(?:expected|anticipated|forecast)\b",
+                          re.IGNORECASE)
+_DIRECTIONS = (
+    ("raised", re.compile(r"\b(?:rais\w*|increas\w*|lift\w*|boost\w*|improv\w*|up(?:grad\w*)?)"
+                          r"\b[^.;]{0,45}\b(?:guidance|outlook|forecast|range|expectations?|"
+                          r"targets?)\b|\b(?:guidance|outlook|forecast|range)\b[^.;]{0,30}\b"
+                          r"(?:raised|increased|higher)\b", re.IGNORECASE)),
+    ("lowered", re.compile(r"\b(?:lower\w*|reduc\w*|cut\w*|trim\w*|decreas\w*|revis\w* down)"
+                           r"\b[^.;]{0,45}\b(?:guidance|outlook|forecast|range|expectations?|"
+                           r"targets?)\b|\b(?:guidance|outlook|forecast|range)\b[^.;]{0,30}\b"
+                           r"(?:lowered|reduced|cut)\b", re.IGNORECASE)),
+    ("held", re.compile(r"\b(?:reaffirm\w*|reiterat\w*|maintain\w*|hold\w*|holding|confirm\w*|"
+                        r"unchanged|keep\w*|remains?)\b[^.;]{0,45}\b(?:guidance|outlook|"
+                        r"forecast|range|expectations?|targets?)\b|\b(?:guidance|outlook|"
+                        r"target)\b[^.;]{0,30}\b(?:unchanged|maintained|reaffirmed|intact)\b",
+                        re.IGNORECASE)),
+)
+_PRIOR_CUE = re.compile(r"\b(?:from|prior|previous(?:ly)?|earlier|versus|vs\.?|compared)\b"
+                        r"[^$€£\d]{0,35}$", re.IGNORECASE)
+
+
+_PER = r"(?:\s+per\s+(?:diluted\s+|basic\s+|common\s+)?share)?"
+# "... decreased 28% year-over-year from $561 million to $404 million": the value after "to"
+# is the figure, what comes before it is its change.
+_TO_RE = re.compile(
+    r"(?P<chg>(?:(?:increas\w*|decreas\w*|grew|rose|fell|declin\w*|up|down|improv\w*|"
+    r"expand\w*|contract\w*|jump\w*|climb\w*|drop\w*)\s+(?:by\s+)?(?:" + _AMOUNT + r")"
+    r"(?:\s+(?:year[- ]over[- ]year|sequentially|y/y|yoy))?"
+    r"(?:,?\s+from\s+(?:" + _AMOUNT + r")" + _PER + r")?"
+    r"|from\s+(?:" + _AMOUNT + r")" + _PER + r"))\s+to\s+$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Figure:
+    metric: str
+    canonical: str
+    period: str | None
+    value: str
+    unit: str
+    change: str | None
+    sentence: Sentence
+    start: int  # offset of the value in the sentence
+
+
+@dataclass(frozen=True)
+class Guidance:
+    metric: str
+    canonical: str
+    period: str | None
+    value: str
+    direction: str  # raised | lowered | held | given
+    prior: str | None
+    sentence: Sentence
+
+
+def _trim_change(chg: str) -> str | None:
+    chg = chg.strip().rstrip(",;")
+    if not re.search(r"\d", chg):  # "up from last year" with no number: not a change figure
+        return None
+    return chg[:120]
+
+
+def figures(sents: Sequence[Sentence], default_period: str | None = None,
+            limit: int = 60) -> tuple[list[Figure], list[Guidance]]:
+    """Values next to metric words: reported figures, and forward-looking guidance."""
+    figs: list[Figure] = []
+    guides: list[Guidance] = []
+    seen: set[tuple[str, str]] = set()
+    seen_g: set[tuple[str, str]] = set()
+    for s in sents:
+        text = s.text
+        if not VALUE_RE.search(text):
+            continue
+        forward = bool(_FORWARD.search(text)) and not _PAST_EXPECT.search(text)
+        consumed: list[tuple[int, int]] = []
+        if forward:
+            direction = next((d for d, rx in _DIRECTIONS if rx.search(text)), "given")
+            for m in _RANGE_RE.finditer(text):
+                lo_v = m.group("lo")
+                if not re.search(r"[$€£%]|percent|basis|bps|million|billion", lo_v + m.group("hi"),
+                                 re.IGNORECASE):
+                    continue
+                consumed.append((m.start(), m.end()))
+                met = _metric_before(text, m.start(), window=110, link=False)
+                if met is None:
+                    continue
+                value = m.group(0)
+                if _PRIOR_CUE.search(text[max(0, m.start() - 40):m.start()]) and guides \
+                        and guides[-1].sentence == s:
+                    last = guides[-1]
+                    guides[-1] = Guidance(last.metric, last.canonical, last.period, last.value,
+                                          last.direction if last.direction != "given"
+                                          else _compare(last.value, value), value, s)
+                    continue
+                key = (met[1], value)
+                if key in seen_g:
+                    continue
+                seen_g.add(key)
+                period = _period_near(text, m.start(), m.end(), default_period)
+                guides.append(Guidance(met[0], met[1], period or "outlook", value, direction,
+                                       None, s))
+            # A single forward value: "we now expect ARR above $215 million".
+            for m in VALUE_RE.finditer(text):
+                if any(a <= m.start() < b for a, b in consumed):
+                    continue
+                pre = text[max(0, m.start() - 40):m.start()]
+                if not re.search(r"\b(?:of|at|to|above|below|approximately|about|around|"
+                                 r"roughly|least|exceed|over|be|reach)\s*$", pre, re.IGNORECASE):
+                    continue
+                if _PRIOR_CUE.search(pre):
+                    continue
+                met = _metric_before(text, m.start(), window=80, link=False)
+                if met is None:
+                    continue
+                key = (met[1], m.group(0))
+                if key in seen_g:
+                    continue
+                seen_g.add(key)
+                consumed.append((m.start(), m.end()))
+                qual = re.search(r"\b(above|below|approximately|about|around|roughly|at least|"
+                                 r"over|more than|less than)\s*$", pre, re.IGNORECASE)
+                value = (text[m.start() - len(qual.group(0)):m.end()] if qual else m.group(0))
+                guides.append(Guidance(met[0], met[1],
+                                       _period_near(text, m.start(), m.end(), default_period) or "outlook",
+                                       value.strip(), direction, None, s))
+            continue  # a forward-looking sentence states no reported figures
+        for m in VALUE_RE.finditer(text):
+            if any(a <= m.start() < b for a, b in consumed):
+                continue
+            pre = text[max(0, m.start() - 30):m.start()]
+            to = _TO_RE.search(text[max(0, m.start() - 110):m.start()])
+            change = None
+            if to is not None:
+                chg_start = m.start() - (len(text[max(0, m.start() - 110):m.start()])
+                                         - to.start("chg"))
+                met = _metric_before(text, chg_start)
+                change = _trim_change(to.group("chg"))
+            else:
+                if _CHANGE_CUE.search(pre[-24:]) and re.search(
+                        r"(?:up|down|of|by|with|to|versus|vs\.?|from)\s*$", pre, re.IGNORECASE):
+                    continue  # the change of an earlier value, not a figure of its own
+                met = _metric_before(text, m.start())
+            if met is None:
+                continue
+            value = m.group(0).strip()
+            after = text[m.end():]
+            unit = unit_of(value, after)
+            if met[1] == "EPS" and unit.startswith(("USD", "EUR", "GBP")) and "/" not in unit:
+                unit = unit.split()[0] + "/share"
+            if unit.endswith("/share") and met[1] in ("net income", "revenue"):
+                met = (re.sub(r"net income|net earnings|net profit", "EPS", met[0],
+                              flags=re.IGNORECASE) if met[1] == "net income" else "EPS", "EPS")
+            skip = re.match(_PER, after).end()  # "$0.34 per diluted share, compared with ..."
+            ca = None if change else _CHANGE_AFTER.match(after[skip:])
+            if ca:
+                change = _trim_change(ca.group("chg"))
+                if change:
+                    consumed.append((m.end(), m.end() + skip + ca.end()))
+            if change is None:
+                cb = _CHANGE_BEFORE.search(text[max(0, m.start() - 80):m.start()])
+                if cb:
+                    change = _trim_change(cb.group("chg"))
+            if unit == "%" and met[1] in _GROWTH_OF:
+                met = (met[0] + " growth", met[1] + " growth")
+            key = (met[1], value)  # the same value of the same metric is one figure
+            if key in seen:
+                continue
+            seen.add(key)
+            period = _period_near(text, m.start(), m.end(), default_period) or default_period
+            figs.append(Figure(met[0], met[1], period, value, unit, change, s, m.start()))
+    figs.sort(key=lambda f: (PRIORITY.get(f.canonical, 50), f.sentence.index, f.start))
+    return figs[:limit], guides[:limit]
+
+
+def _compare(new: str, old: str) -> str:
+    a, b = _mid(new), _mid(old)
+    if a is None or b is None:
+        return "given"
+    return "raised" if a > b * 1.0005 else "lowered" if a < b * 0.9995 else "held"
+
+
+def _mid(rng: str) -> float | None:
+    vals = [amount(v.group(0)) for v in VALUE_RE.finditer(rng)]
+    nums = [v for v in vals if v is not None]
+    if not nums:
+        return None
+    return sum(nums) / len(nums)
+
+
+# -- action items ----------------------------------------------------------------------------------
+
+_MONTHS = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+           r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
+_DAYS = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+DUE_RE = re.compile(
+    rf"\b(?:by|before|until|no later than|due|on)\s+(?:the\s+)?"
+    rf"(?:{_MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|\d{{1,2}}(?:st|nd|rd|th)?"
+    rf"\s+(?:of\s+)?{_MONTHS}|{_DAYS}|(?:end of|close of)\s+(?:the\s+)?(?:day|week|month|"
+    rf"quarter|sprint)|next\s+(?:week|month|meeting|{_DAYS})|tomorrow|tonight|"
+    rf"(?:the\s+)?[A-Z][\w.-]*\s+date|\d{{4}}-\d{{2}}-\d{{2}})"
+    rf"|\bwithin\s+(?:a|one|two|three|\d+)\s+(?:days?|weeks?|months?)\b"
+    rf"|\b(?:tomorrow|tonight|this afternoon|later today|end of (?:the )?(?:day|week|month)|"
+    rf"next week|next meeting)\b",
+    re.IGNORECASE)
+_ACTION_VERBS = (
+    "send|draft|write|prepare|share|schedule|set up|setup|follow up|check|look into|review|"
+    "update|fix|finish|complete|deliver|build|create|design|test|run|contact|call|email|"
+    "reach out|export|collect|gather|model|pick|circulate|organi[sz]e|book|investigate|"
+    "analy[sz]e|document|draw|implement|present|report|ask|find|talk to|get|make|put together|"
+    "send out|sort out|work on|take care of|handle|own|provide|coordinate|confirm|compile|"
+    "summari[sz]e|research|estimate|evaluate|clean up|file|submit|order|buy|bring|email")
+_ACTION_RE = re.compile(
+    rf"(?P<who>\b(?:I|we|you|[A-Z][a-zà-ÿ]+(?:\s+and\s+(?:I|[A-Z][a-zà-ÿ]+))?)\b)"
+    rf"(?:'ll|’ll|\s+will|\s+(?:is|are|am)\s+going\s+to|\s+(?:need|needs|have|has)\s+to|"
+    rf"\s+(?:should|can|must)|\s+(?:to)|\s+take[s]?)?\s+"
+    rf"(?:also\s+|then\s+|just\s+)?"
+    rf"(?P<verb>(?:{_ACTION_VERBS})(?:e?s|ed|ing)?)\b(?P<rest>(?:[^.;?!]|\.(?=\d))*)",
+    re.UNICODE)
+_BARE_ACTION_RE = re.compile(
+    rf"^\s*(?:then\s+|also\s+)?(?P<verb>(?:{_ACTION_VERBS})(?:e?s)?)\b"
+    rf"(?P<rest>(?:[^.;?!]|\.(?=\d))*)")
+_COMMIT = re.compile(r"'ll\b|’ll\b|\bwill\b|\bgoing to\b|\bneeds? to\b|\bhas to\b|\bhave to\b|"
+                     r"\baction items?\b|\btake (?:that|it|this)\b|\bI'll take\b|\bowner\b|"
+                     r"\bby\s+(?:" + _MONTHS + r"|" + _DAYS + r"|tomorrow|tonight|next|end|the)",
+                     re.IGNORECASE)
+_NOT_ACTION = re.compile(r"\?$|\b(?:would|could|might|maybe|if we|if you|I think we|"
+                         r"should we|do we|did|was|were|had|last (?:week|time|quarter))\b",
+                         re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ActionItem:
+    task: str
+    owner: str | None
+    due: str | None
+    sentence: Sentence
+
+
+def _resolve_owner(who: str, speaker: str | None, people: Sequence[str]) -> str | None:
+    names = []
+    for part in re.split(r"\s+and\s+", who):
+        part = part.strip()
+        if part == "I":
+            if speaker:
+                names.append(speaker)
+        elif part.lower() in ("we", "you"):
+            continue
+        else:
+            full = next((p for p in people if p == part or p.split()[0] == part), None)
+            if full is None and people:
+                return None  # a capitalised word that is no one at the meeting
+            names.append(full or part)
+    if not names:
+        return None
+    return ", ".join(dict.fromkeys(names))
+
+
+def _item_clauses(text: str) -> list[tuple[int, str]]:
+    """Split 'Grace exports X by Sep 19 and contacts Y by Sep 30' into two clauses."""
+    out = []
+    start = 0
+    for m in re.finditer(rf",?\s+(?:and|then)\s+(?=(?:[a-z]+s|{_ACTION_VERBS})\b)|;\s+|"
+                         r"\.\s+(?=[A-Z])", text):
+        out.append((start, text[start:m.start()]))
+        start = m.end()
+    out.append((start, text[start:]))
+    return out
+
+
+def action_items(sents: Sequence[Sentence], people: Sequence[str] = (),
+                 limit: int = 40) -> list[ActionItem]:
+    """Commitments with an owner and maybe a due date: 'I'll send the deck by Friday'."""
+    items: list[ActionItem] = []
+    people = [p for p in people if p]
+    in_list = False
+    for s in sents:
+        text = s.text
+        low = text.lower()
+        if re.search(r"\baction items?\b", low):
+            in_list = True
+        elif s.speaker and items and items[-1].sentence.speaker != s.speaker and in_list \
+                and s.index - items[-1].sentence.index > 3:
+            in_list = False
+        if not (_COMMIT.search(text) or in_list):
+            continue
+        if _NOT_ACTION.search(text) and not in_list and not DUE_RE.search(text):
+            continue
+        prev_owner: str | None = None
+        for i, (_off, clause) in enumerate(_item_clauses(text)):
+            m = _ACTION_RE.search(clause)
+            if m is not None:
+                who = m.group("who")
+                owner = _resolve_owner(who, s.speaker, people)
+                if owner is None and who not in ("I", "we", "We", "you", "You"):
+                    continue
+                if owner is None and who in ("we", "We") and _COMMIT.search(clause):
+                    owner = s.speaker  # "we'll contact them": the speaker's team
+            else:  # "... and contact the top twenty sites": the subject of the clause before
+                m = _BARE_ACTION_RE.match(clause) if i else None
+                if m is None or prev_owner is None:
+                    continue
+                owner = prev_owner
+            prev_owner = owner
+            # Third-person present ("Grace exports") is an assignment only inside a read-out
+            # of action items; otherwise a commitment word must be there.
+            if not (_COMMIT.search(clause) or in_list or DUE_RE.search(clause)):
+                continue
+            task = (m.group("verb") + m.group("rest")).strip(" ,")
+            if len(task.split()) < 2:
+                continue
+            due_m = DUE_RE.search(clause)
+            due = due_m.group(0) if due_m else None
+            items.append(ActionItem(task[:200], owner, due, s))
+    # The same task said twice (read back at the end): keep the first mention with a due date.
+    out: list[ActionItem] = []
+    for it in items:
+        dup = next((i for i, o in enumerate(out) if _similar(o.task, it.task) >= 0.6
+                    and o.owner == it.owner), None)
+        if dup is None:
+            out.append(it)
+        elif out[dup].due is None and it.due is not None:
+            out[dup] = it
+    return out[:limit]
+
+
+# -- cue sentences for the prose sections -----------------------------------------------------
+
+CUES = {
+    "drivers": re.compile(
+        r"\b(?:driven by|due to|thanks to|because of|as a result of|reflect(?:s|ed|ing)?|"
+        r"primarily|mainly|largely|attributable to|contributed|led by|benefit(?:ed)? from|"
+        r"fueled by|supported by|offset by|helped by|came (?:mainly |mostly )?from)\b",
+        re.IGNORECASE),
+    "risks": re.compile(
+        r"\b(?:risks?|headwinds?|uncertaint\w+|pressures?|challeng\w+|tariffs?|inflation\w*|"
+        r"shortages?|constrain\w+|concerns?|caution\w*|volatil\w+|weak\w*|slowdown|"
+        r"deferr?\w*|delay\w*|disrupt\w+|tight|allocation|churn|competition|competitive|"
+        r"softness|soft|downturn|recession|impair\w*|litigation|currency|FX|decline\w*)\b",
+        re.IGNORECASE),
+    "decisions": re.compile(
+        r"\b(?:decided|decision|decisions|agreed|we agree|agree on|let's go with|we'll go with|"
+        r"going with|settled|approved|final(?:ly)?|we keep|we will keep|ships? (?:in|at)|"
+        r"moves? to|is the top priority|non-negotiable|consensus|conclusion|so we'll|"
+        r"we're going to)\b",
+        re.IGNORECASE),
+    "open_questions": re.compile(
+        r"\b(?:open questions?|still open|stays open|remains? open|unresolved|not sure|unclear|"
+        r"to be (?:decided|determined|confirmed)|TBD|don't know yet|do not know yet|"
+        r"need to figure out|need to find out|we'll see|revisit|parking lot|not decided|"
+        r"pending)\b",
+        re.IGNORECASE),
+}
+_QUESTION_INTRO = re.compile(r"\b(?:question(?:-and-answer| and answer)?|Q&A|questions? comes?"
+                             r" from|first question|next question)\b", re.IGNORECASE)
+POSITIVE = frozenset((
+    "strong", "strength", "record", "growth", "grew", "pleased", "confident", "exceeded",
+    "beat", "improved", "improvement", "momentum", "robust", "solid", "healthy", "expand",
+    "expanded", "expansion", "gain", "gains", "positive", "proud", "excited", "outperform",
+    "accelerate", "accelerated", "accelerating", "best", "higher", "raising", "raised",
+    "success", "successful", "win", "wins", "opportunity", "opportunities", "favorable",
+    "encouraged", "encouraging", "resilient",
+))
+NEGATIVE = frozenset((
+    "decline", "declined", "declining", "weak", "weakness", "headwind", "headwinds",
+    "challenging", "challenge", "challenges", "pressure", "pressures", "difficult", "loss",
+    "losses", "lower", "lowered", "uncertainty", "uncertain", "risk", "risks", "concern",
+    "concerns", "caution", "cautious", "slowdown", "disappointing", "shortfall", "shortage",
+    "shortages", "tariff", "tariffs", "delay", "delays", "deferral", "defer", "churn",
+    "volatile", "volatility", "soft", "softness", "impairment", "negative", "downturn",
+    "problem", "problems", "incident", "incidents", "issue", "issues", "failures", "fell",
+))
+
+
+def cue_sentences(sents: Sequence[Sentence], section: str, limit: int = 8,
+                  min_words: int = 6) -> list[Sentence]:
+    """Sentences that carry a section's cue, best first (more cues and figures, less fluff)."""
+    rx = CUES[section]
+    scored = []
+    for s in sents:
+        words = s.text.split()
+        if len(words) < min_words:
+            continue
+        hits = len(rx.findall(s.text))
+        if not hits:
+            continue
+        if section == "risks" and re.search(r"\bforward-looking statements?\b|\bsafe harbor\b"
+                                            r"|\bactual results may differ\b", s.text, re.IGNORECASE):
+            continue
+        score = hits + 0.5 * len(VALUE_RE.findall(s.text)) - 0.02 * max(0, len(words) - 45)
+        scored.append((score, s.index, s))
+    scored.sort(key=lambda t: (-t[0], t[1]))
+    return _distinct([s for _, _, s in scored], limit)
+
+
+def question_sentences(sents: Sequence[Sentence], limit: int = 8) -> list[Sentence]:
+    """Analysts' questions: sentences ending in '?' after the Q&A starts, not the operator's."""
+    start = next((s.index for s in sents if _QUESTION_INTRO.search(s.text)), None)
+    qs = [s for s in sents if s.text.rstrip("\"')").endswith("?") and len(s.text.split()) >= 6
+          and (start is None or s.index >= start)
+          and not (s.speaker or "").lower().startswith("operator")]
+    # One question per speaker turn: the longest (the real question, not "Can I follow up?").
+    best: dict[tuple[int, str | None], Sentence] = {}
+    for s in qs:
+        k = (s.chunk, s.speaker)
+        if k not in best or len(s.text) > len(best[k].text):
+            best[k] = s
+    ordered = sorted(best.values(), key=lambda s: s.index)
+    return _distinct(ordered, limit)
+
+
+def tone(sents: Sequence[Sentence]) -> dict:
+    """Lexicon tone of the speakers: label, score in [-1, 1] and the most telling sentences."""
+    pos = neg = 0
+    scored = []
+    for s in sents:
+        if (s.speaker or "").lower().startswith("operator"):
+            continue
+        words = re.findall(r"[a-z]+", s.text.lower())
+        p = sum(w in POSITIVE for w in words)
+        n = sum(w in NEGATIVE for w in words)
+        pos += p
+        neg += n
+        if p or n:
+            scored.append((p - n, s))
+    total = pos + neg
+    score = (pos - neg) / total if total else 0.0
+    label = ("positive" if score >= 0.45 else "cautiously positive" if score >= 0.15
+             else "mixed" if score > -0.15 else "cautious" if score > -0.45 else "negative")
+    ups = [s for v, s in sorted(scored, key=lambda t: -t[0]) if v > 0][:2]
+    downs = [s for v, s in sorted(scored, key=lambda t: t[0]) if v < 0][:2]
+    return {"label": label, "score": round(score, 3), "positive": pos, "negative": neg,
+            "evidence": ups + downs}
+
+
+# -- ranking -----------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[a-z][a-z'-]+")
+_STOP = frozenset((
+    "the", "a", "an", "and", "or", "but", "of", "to", "in", "on", "at", "for", "with", "by",
+    "from", "as", "is", "are", "was", "were", "be", "been", "being", "this", "that",
+    "these", "those", "it", "its", "we", "our", "you", "your", "they", "their", "i", "he",
+    "she", "him", "her", "us", "them", "so", "not", "no", "yes", "do", "does", "did",
+    "have", "has", "had", "will", "would", "can", "could", "should", "may", "might", "just",
+    "very", "also", "there", "here", "what", "which", "who", "whom", "when", "where", "why",
+    "how", "all", "any", "some", "more", "most", "much", "many", "than", "then", "about",
+    "into", "over", "under", "up", "down", "out", "if", "because", "while", "okay", "ok",
+    "yeah", "um", "uh", "like", "well", "right", "know", "think", "going", "get", "got",
+    "really", "thing", "things", "one", "two", "lot", "bit", "mean", "let", "me", "said",
+    "say", "see",
+))
+
+
+def words(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2]
+
+
+def _similar(a: str, b: str) -> float:
+    wa, wb = set(words(a)), set(words(b))
+    if not wa or not wb:
+        return 0.0
+    return len(wa & wb) / min(len(wa), len(wb))
+
+
+def _distinct(sents: Sequence[Sentence], limit: int, threshold: float = 0.7) -> list[Sentence]:
+    out: list[Sentence] = []
+    for s in sents:
+        if all(_similar(s.text, o.text) < threshold for o in out):
+            out.append(s)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def centrality(sents: Sequence[Sentence]) -> list[float]:
+    """Each sentence's TF-IDF cosine to the document's centroid (how typical of the whole)."""
+    docs = [Counter(words(s.text)) for s in sents]
+    df: Counter[str] = Counter()
+    for d in docs:
+        df.update(d.keys())
+    n = max(1, len(docs))
+    idf = {w: math.log(1 + n / c) for w, c in df.items()}
+    centroid: Counter[str] = Counter()
+    vecs = []
+    for d in docs:
+        v = {w: (1 + math.log(c)) * idf[w] for w, c in d.items()}
+        norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
+        v = {w: x / norm for w, x in v.items()}
+        vecs.append(v)
+        centroid.update(v)
+    cnorm = math.sqrt(sum(x * x for x in centroid.values())) or 1.0
+    return [sum(x * centroid[w] for w, x in v.items()) / cnorm for v in vecs]
+
+
+def top_sentences(sents: Sequence[Sentence], k: int, min_words: int = 7,
+                  max_words: int = 60) -> list[Sentence]:
+    """The extractive summary: central sentences dense in figures, in document order."""
+    if not sents:
+        return []
+    cent = centrality(sents)
+    scored = []
+    for s, c in zip(sents, cent, strict=True):
+        n = len(s.text.split())
+        if n < min_words or n > max_words * 2:
+            continue
+        if re.search(r"\bforward-looking\b|\bsafe harbor\b|\bconference call\b|\boperator\b|"
+                     r"\bthank(?:s| you)\b|\bgood (?:morning|afternoon|evening)\b", s.text, re.IGNORECASE):
+            continue
+        figs = min(3, len(VALUE_RE.findall(s.text)))
+        score = c + 0.12 * figs + (0.05 if _METRIC_RE.search(s.text) else 0.0)
+        scored.append((score, s))
+    scored.sort(key=lambda t: -t[0])
+    picked = _distinct([s for _, s in scored], k, threshold=0.6)
+    return sorted(picked, key=lambda s: s.index)
+
+
+def guess_kind(chunks: Sequence[Chunk], sents: Sequence[Sentence]) -> str:
+    """'earnings', 'meeting' or 'general' from the words and structure of the document."""
+    text = " ".join(s.text for s in sents[:600]).lower()
+    n = max(1, len(text.split()))
+    fin = len(re.findall(r"\b(?:revenue|eps|earnings per share|gross margin|guidance|"
+                         r"quarter|fiscal|ebitda|free cash flow|analyst|operator|"
+                         r"year[- ]over[- ]year|per diluted share)\b", text))
+    money = len(VALUE_RE.findall(text))
+    if (fin + 0.5 * money) / n * 1000 >= 12 and re.search(
+            r"\b(?:earnings|conference call|quarter|guidance|outlook)\b", text):
+        return "earnings"
+    speakers = {s.speaker for s in sents if s.speaker}
+    is_transcript = any(c.kind == "transcript" for c in chunks)
+    if is_transcript and len(speakers) >= 2:
+        return "meeting"
+    return "general"
