@@ -1,0 +1,221 @@
+"""The Summaries page, driven through `streamlit.testing.v1.AppTest` on the demo documents.
+
+The hashing embedder and a scripted chat model (provider "scripted") stand in for the real
+ones, so the page's rules are checked exactly and in seconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag.config import get_settings
+from rag.ingest.pipeline import Upload
+from rag.llm import providers
+
+streamlit = pytest.importorskip("streamlit")
+from fakes import HashEmbedder
+from streamlit.testing.v1 import AppTest
+
+from rag.analytics.summaries import SummaryStore
+from rag.ui import state
+from rag.ui.pages import library
+from rag.ui.pages import summaries as page
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app.py"
+DATA = ROOT / "data"
+Q1 = DATA / "northwind_q1_2026_earnings_call.txt"
+Q2 = DATA / "northwind_q2_2026_earnings_call.txt"
+MEETING = DATA / "product_planning_meeting_2026-09-15.vtt"
+TIMEOUT = 120  # generous: other jobs share this machine's two cores
+
+CALLS: list[str] = []
+
+
+class ScriptedChat:
+    """Cites the first sentence of passage [1], with an <img> tag to check escaping."""
+
+    name = "scripted · summaries page"
+
+    def stream(self, messages, max_tokens=512, temperature=0.0):
+        user = messages[-1].content
+        CALLS.append(user)
+        first = re.search(r"^\[1\] (.+)$", user, re.MULTILINE).group(1)
+        first = re.sub(r"^[^:]{1,40}:\s+", "", first)
+        sentence = re.split(r"(?<=[.!?])\s", first)[0].rstrip(".")
+        yield f"- {sentence} <img src=x onerror=alert(1)> [1]\n"
+
+
+def _boom(cfg, settings):
+    raise providers.ProviderError("no model in this test")
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch) -> Iterator[Path]:
+    emb = HashEmbedder()
+    monkeypatch.setattr(state, "_embedder", lambda *a, **k: emb)
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RAG_LLM_PROVIDER", "scripted")
+    providers.register("scripted", lambda cfg, s: ScriptedChat())
+    providers.register("broken", _boom)
+    CALLS.clear()
+    get_settings.cache_clear()
+    state.clear_services()
+    yield tmp_path / "data"
+    state.clear_services()
+    get_settings.cache_clear()
+    providers.PROVIDERS.pop("scripted", None)
+    providers.PROVIDERS.pop("broken", None)
+
+
+def _walk(node) -> Iterator:
+    yield node
+    for child in getattr(node, "children", {}).values():
+        yield from _walk(child)
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _no_raw_html(at: AppTest) -> None:
+    for node in _walk(at._tree):
+        proto = getattr(node, "proto", None)
+        if proto is None:
+            continue
+        if hasattr(proto, "allow_html"):
+            assert proto.allow_html is False, node
+        for name in ("body", "label"):
+            text = getattr(proto, name, None)
+            if isinstance(text, str):
+                assert not re.search(r"(?<!\\)<img", text), text
+
+
+def _app() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    _ok(at)
+    at._page_hash = next(h for h, info in at._registered_pages.items()
+                         if info.get("url_pathname") == "summaries")
+    at.run()
+    _ok(at)
+    return at
+
+
+def _plain(markdown: str) -> str:
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def _ingest(*paths: Path) -> dict[str, str]:
+    reports = library.ingest_files(state.services(), state.DEFAULT_WORKSPACE,
+                                   [Upload(p.name, path=p) for p in paths])
+    assert all(r.ok for r in reports), [r.message for r in reports]
+    return {r.filename: r.doc.doc_id for r in reports}
+
+
+def _frame(at: AppTest, *cols: str):
+    return next(d.value for d in at.dataframe if set(cols) <= set(d.value.columns))
+
+
+def _text(at: AppTest) -> str:
+    return "\n".join(_plain(m.value) for m in at.markdown)
+
+
+def test_empty_workspace_points_to_the_library(app_env):
+    at = _app()
+    assert any("No documents to summarise" in i.value for i in at.info)
+
+
+def test_earnings_brief_with_table_downloads_and_the_stored_copy(app_env):
+    ids = _ingest(Q2)
+    at = _app()
+    assert at.multiselect(key=page.DOCS_KEY).value == [ids[Q2.name]]
+    assert at.button(key="sum_run").label == "Summarise"
+    at.button(key="sum_run").click().run()
+    _ok(at)
+    assert CALLS, "the model wrote the prose"
+    figures = _frame(at, "metric", "period", "value", "unit", "change", "source")
+    rev = figures[figures["value"] == "$412.6 million"].iloc[0]
+    assert rev["metric"] == "Revenue" and rev["period"] == "Q2 2026"
+    assert rev["change"] == "up 18% year over year" and rev["source"].startswith("[")
+    assert "$412.6 million" in rev["quote"]
+    guidance = _frame(at, "metric", "direction")
+    assert "raised" in set(guidance["direction"]) and "held" in set(guidance["direction"])
+    text = _text(at)
+    for heading in ("Summary", "Figures", "Guidance", "Drivers", "Risks and concerns",
+                    "Analyst questions", "Tone"):
+        assert f"**{heading}**" in text
+    assert any(":blue-badge[" in m.value for m in at.markdown)
+    _no_raw_html(at)  # the model's bullets carried an <img> tag: escaped
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels[:3] == ["Brief (Markdown)", "Figures (CSV)", "Guidance (CSV)"]
+    # Stored with the workspace: a new session shows it without calling the model.
+    ws = state.services().workspace(state.DEFAULT_WORKSPACE)
+    store = SummaryStore(get_settings().data_dir)
+    assert [b["kind"] for b in store.list(ws.collection_name)] == ["earnings"]
+    CALLS.clear()
+    again = _app()
+    assert not CALLS
+    assert again.button(key="sum_run").label == "Make them again"
+    assert "$412.6 million" in set(_frame(again, "metric", "value", "unit")["value"])
+
+
+def test_meeting_minutes_with_action_items_and_a_broken_model(app_env, monkeypatch):
+    ids = _ingest(MEETING)
+    monkeypatch.setenv("RAG_LLM_PROVIDER", "broken")
+    get_settings.cache_clear()
+    at = _app()
+    assert at.multiselect(key=page.DOCS_KEY).value == [ids[MEETING.name]]
+    at.button(key="sum_run").click().run()
+    _ok(at)
+    assert any("could not be loaded" in c.value and "no model in this test" in c.value
+               for c in at.caption)
+    actions = _frame(at, "task", "owner", "due", "source")
+    grace = actions[actions["task"].str.startswith("exports the affected-site list")].iloc[0]
+    assert grace["owner"] == "Grace Okafor" and grace["due"] == "by September 19"
+    topics = _frame(at, "when", "topic")
+    assert len(topics) >= 2 and topics.iloc[0]["when"].startswith("00:00:04")
+    text = _text(at)
+    assert "**Decisions**" in text and "**Open questions**" in text
+    assert "extract" in text  # every bullet says it is extractive
+    assert any("extractive (no chat model)" in _plain(c.value) for c in at.caption)
+    dl = [b for b in at.get("download_button") if b.proto.label == "Action items (CSV)"]
+    assert dl
+
+
+def test_several_documents_then_compare_two_calls(app_env, monkeypatch):
+    ids = _ingest(Q1, Q2)
+    monkeypatch.setenv("RAG_LLM_PROVIDER", "broken")
+    get_settings.cache_clear()
+    at = _app()
+    at.multiselect(key=page.DOCS_KEY).set_value([ids[Q1.name], ids[Q2.name]]).run()
+    at.button(key="sum_run").click().run()
+    _ok(at)
+    assert len(at.tabs) >= 4  # Brief / Compare, and one tab per document
+    values = set()
+    for d in at.dataframe:
+        if "value" in d.value.columns:
+            values |= set(d.value["value"])
+    assert {"$371.0 million", "$412.6 million"} <= values
+    at.selectbox(key=page.CMP_A_KEY).set_value(ids[Q1.name])
+    at.selectbox(key=page.CMP_B_KEY).set_value(ids[Q2.name]).run()
+    at.button(key="sum_cmp_run").click().run()
+    _ok(at)
+    cmp = _frame(at, "before", "after", "change")
+    rev = cmp[cmp["metric"].str.lower() == "revenue"].iloc[0]
+    assert (rev["before"], rev["after"]) == ("$371.0 million", "$412.6 million")
+    assert rev["change"].endswith("(+11.2%)")
+    assert rev["source A"].startswith("[") and rev["source B"].startswith("[")
+    ws = state.services().workspace(state.DEFAULT_WORKSPACE)
+    kinds = sorted(b["kind"] for b in SummaryStore(get_settings().data_dir)
+                   .list(ws.collection_name))
+    assert kinds == ["compare", "earnings", "earnings"]
+    csv_bytes = page.table_csv(at.session_state[page._COMPARE_KEY]["brief"], "figures")
+    header = next(csv.reader(io.StringIO(csv_bytes.decode())))
+    assert header[:3] == ["metric", "value_a", "period_a"]
