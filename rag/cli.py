@@ -105,7 +105,7 @@ def _log_question(svc, ws, answer) -> None:
     """Keep the question in the workspace's log (the Dashboard's questions and gaps)."""
     from rag.analytics.questions import SOURCE_CLI, log_quietly
 
-    log_quietly(svc.settings.data_dir, ws.collection_name, answer, SOURCE_CLI)
+    log_quietly(svc.settings.data_dir, ws.collection_name, answer, SOURCE_CLI, svc.embedder)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:

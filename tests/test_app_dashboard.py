@@ -413,14 +413,12 @@ def test_earnings_tile_reads_the_summary_store_contract(app_env, monkeypatch):
             .itertuples(index=False)]
     assert rows == [
         ("Acme", "Q1 2026", "EPS", "reported", "0.47 USD", ""),
-        ("northwind_q2_2026_earnings_call", "Q2 2026", "Gross margin", "reported", "41.3%",
-         "=1+1"),
-        ("northwind_q2_2026_earnings_call", "Q2 2026", "Revenue", "reported", "412.6 USD m",
-         "+18% y/y"),
-        ("northwind_q2_2026_earnings_call", "FY2026", "Revenue", "guidance", "1.68 USD bn",
-         "raised"),
-    ]  # the older brief of the same document is left out
-    assert df.iloc[2]["source"] == "northwind_q2_2026_earnings_call, Dana Whitfield, turn 2"
+        ("Northwind", "Q2 2026", "Gross margin", "reported", "41.3%", "=1+1"),
+        ("Northwind", "Q2 2026", "Revenue", "reported", "412.6 USD m", "+18% y/y"),
+        ("Northwind", "FY2026", "Revenue", "guidance", "1.68", "raised"),
+    ]  # the older brief of the same document is left out; a quoted value is shown as is
+    assert df.iloc[2]["source"] == "Dana Whitfield, turn 2"  # its own document: not repeated
+    assert df.iloc[3]["source"] == "[1]"
     assert "'=1+1" in dash.safe_csv_of(df).decode()
     # A store that fails: one line, the rest of the page still there.
     SummaryStore.list = lambda self, c: (_ for _ in ()).throw(OSError("disk gone"))
@@ -428,3 +426,79 @@ def test_earnings_tile_reads_the_summary_store_contract(app_env, monkeypatch):
     _ok(at)
     assert any("could not be read" in _plain(c.value) for c in at.caption)
     assert _metric(at, "Documents") == "0"
+
+
+def test_earnings_tile_with_the_real_summary_store(app_env):
+    from rag.analytics.summaries import SummaryStore
+    from rag.analytics.summaries.brief import summarize_document
+
+    svc = state.services()
+    call = ROOT / "data" / "northwind_q2_2026_earnings_call.txt"
+    (rep,) = library.ingest_files(svc, state.DEFAULT_WORKSPACE, [(call.name, call.read_bytes())])
+    ws = _ws()
+    store = SummaryStore(svc.settings.data_dir)
+    summarize_document(ws, rep.doc, "earnings", None, store=store)  # extractive: no model
+    at = _app()
+    df = _frame(at, "company", "period", "metric", "kind", "value")
+    revenue = df[(df["metric"] == "Revenue") & (df["kind"] == "reported")].iloc[0]
+    assert (revenue["company"], revenue["period"], revenue["value"], revenue["change"]) == \
+        ("Northwind", "Q2 2026", "$412.6 million", "up 18% year over year")
+    assert re.match(r"^\[\d+\] ", revenue["source"])
+    guidance = df[df["kind"] == "guidance"]
+    assert "raised" in set(guidance["change"])
+    assert any("$1.68 billion" in v for v in guidance["value"])
+    assert list(df["kind"]).index("guidance") > list(df["kind"]).index("reported")
+    links = [p for p in at.get("page_link") if "Summaries" in p.proto.label]
+    assert links
+    # The document is deleted: its brief no longer counts.
+    ws.delete_document(rep.doc.doc_id)
+    at.run()
+    _ok(at)
+    assert not [d for d in at.dataframe if "metric" in d.value.columns]
+    assert any(_plain(c.value).startswith("No briefs yet") for c in at.caption)
+
+
+@pytest.mark.parametrize(("name", "company"), [
+    ("northwind_q2_2026_earnings_call", "Northwind"), ("PEPSICO_2023Q1_EARNINGS", "PEPSICO"),
+    ("3M_2018_10K", "3M"), ("PEPSICO_2023_8K_dated-2023-05-05", "PEPSICO"),
+    ("Pfizer_2023Q2_10Q", "Pfizer"), ("acme robotics fy2026 call", "Acme Robotics"),
+    ("2026_results", "2026_results"),
+])
+def test_company_from_document_name(name, company):
+    assert dash.company_of(name) == company
+
+
+def _goto(at: AppTest, url_path: str) -> AppTest:
+    """Open a page of st.navigation (the default page's url path is empty)."""
+    want = "" if url_path == "dashboard" else url_path
+    at._page_hash = next(h for h, info in at._registered_pages.items()
+                         if info.get("url_pathname") == want)
+    return at.run()
+
+
+def test_a_question_asked_on_the_ask_page_reaches_the_dashboard(app_env):
+    from rag.ui.pages import ask
+
+    svc = state.services()
+    assert library.ingest_files(svc, state.DEFAULT_WORKSPACE,
+                                [("northwind_call.txt", CALL_TXT)])[0].ok
+    at = _app()
+    assert _metric(at, "Questions, last 7 days") == "0"
+    _goto(at, "ask")
+    REPLY["text"] = "Revenue in the second quarter was $412.6 million [1]."
+    at.chat_input(key=ask.INPUT_KEY).set_value(REVENUE_Q).run()
+    _ok(at)
+    REPLY["text"] = ABSTAIN_TOKEN
+    at.chat_input(key=ask.INPUT_KEY).set_value("What is the CEO's favourite colour?").run()
+    _ok(at)
+    _goto(at, "dashboard")
+    _ok(at)
+    assert _metric(at, "Questions, last 7 days") == "2"
+    assert _metric(at, "Unanswered, open") == "1"
+    (rec,) = [r for r in _log().records() if r.question == REVENUE_Q]
+    assert rec.source == "app" and rec.outcome == "answered" and rec.model == "scripted · dash"
+    assert rec.passages[0].doc_name == "northwind_call"
+    _, missing = _log().vectors([rec.topic_text], svc.embedder.name, None)
+    assert missing == []
+    table = _frame(at, "topic", "question", "outcome")
+    assert list(table["question"]) == ["What is the CEO's favourite colour?"]

@@ -298,6 +298,28 @@ def test_vectors_are_embedded_once_and_reused(log):
     assert missing == [3] and np.allclose(X2[:3], X) and emb.calls == 1
     _, missing = log.vectors(texts, "another-model", None)
     assert missing == [0, 1, 2]  # vectors are per embedding model
+    # A cap on how many are embedded in one call: the newest (last) ones first.
+    many = [f"question number {i}" for i in range(10)]
+    _, missing = log.vectors(many, emb.name, emb.embed, max_embed=4)
+    assert missing == list(range(6))
+    _, missing = log.vectors(many, emb.name, emb.embed, max_embed=0)
+    assert missing == list(range(6))
+    _, missing = log.vectors(many, emb.name, emb.embed)
+    assert missing == []
+
+
+def test_logging_with_the_embedder_stores_the_vector(tmp_path):
+    emb = HashEmbedder()
+    qid = qlog.log_quietly(tmp_path, COLLECTION, _answer("What was revenue?"), embedder=emb)
+    log = qlog.QuestionLog(tmp_path, COLLECTION)
+    _, missing = log.vectors([log.get(qid).topic_text], emb.name, None)
+    assert missing == [] and emb.calls == 1
+
+    class Broken(HashEmbedder):
+        def embed(self, texts):
+            raise RuntimeError("model gone")
+
+    assert qlog.log_quietly(tmp_path, COLLECTION, _answer("Other?"), embedder=Broken()) == 2
 
 
 def test_cached_topics_assign_new_questions_then_recluster(filled, monkeypatch):
@@ -472,6 +494,9 @@ def test_cli_ask_logs_the_question(services, workspace, ingestor, monkeypatch, c
     assert recs[0].outcome == ("answered" if not printed["abstained"] else "abstained")
     assert recs[0].passages and recs[0].passages[0].doc_name == "call"
     assert recs[1].outcome == "abstained"
+    log = qlog.QuestionLog(services.settings.data_dir, workspace.collection_name)
+    _, missing = log.vectors([r.topic_text for r in recs], services.embedder.name, None)
+    assert missing == []  # embedded when asked: the dashboard need not
 
 
 # -- the real models: ask, abstain, add the document, re-ask ---------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from rag.types import UNIT_LABEL, DocumentInfo
 RECENT_DOCS = 10
 TOP_THEMES = 8
 CHART_DAYS = 90  # days of questions in the charts (the CSV keeps everything)
+EMBED_PER_LOAD = 256  # questions embedded per visit at most (new ones are embedded when asked)
 TREND_PP = 1.0  # a theme's share must move by this many points for an arrow up or down
 NO_BRIEFS = "No briefs yet: make one on the Summaries page."
 
@@ -136,7 +138,8 @@ class QuestionsOverview:
     unanswered_table: Any
     last_7d: int = 0
     prev_7d: int = 0
-    ungrouped: int = 0  # questions without a vector yet (embedding model still loading)
+    ungrouped: int = 0  # questions without a vector yet
+    embedding: bool = True  # False: the embedding model was not available for this load
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -164,7 +167,7 @@ def questions_overview(log: qlog.QuestionLog, model: str,
     texts = [r.topic_text for r in records]
     if records:
         try:
-            X, missing = log.vectors(texts, model, embed)
+            X, missing = log.vectors(texts, model, embed, max_embed=EMBED_PER_LOAD)
         except Exception as exc:  # noqa: BLE001 - topics are optional; the rest still shows
             X, missing = np.zeros((len(records), 0), dtype=np.float32), list(range(len(records)))
             notes.append(f"Topics are unavailable: {str(exc)[:200]}")
@@ -193,51 +196,75 @@ def questions_overview(log: qlog.QuestionLog, model: str,
         daily_latency=lat, topics=topics,
         topics_table=qlog.topics_frame(topics, texts, open_by_topic), groups=groups,
         unanswered_table=qlog.unanswered_frame(groups), last_7d=last, prev_7d=prev,
-        ungrouped=ungrouped, notes=notes)
+        ungrouped=ungrouped, embedding=embed is not None, notes=notes)
 
 
 # -- earnings briefs (stored summaries) ----------------------------------------------------------
 
 
 def _fmt_value(value: Any, unit: Any = None) -> str:
+    """A figure as shown: a verbatim value as quoted (it carries its unit), a number with its
+    unit."""
     if value is None or value == "":
         return ""
+    if isinstance(value, str):
+        return " ".join(value.split())
     if isinstance(value, bool):
-        text = str(value)
-    elif isinstance(value, int | float):
-        text = f"{value:,.2f}".rstrip("0").rstrip(".") if isinstance(value, float) \
-            else f"{value:,}"
-    else:
-        text = str(value).strip()
+        return str(value)
+    text = f"{value:,.2f}".rstrip("0").rstrip(".") if isinstance(value, float) \
+        else f"{value:,}"
     unit = str(unit or "").strip()
     if not unit:
         return text
-    if unit == "%" or unit.startswith("%"):
-        return f"{text}{unit}"
-    return f"{text} {unit}"
+    return f"{text}{unit}" if unit.startswith("%") else f"{text} {unit}"
 
 
-def _fmt_citation(c: Any) -> str:
+def _fmt_citation(c: Any, doc_name: str = "") -> str:
+    """'[12] Marcus Oyelaran, turns 18-19' (the document named only when it is another one)."""
     if not c:
         return ""
     if isinstance(c, str):
         return c
     if isinstance(c, list | tuple):
-        return "; ".join(_fmt_citation(x) for x in c[:3])
+        return "; ".join(_fmt_citation(x, doc_name) for x in c[:3])
     if isinstance(c, dict):
-        name = c.get("doc_name") or c.get("document") or ""
+        name = str(c.get("doc_name") or c.get("document") or "")
         place = c.get("location") or (f"p. {c['page']}" if c.get("page") else "")
-        label = ", ".join(p for p in (str(name), str(place)) if p)
-        if not label and c.get("n") is not None:
-            label = f"[{c['n']}]"
+        parts = [p for p in (name if name != doc_name else "", str(place or "")) if p]
+        label = ", ".join(parts)
+        if c.get("n") is not None:
+            label = f"[{c['n']}] {label}".strip()
         return label or str(c.get("quote", ""))[:80]
     return str(c)
 
 
+_PERIODISH = re.compile(r"^(?:q[1-4]|h[12]|fy\d*|cy\d*|\d{2,4}(?:q[1-4])?|q[1-4]\d{2,4}|"
+                        r"10k|10q|8k|20f|annual|quarterly|earnings|call|transcript|report|"
+                        r"results|dated)$", re.IGNORECASE)
+
+
+def company_of(doc_name: str) -> str:
+    """The company a document's name starts with: 'northwind_q2_2026_earnings_call' ->
+    'Northwind', 'PEPSICO_2023Q1_EARNINGS' -> 'PEPSICO', '3M_2018_10K' -> '3M'."""
+    words = []
+    for w in re.split(r"[_\-\s.]+", doc_name or ""):
+        if not w:
+            continue
+        if _PERIODISH.match(w):
+            break
+        words.append(w)
+    if not words:
+        return doc_name
+    name = " ".join(words)
+    return name.title() if name.islower() else name
+
+
 def latest_briefs(summaries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The newest brief of each document (the store may keep several versions)."""
+    """The newest brief with figures or guidance of each document (comparisons left out)."""
     best: dict[str, dict[str, Any]] = {}
     for s in summaries:
+        if s.get("kind") == "compare" or not (s.get("figures") or s.get("guidance")):
+            continue
         key = str(s.get("doc_id") or s.get("doc_name") or id(s))
         if key not in best or float(s.get("created_at") or 0) > float(
                 best[key].get("created_at") or 0):
@@ -246,47 +273,47 @@ def latest_briefs(summaries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def earnings_frame(summaries: Sequence[dict[str, Any]]):
-    """Reported figures and guidance of the latest briefs: one row a metric, per company and
-    period (company: the brief's own, else its document's name)."""
+    """Reported figures and guidance of the latest briefs: one row a metric, by company and
+    period (the company: the brief's own, else the start of its document's name)."""
     import pandas as pd
 
     rows = []
     for s in latest_briefs(summaries):
-        company = str(s.get("company") or s.get("doc_name") or "")
-        for f in s.get("figures") or []:
-            if not isinstance(f, dict):
-                continue
-            rows.append({"company": company, "period": str(f.get("period") or ""),
-                         "metric": str(f.get("metric") or ""), "kind": "reported",
-                         "value": _fmt_value(f.get("value"), f.get("unit")),
-                         "change": str(f.get("change") or ""),
-                         "source": _fmt_citation(f.get("citation")),
-                         "document": str(s.get("doc_name") or "")})
-        for g in s.get("guidance") or []:
-            if not isinstance(g, dict):
-                continue
-            rows.append({"company": company, "period": str(g.get("period") or ""),
-                         "metric": str(g.get("metric") or ""), "kind": "guidance",
-                         "value": _fmt_value(g.get("value"), g.get("unit")),
-                         "change": str(g.get("direction") or ""),
-                         "source": _fmt_citation(g.get("citation")),
-                         "document": str(s.get("doc_name") or "")})
+        doc_name = str(s.get("doc_name") or "")
+        company = str(s.get("company") or company_of(doc_name))
+        for kind, key, change in (("reported", "figures", "change"),
+                                  ("guidance", "guidance", "direction")):
+            for f in s.get(key) or []:
+                if not isinstance(f, dict):
+                    continue
+                rows.append({"company": company, "period": str(f.get("period") or ""),
+                             "metric": str(f.get("metric") or ""), "kind": kind,
+                             "value": _fmt_value(f.get("value"), f.get("unit")),
+                             "change": str(f.get(change) or ""),
+                             "source": _fmt_citation(f.get("citation"), doc_name),
+                             "document": doc_name})
     cols = ["company", "period", "metric", "kind", "value", "change", "source", "document"]
     df = pd.DataFrame(rows, columns=cols)
     if len(df):
-        df = df.sort_values(["company", "period", "kind", "metric"],
-                            ascending=[True, False, False, True], kind="stable")
+        df = df.sort_values(["company", "kind", "period", "metric"],
+                            ascending=[True, False, False, True], kind="stable",
+                            key=lambda c: c.str.lower())
     return df.reset_index(drop=True)
 
 
-def load_summaries(data_dir: Path, collection: str) -> tuple[list[dict[str, Any]], str | None]:
+def load_summaries(data_dir: Path, collection: str, docs: Sequence[DocumentInfo] | None = None
+                   ) -> tuple[list[dict[str, Any]], str | None]:
     """The workspace's stored briefs, or ([], why not) when the Summaries feature is absent."""
     try:
         from rag.analytics.summaries import SummaryStore
     except ImportError:
         return [], NO_BRIEFS
     try:
-        items = list(SummaryStore(data_dir).list(collection) or [])
+        store = SummaryStore(data_dir)
+        try:  # with the documents: briefs of changed or deleted documents left out
+            items = list(store.list(collection, docs) or [])
+        except TypeError:
+            items = list(store.list(collection) or [])
     except Exception as exc:  # noqa: BLE001 - a bad brief file must not blank the dashboard
         return [], (f"The stored briefs could not be read ({str(exc)[:160]}): make them again "
                     "on the Summaries page.")
@@ -409,7 +436,8 @@ def collect(data_dir: Path, ws: Any, embed: Callable[[list[str]], Any] | None, m
     questions = questions_overview(log, model, embed, now)
     secs["questions"] = time.perf_counter() - t
     t = time.perf_counter()
-    summaries, note = load_summaries(data_dir, ws.collection_name)
+    summaries, note = load_summaries(data_dir, ws.collection_name,
+                                     [d for d in docs if d.status == "ready"])
     earnings = earnings_frame(summaries)
     secs["earnings"] = time.perf_counter() - t
     t = time.perf_counter()

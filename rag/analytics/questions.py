@@ -358,11 +358,13 @@ class QuestionLog:
     # -- vectors (each question embedded once) -----------------------------------------------------
 
     def vectors(self, texts: Sequence[str], model: str,
-                embed: Callable[[list[str]], Any] | None = None, batch: int = 64):
+                embed: Callable[[list[str]], Any] | None = None, batch: int = 64,
+                max_embed: int | None = None):
         """One unit vector per text: stored ones read back, missing ones embedded and stored.
 
-        Returns (matrix, missing) where `missing` lists the positions that have no vector
-        (only when `embed` is None); their rows are zero.
+        At most `max_embed` missing texts are embedded (the last ones: newest first in a log),
+        so one call stays quick however many are missing. Returns (matrix, missing): the
+        positions still without a vector, whose rows are zero.
         """
         import numpy as np
 
@@ -378,6 +380,8 @@ class QuestionLog:
                         f"({', '.join('?' * len(part))})", [model, *part]).fetchall()
                     found.update({k: np.frombuffer(v, dtype=np.float32) for k, v in rows})
         todo = list(dict.fromkeys(k for k in keys if k not in found))
+        if max_embed is not None:
+            todo = todo[len(todo) - max_embed:] if max_embed > 0 else []
         if todo and embed is not None:
             first = {k: t for k, t in zip(keys, texts, strict=True) if k in set(todo)}
             new: dict[str, Any] = {}
@@ -450,14 +454,23 @@ class QuestionLog:
 
 
 def log_quietly(data_dir: Path | str, collection: str, answer: Any,
-                source: str = SOURCE_APP) -> int | None:
-    """Log an answer; a log that cannot be written never stops a question from being answered."""
+                source: str = SOURCE_APP, embedder: Any = None) -> int | None:
+    """Log an answer; a log that cannot be written never stops a question from being answered.
+
+    With the workspace's `embedder` (already loaded to answer), the question's vector is
+    stored too (a few milliseconds), so the dashboard groups it without embedding it then.
+    """
     if answer is None:
         return None
     try:
-        return QuestionLog(data_dir, collection).log(answer, source)
+        log = QuestionLog(data_dir, collection)
+        qid = log.log(answer, source)
     except Exception:  # noqa: BLE001 - a full disk or a locked file must not break asking
         return None
+    if embedder is not None:
+        with contextlib.suppress(Exception):  # grouping can embed it later
+            log.vectors([answer.rewritten or answer.question], embedder.name, embedder.embed)
+    return qid
 
 
 def note_ingest_quietly(data_dir: Path | str, collection: str, report: Any) -> None:

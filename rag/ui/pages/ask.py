@@ -262,7 +262,8 @@ def render() -> None:
         return
     turn = _answer_new(svc, ws, question, history_of(turns), filt, focus, cfg, compare_cfg)
     turns.append(turn)
-    qlog.log_quietly(svc.settings.data_dir, ws.collection_name, turn.answer)  # for the Dashboard
+    qlog.log_quietly(svc.settings.data_dir, ws.collection_name, turn.answer,  # the Dashboard's
+                     embedder=svc.embedder)
     st.rerun()
 
 

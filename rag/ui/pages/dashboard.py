@@ -271,8 +271,10 @@ def _questions(d: dash.DashboardData) -> None:
                p90_s=st.column_config.NumberColumn("90th pct (s)", format="%.1f"))
     st.markdown("**Most frequent topics**")
     if q.ungrouped:
-        st.caption(f"{count(q.ungrouped, 'questions')} not grouped yet: the embedding model is "
-                   "still loading. Reload the page in a moment.")
+        why = ("the embedding model is still loading" if not q.embedding else
+               f"older questions are grouped {dash.EMBED_PER_LOAD} per visit")
+        st.caption(f"{count(q.ungrouped, 'questions')} not grouped yet: {why}. Reload the page "
+                   "in a moment.")
     for note in q.notes:
         st.caption(md(note))
     if not q.topics:
