@@ -5,7 +5,7 @@
 
 Builds, in a temporary data dir, a workspace with `--docs` document manifest records (PDFs,
 transcripts, tables, text; written straight into the manifest like committed documents, plus
-two small real documents with chunks), a question log of `--questions` real customer questions
+two real earnings calls with chunks and their stored briefs), a question log of `--questions` real customer questions
 (banking77, read-only beside the checkout) spread over `--days` days with answer times and
 outcomes, a stored feedback analysis of them, and ten evaluation runs. Vectors come from the
 app's default embedder (int8 ONNX of the packaged model).
@@ -15,7 +15,9 @@ Rows (median of `--repeat` runs unless said otherwise):
   remembered): what a visit costs;
 - collect(), topics re-clustered: the topic cache cleared before each run (what the visit after
   the log grew by a fifth costs);
-- collect(), first ever: nothing stored yet, every question embedded (once);
+- collect(), first visit of a log written without vectors: at most 256 questions embedded
+  (the rest on later visits; questions asked in the app are embedded when asked), and the
+  time embedding the whole log would take;
 - baseline, reads only: the manifest and the log read back, no aggregation (the floor);
 - AppTest runs of the Dashboard page, and of the Library page on the same workspace as the
   baseline (an existing page everybody already waits for).
@@ -206,13 +208,21 @@ def main() -> int:
     log.add_many(question_rows(texts, args.days, args.seed))
     records = log.records()
 
-    # First ever: nothing embedded, no topics (measured once: it stores what it computes).
+    # First visit of a log written without vectors (e.g. by an older version): at most
+    # EMBED_PER_LOAD questions are embedded, the rest wait for later visits. Measured once.
     t = time.perf_counter()
     data = dash.collect(data_dir, ws, embedder.embed, embedder.name)
     first_s = time.perf_counter() - t
     first_parts = dict(data.seconds)
+    t = time.perf_counter()
+    X, missing = log.vectors([r.topic_text for r in records], embedder.name, embedder.embed)
+    embed_all_s = time.perf_counter() - t  # what asking spreads out (one vector per question)
+    assert not missing
+    from rag.analytics.summaries import SummaryStore
+    from rag.analytics.summaries.brief import summarize_document
 
-    X, _ = log.vectors([r.topic_text for r in records], embedder.name)
+    for doc in [d for d in ws.documents() if d.name.startswith("northwind_")]:
+        summarize_document(ws, doc, "earnings", None, store=SummaryStore(data_dir))
     store_feedback(svc, ws, texts, X, args.days, args.seed)
     store_eval_runs(svc, ws)
     n_docs = len(ws.documents())
@@ -231,7 +241,8 @@ def main() -> int:
 
     steady()  # the feedback analysis parsed once, like a page already visited
     steady_s, steady_all = timed(steady, args.repeat)
-    parts = dash.collect(data_dir, ws, embedder.embed, embedder.name).seconds
+    final = dash.collect(data_dir, ws, embedder.embed, embedder.name)
+    parts = final.seconds
     report_s, _ = timed(lambda: dash.markdown_report(
         dash.collect(data_dir, ws, embedder.embed, embedder.name)), 1)
     recluster_s, _ = timed(recluster, max(1, args.repeat // 2))
@@ -262,7 +273,10 @@ def main() -> int:
     rows = [
         ["collect(), steady state", steady_s, f"{args.repeat} runs"],
         ["collect(), topics re-clustered", recluster_s, f"{max(1, args.repeat // 2)} runs"],
-        ["collect(), first ever (embeds every question)", first_s, "1 run"],
+        [f"collect(), first visit of an unembedded log (embeds {dash.EMBED_PER_LOAD})",
+         first_s, "1 run"],
+        [f"embedding all {len(records):,} questions once (spread over asks)", embed_all_s,
+         "1 run"],
         ["collect() + Markdown report", report_s, "1 run"],
         ["baseline: manifest + log reads only", reads_s, f"{args.repeat} runs"],
         ["AppTest: Dashboard page, first run", first_page_s, "1 run"],
@@ -279,8 +293,9 @@ def main() -> int:
         "runs_s": {"steady": [round(x, 3) for x in steady_all],
                    "dashboard_page": [round(x, 3) for x in page_all],
                    "library_page": [round(x, 3) for x in lib_all]},
-        "topics": len(data.questions.topics),
-        "unanswered_groups": len(data.questions.groups),
+        "topics": len(final.questions.topics),
+        "unanswered_groups": len(final.questions.groups),
+        "earnings_rows": len(final.earnings), "feedback_rows": len(final.feedback),
         "cpus": os.cpu_count(),
         "load_avg": os.getloadavg()[0],
     }
@@ -288,7 +303,8 @@ def main() -> int:
         print(json.dumps(out, indent=2))
         return 0
     print(f"\n{n_docs:,} documents, {len(records):,} questions over {args.days} days, "
-          f"{out['topics']} topics, {out['unanswered_groups']} unanswered groups; "
+          f"{out['topics']} topics, {out['unanswered_groups']} unanswered groups, "
+          f"{out['earnings_rows']} earnings rows, {out['feedback_rows']} feedback themes; "
           f"embedder {embedder.name}; load average {out['load_avg']:.2f}\n")
     print(table([[r[0], r[1], r[2]] for r in rows], ["what", "median s", "runs"]))
     print("\ncollect() by part, steady state (s): "
