@@ -81,7 +81,7 @@ def assert_figures_verbatim(brief, chunks) -> None:
 
 class ScriptedChat:
     """Answers the map prompts by citing the first sentence of passage [1] (with a number added
-    when `invent` is set), plus an unsupported line and the prompt's example copied back."""
+    when `invent` is set), plus an unsupported line and the instructions echoed back."""
 
     name = "scripted · summaries"
 
@@ -105,7 +105,7 @@ class ScriptedChat:
         if self.invent:
             lines.append(f"- {sents[-1]}, reaching 987.6 million [1]")
         lines.append("- Purple elephants negotiated interplanetary treaties yesterday [2]")
-        lines.append("- Revenue was $10.2 million, up 5% year over year [3]")
+        lines.append("- Write each point as one short sentence [1]")
         yield "Here are the points:\n" + "\n".join(lines)
 
 
@@ -249,7 +249,7 @@ def test_model_bullets_are_checked_unsupported_dropped_invented_numbers_flagged(
     assert model_bullets
     texts = " ".join(x.text for x in b.bullets)
     assert "Purple elephants" not in texts  # tied to no passage: dropped
-    assert "$10.2 million" not in texts  # the prompt's example copied back: dropped
+    assert "Write each point" not in texts  # the instructions echoed back: dropped
     invented = [x for x in model_bullets if "987.6" in x.text]
     assert invented and all(x.flags and "987.6" in x.flags[0] for x in invented)
     assert all(not x.citations[0]["checked"] for x in invented)
