@@ -43,6 +43,7 @@ MAP_TOKENS = 200
 SECTION_TOKENS = 170
 TONE_TOKENS = 70
 BUDGET_S = 420.0  # after this, what is left is filled extractively
+HEADLINES = 3  # sentences of the top figure rows that open a call's summary
 MIN_BULLETS = 5  # a summary with fewer model bullets is filled with extractive ones
 BULLET_SUPPORT = 0.5  # a model bullet whose words are mostly not in its passage is dropped
 
@@ -542,6 +543,16 @@ def summarize(chunks: Sequence[Chunk], kind: str = "auto", model: ChatModel | No
                  if all(_overlap(s.text, b.text) < 0.6 for b in brief.summary)]
         brief.summary = sorted(
             brief.summary + _extractive(src, chunks, extra, k - len(brief.summary)),
+            key=lambda b: order.get(b.citations[0]["chunk_id"], 0))
+    if kind == "earnings":
+        # A call's summary leads with its headline results and outlook as said (the sentences
+        # of the top figure and guidance rows), whatever the model wrote.
+        heads: list[ex.Sentence] = []
+        for s in [f.sentence for f in figs[:HEADLINES]] + [g.sentence for g in guides[:2]]:
+            if s not in heads and all(_overlap(s.text, b.text) < 0.6 for b in brief.summary):
+                heads.append(s)
+        brief.summary = sorted(
+            brief.summary + _extractive(src, chunks, heads, len(heads)),
             key=lambda b: order.get(b.citations[0]["chunk_id"], 0))
 
     for sec in sections:
