@@ -275,6 +275,9 @@ def _period_near(text: str, start: int, end: int, default: str | None = None) ->
             continue
         if re.fullmatch(r"(?:the\s+)?(?:quarter|year)", p.strip(), re.IGNORECASE):
             continue  # "the quarter" says nothing a reader can use
+        if re.match(r"(?:the\s+)?(?:prior|last|previous|year-ago|same)\b", p.strip(),
+                    re.IGNORECASE):
+            continue  # "the prior year" is the period of a comparison
         d = start - m.end() if m.end() <= start else m.start() - end if m.start() >= end else 0
         if m.end() <= start:
             between = text[m.end():start]
@@ -284,7 +287,7 @@ def _period_near(text: str, start: int, end: int, default: str | None = None) ->
         if re.search(r";", between) or after_value and re.search(
                 r"\bcompared\b|\bversus\b|\bvs\b|\bfrom\b|\blast year\b|\bago\b|\bup\b|"
                 r"\bdown\b", between) or re.search(
-                         r"\b(?:from|versus|vs\.?|with|than)\s+(?:the\s+)?$", text[:m.start()]):
+                         r"\b(?:from|versus|vs\.?|with|than|over|against)\s+(?:the\s+)?$", text[:m.start()]):
             continue  # the period of a comparison, not of this value
         if d < dist:
             best, dist = p, d
