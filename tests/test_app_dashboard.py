@@ -204,7 +204,7 @@ def test_populated_workspace_shows_every_tile(app_env):
     assert _metric(at, "Documents") == "3"
     attention = _frame(at, "file", "problem")
     assert list(attention["file"]) == ["broken.pdf"]
-    assert any("need attention" in w.value for w in at.warning)
+    assert any("1 file needs attention" in w.value for w in at.warning)
     recent = _frame(at, "name", "added")
     assert set(recent["name"]) == {"northwind_call", "warehouse", "customer_feedback_2026"}
     # Questions: per day, latency, topics; the metrics agree with the log.
@@ -483,7 +483,7 @@ def test_a_question_asked_on_the_ask_page_reaches_the_dashboard(app_env):
     assert library.ingest_files(svc, state.DEFAULT_WORKSPACE,
                                 [("northwind_call.txt", CALL_TXT)])[0].ok
     at = _app()
-    assert _metric(at, "Questions, last 7 days") == "0"
+    assert _metric(at, "Questions, 7 days") == "0"
     _goto(at, "ask")
     REPLY["text"] = "Revenue in the second quarter was $412.6 million [1]."
     at.chat_input(key=ask.INPUT_KEY).set_value(REVENUE_Q).run()
@@ -493,7 +493,7 @@ def test_a_question_asked_on_the_ask_page_reaches_the_dashboard(app_env):
     _ok(at)
     _goto(at, "dashboard")
     _ok(at)
-    assert _metric(at, "Questions, last 7 days") == "2"
+    assert _metric(at, "Questions, 7 days") == "2"
     assert _metric(at, "Unanswered, open") == "1"
     (rec,) = [r for r in _log().records() if r.question == REVENUE_Q]
     assert rec.source == "app" and rec.outcome == "answered" and rec.model == "scripted · dash"

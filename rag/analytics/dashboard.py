@@ -384,8 +384,8 @@ def feedback_frame(data_dir: Path, collection: str, embed_model: str,
             while len(_THEMES_CACHE) > 64:
                 _THEMES_CACHE.pop(next(iter(_THEMES_CACHE)))
         rows += [{"source": d.name, **t} for t in themes]
-    return pd.DataFrame(rows, columns=["source", "theme", "comments", "share", "trend",
-                                       "change_pp", "last_month", "avg_rating"])
+    return pd.DataFrame(rows, columns=["theme", "trend", "change_pp", "comments", "share",
+                                       "avg_rating", "last_month", "source"])
 
 
 # -- evaluation -----------------------------------------------------------------------------------

@@ -151,8 +151,8 @@ def _header(d: dash.DashboardData) -> None:
     m[0].metric("Documents", f"{docs.totals['documents']:,}",
                 delta=f"+{docs.totals['added_7d']} this week" if docs.totals["added_7d"]
                 else None, delta_color="off")
-    m[1].metric("Questions, last 7 days", f"{q.last_7d:,}", delta=q.last_7d - q.prev_7d,
-                help="Compared with the 7 days before.")
+    m[1].metric("Questions, 7 days", f"{q.last_7d:,}", delta=q.last_7d - q.prev_7d,
+                help="Asked in the last 7 days, compared with the 7 days before.")
     s = q.shares
     m[2].metric("Answered", f"{s['share_answered']:.0%}" if s["questions"] else "–",
                 help="Answered with citations that passed their check.")
@@ -168,7 +168,8 @@ def _header(d: dash.DashboardData) -> None:
     else:
         m[5].metric("Recall@k", "–", help="Run an evaluation set below.")
     if docs.totals["attention"]:
-        st.warning(f"{count(docs.totals['attention'], 'files')} need attention: see "
+        n = docs.totals["attention"]
+        st.warning(f"{count(n, 'files')} need{'s' * (n == 1)} attention: see "
                    "**Waiting for attention** below.", icon=":material/warning:")
 
 
@@ -335,9 +336,10 @@ def _unanswered_question(svc: Services, ws: Workspace, r: qlog.QuestionRecord,
                 else "answered, but a citation failed its check")
         st.caption(f"{md(datetime.fromtimestamp(r.asked_at).strftime('%Y-%m-%d %H:%M'))}"
                    f" · {md(what)} · {md(r.model or 'unknown model')}")
-        for p in r.passages[:PASSAGES_SHOWN]:
-            st.markdown(f"· **{md(p.doc_name)}** · {md(p.location)}: "
-                        f"{md(shorten(p.snippet, 160))}")
+        lines = [f"· **{md(p.doc_name)}** · {md(p.location)}: {md(shorten(p.snippet, 110))}"
+                 for p in r.passages[:PASSAGES_SHOWN]]
+        if lines:
+            st.caption("Closest passages  \n" + "  \n".join(lines))
         if not r.passages:
             st.caption("No passage was found at all.")
         c1, c2 = st.columns(2)
@@ -394,15 +396,14 @@ def _reask(svc: Services, ws: Workspace, qid: int) -> None:
 
 
 def _briefs_and_themes(d: dash.DashboardData) -> None:
-    left, right = st.columns(2, gap="large")
-    with left:
+    with st.container():
         st.subheader("Latest earnings figures and guidance", anchor=False)
         if len(d.earnings):
             _table(d.earnings, "dash_earnings", "earnings-figures.csv", height=320)
         else:
             st.caption(md(d.earnings_note or dash.NO_BRIEFS))
         _link("summaries", "Open Summaries", ":material/summarize:")
-    with right:
+    with st.container():
         st.subheader("Top feedback themes", anchor=False)
         if len(d.feedback):
             st.caption("Trend: the theme's share of last month's comments against the month "
