@@ -69,12 +69,11 @@ def ablation_configs() -> dict[str, object]:
         "+ query plan (no instructions)": replace(prev, plan=True),
         "+ glossary in dense query": replace(prev, plan=True, dense_glossary=True),
         "+ page-level fusion": replace(prev, plan=True, dense_glossary=True, units=True),
-        "+ page BM25": replace(prev, plan=True, dense_glossary=True, units=True,
-                               unit_lexical=True),
-        "+ BM25 weight 1.5 (default)": RetrievalConfig(),
+        "+ page BM25 (the default)": replace(prev, plan=True, dense_glossary=True, units=True,
+                                             unit_lexical=True),
+        "x chunk BM25 weight 1.5 (not adopted)": replace(RetrievalConfig(), lexical_weight=1.5),
     }
-    assert steps["+ BM25 weight 1.5 (default)"] == replace(steps["+ page BM25"],
-                                                          lexical_weight=1.5)
+    assert steps["+ page BM25 (the default)"] == RetrievalConfig()
     return steps
 
 # A ranked hit list reduced to what the scoring needs: (doc_name, 1-based page) per hit.

@@ -211,3 +211,27 @@ def test_prompt_explains_analyst_terms_with_filing_names():
     assert 'capex appears in filings as "purchases of property, plant and equipment"' in \
         msgs[1].content
     assert "Terms:" not in build_messages("Who is the CEO?", HITS)[1].content
+
+
+def test_local_model_by_packaged_key_or_path(tmp_path, monkeypatch):
+    from rag.llm import local_model as lm
+
+    picked = []
+    monkeypatch.setattr(lm, "ensure_packaged_model",
+                        lambda d, spec=None: picked.append(spec) or tmp_path / "x.gguf")
+    lm.resolve_local_model(tmp_path, lm.QWEN_15B.key)
+    lm.resolve_local_model(tmp_path, None)
+    assert picked == [lm.QWEN_15B, lm.PACKAGED_MODELS[lm.DEFAULT_LOCAL]]
+    gguf = tmp_path / "mine.gguf"
+    gguf.write_bytes(b"GGUF" + b"\0" * 16)
+    assert lm.resolve_local_model(tmp_path, str(gguf)) == gguf
+
+
+def test_missing_part_package_is_a_clear_error(tmp_path):
+    from dataclasses import replace
+
+    from rag.llm.local_model import QWEN_15B, ModelUnavailable, ensure_packaged_model
+
+    spec = replace(QWEN_15B, parts=("ragdesk_no_such_part_pkg",))
+    with pytest.raises(ModelUnavailable, match="not installed.*RAG_LOCAL_MODEL_PATH"):
+        ensure_packaged_model(tmp_path, spec)

@@ -14,9 +14,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="session")
 def local_model_path() -> Path:
-    from rag.llm.local_model import ensure_packaged_model
+    # The 0.5B model (the default), named explicitly: these tests check the wiring (citations,
+    # abstention, injection, CLI) and must not slow down if the default model changes.
+    from rag.llm.local_model import QWEN_05B, ensure_packaged_model
 
-    return ensure_packaged_model(Path.home() / ".ragdesk" / "models")
+    return ensure_packaged_model(Path.home() / ".ragdesk" / "models", QWEN_05B)
 
 
 @pytest.fixture(scope="session")

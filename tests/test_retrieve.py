@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from rag.ingest.loaders import LoadOptions
 from rag.retrieve import (
@@ -205,3 +206,36 @@ def test_previous_chunk_fusion_still_available(services, workspace, ingestor):
                           lexical_weight=1.0)
     hits = Retriever(workspace, services.embedder, cfg).search("7731", k=1)
     assert hits and "7731" in hits[0].chunk.text
+
+
+@pytest.mark.slow
+def test_real_filings_one_passage_per_page_and_instructions_ignored(tmp_path, real_embedder):
+    """Two short real PepsiCo filings, the app's embedder: the AGM vote question (FinanceBench,
+    evidence on page 4 of the 8-K) with analyst boilerplate appended finds its page."""
+    from conftest import FINANCEBENCH_PDFS
+
+    from rag.config import Settings
+    from rag.ingest.pipeline import Upload
+    from rag.services import build_services
+
+    svc = build_services(Settings(data_dir=tmp_path / "d"), embedder=real_embedder)
+    try:
+        ws = svc.workspace("filings", create=True)
+        names = ["PEPSICO_2023_8K_dated-2023-05-05.pdf", "PEPSICO_2023Q1_EARNINGS.pdf"]
+        reps = svc.ingestor(ws).ingest_many([Upload(n, path=FINANCEBENCH_PDFS / n)
+                                             for n in names])
+        assert all(r.ok for r in reps), [r.message for r in reps]
+        q = ("At the Pepsico AGM held on May 3, 2023, what was the outcome of the shareholder "
+             "vote on the shareholder proposal for a congruency report on net-zero emissions "
+             "policies? Answer in one sentence. Assume that you are an equities analyst.")
+        res = svc.searcher(ws).retrieve(q, k=5, focus=True)
+        pages = [(h.chunk.doc_name, h.chunk.page) for h in res.hits]
+        assert len(pages) == len(set(pages))  # one passage per page
+        assert ("PEPSICO_2023_8K_dated-2023-05-05", 4) in pages[:3], pages
+        assert res.info["query"].endswith("net-zero emissions policies?")
+        assert all(h.scores.get("dense") is not None or h.scores.get("lexical") is not None
+                   for h in res.hits)
+    finally:
+        from conftest import close_client
+
+        close_client(svc.client)
