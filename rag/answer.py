@@ -22,14 +22,11 @@ from rag.llm.prompts import (
     PASSAGE,
     REWRITE_SYSTEM,
     REWRITE_USER,
-    TERM_PAIR,
-    TERMS,
 )
 from rag.retrieve import (
     Retriever,
     SearchFilter,
     SearchResult,
-    glossary_terms,
     plan_query,
     tokenize,
 )
@@ -260,11 +257,8 @@ def build_messages(question: str, hits: list[Hit]) -> list[Message]:
         PASSAGE.format(n=i, source=source_label(h.chunk), text=sanitize_passage(h.chunk.text))
         for i, h in enumerate(hits, 1)
     )
-    pairs = [TERM_PAIR.format(term=t, phrasing=p) for t, p in glossary_terms(question)]
-    terms = TERMS.format(pairs="; ".join(pairs)) if pairs else "\n"
     return [Message("system", ANSWER_SYSTEM),
-            Message("user", ANSWER_USER.format(passages=passages, terms=terms,
-                                               question=question))]
+            Message("user", ANSWER_USER.format(passages=passages, question=question))]
 
 
 _FOLLOWUP_RE = re.compile(

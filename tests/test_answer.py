@@ -206,13 +206,6 @@ def test_answer_format_instructions_do_not_trip_the_relevance_gate():
     assert "two decimal places" in chat.sent[0][-1].content
 
 
-def test_prompt_explains_analyst_terms_with_filing_names():
-    msgs = build_messages("What was ACME's capex in 2024?", HITS)
-    assert 'capex appears in filings as "purchases of property, plant and equipment"' in \
-        msgs[1].content
-    assert "Terms:" not in build_messages("Who is the CEO?", HITS)[1].content
-
-
 def test_local_model_by_packaged_key_or_path(tmp_path, monkeypatch):
     from rag.llm import local_model as lm
 
