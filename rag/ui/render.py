@@ -95,3 +95,23 @@ def render_hit(rank: int, hit: Hit, compact: bool = False) -> None:
     with st.container(border=True):
         st.markdown(hit_heading(rank, hit))
         st.markdown(md_block(hit.chunk.text))
+
+
+def open_page_workspace():
+    """The services, workspace name and workspace (None if not created yet) for a page, or
+    None after showing the error when the services or the workspace cannot be opened."""
+    from rag.ui import state
+
+    try:
+        svc = state.services()
+    except RagError as err:
+        show_error(err)
+        return None
+    name = state.current_workspace_name()
+    try:
+        ws = state.open_workspace(svc, name)
+    except RagError as err:
+        st.caption(f"Workspace: {md(name)}")
+        show_error(err)
+        return None
+    return svc, name, ws

@@ -26,7 +26,7 @@ from rag.index.store import Workspace
 from rag.services import Services
 from rag.ui import state
 from rag.ui.pages import settings as settings_page
-from rag.ui.render import count, md, shorten, show_error
+from rag.ui.render import count, md, open_page_workspace, shorten, show_error
 
 GROUPS_SHOWN = 12  # topics of unanswered questions shown (all are in the CSV)
 PER_GROUP = 5  # questions shown per topic
@@ -89,18 +89,10 @@ def _layout(fig, height: int = CHART_HEIGHT) -> None:
 def render() -> None:
     """The Dashboard page."""
     st.title("Dashboard", anchor=False)
-    try:
-        svc = state.services()
-    except RagError as err:
-        show_error(err)
+    opened = open_page_workspace()
+    if opened is None:
         return
-    name = state.current_workspace_name()
-    try:
-        ws = state.open_workspace(svc, name)
-    except RagError as err:
-        st.caption(f"Workspace: {md(name)}")
-        show_error(err)
-        return
+    svc, name, ws = opened
     if ws is None:
         st.caption(f"Workspace **{md(name)}**")
         st.info("This workspace is empty: add documents (or load the demo workspace) in the "

@@ -30,7 +30,7 @@ from rag.types import DocumentInfo
 from rag.ui import state
 from rag.ui.pages import library
 from rag.ui.pages import settings as settings_page
-from rag.ui.render import count, md, md_block, shorten, show_error
+from rag.ui.render import count, md, md_block, open_page_workspace, shorten, show_error
 
 MAP_POINTS = 10_000  # items drawn on the map at most (a random sample beyond)
 QUOTES = 5
@@ -85,18 +85,10 @@ def wrap(text: str, width: int = 60) -> str:
 def render() -> None:
     """The Feedback page."""
     st.title("Feedback", anchor=False)
-    try:
-        svc = state.services()
-    except RagError as err:
-        show_error(err)
+    opened = open_page_workspace()
+    if opened is None:
         return
-    name = state.current_workspace_name()
-    try:
-        ws = state.open_workspace(svc, name)
-    except RagError as err:
-        st.caption(f"Workspace: {md(name)}")
-        show_error(err)
-        return
+    svc, name, ws = opened
     docs = table_docs(ws.documents()) if ws is not None else []
     st.caption(f"Workspace **{md(name)}** · {count(len(docs), 'feedback tables')} · group "
                "comments into themes with their size, ratings, trend and typical quotes")

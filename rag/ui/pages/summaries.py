@@ -21,9 +21,8 @@ from rag.errors import RagError
 from rag.index.store import Workspace
 from rag.services import Services
 from rag.types import DocumentInfo
-from rag.ui import state
 from rag.ui.pages import settings as settings_page
-from rag.ui.render import count, md, shorten, show_error
+from rag.ui.render import count, md, open_page_workspace, shorten, show_error
 
 KIND_OPTIONS = ["auto", "earnings", "meeting", "general"]
 KIND_NAMES = {"auto": "Guess from the content", "earnings": "Earnings call",
@@ -83,18 +82,10 @@ def slug(name: str) -> str:
 def render() -> None:
     """The Summaries page."""
     st.title("Summaries", anchor=False)
-    try:
-        svc = state.services()
-    except RagError as err:
-        show_error(err)
+    opened = open_page_workspace()
+    if opened is None:
         return
-    name = state.current_workspace_name()
-    try:
-        ws = state.open_workspace(svc, name)
-    except RagError as err:
-        st.caption(f"Workspace: {md(name)}")
-        show_error(err)
-        return
+    svc, name, ws = opened
     docs = [d for d in (ws.documents() if ws is not None else []) if d.kind != "table"]
     cfg = settings_page.model_config()
     st.caption(f"Workspace **{md(name)}** · {count(len(docs), 'documents')} · briefs of earnings "
