@@ -424,6 +424,22 @@ def _name_tokens(name: str) -> tuple[set[str], set[str]]:
     return words, years
 
 
+_ORDINAL_QUARTER = {"first": "1", "second": "2", "third": "3", "fourth": "4"}
+
+
+def _quarters_of_name(name: str) -> set[str]:
+    """Quarters a document name states: "q2" in "acme_q2_2026_call", "2023q1", "q1fy24"."""
+    return {a or b for a, b in re.findall(r"(?<![a-z])q([1-4])(?!\d)|(?<=\d)q([1-4])",
+                                          name.lower())}
+
+
+def _quarters_of_question(q: str) -> set[str]:
+    found = set(re.findall(r"\bq([1-4])\b", q))
+    found |= {_ORDINAL_QUARTER[w] for w in re.findall(r"\b(first|second|third|fourth)[- ]quarter",
+                                                      q)}
+    return found
+
+
 def focus_filter(question: str, docs: list[DocumentInfo]) -> SearchFilter | None:
     """Documents a question names (company, product, period), as a removable filter."""
     if len(docs) < 2:
@@ -443,6 +459,11 @@ def focus_filter(question: str, docs: list[DocumentInfo]) -> SearchFilter | None
         by_year = [(d, y) for d, y in named if y & q_years]
         if by_year:
             named = by_year
+    q_quarters = _quarters_of_question(q)
+    if q_quarters:
+        by_quarter = [(d, y) for d, y in named if _quarters_of_name(d.name) & q_quarters]
+        if by_quarter:
+            named = by_quarter
     return SearchFilter(doc_ids=tuple(d.doc_id for d, _ in named), auto=True)
 
 

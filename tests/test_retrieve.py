@@ -239,3 +239,21 @@ def test_real_filings_one_passage_per_page_and_instructions_ignored(tmp_path, re
         from conftest import close_client
 
         close_client(svc.client)
+
+
+def test_focus_narrows_to_the_quarter_the_question_names():
+    from rag.retrieve import focus_filter
+    from rag.types import DocumentInfo
+
+    def doc(i, name):
+        return DocumentInfo(doc_id=f"d{i}", name=name, filename=name + ".txt", kind="transcript",
+                            units=1, chunks=1, size=1, added_at=0.0)
+
+    docs = [doc(1, "northwind_q1_2026_earnings_call"), doc(2, "northwind_q2_2026_earnings_call"),
+            doc(3, "PEPSICO_2023Q1_EARNINGS")]
+    f = focus_filter("What was Northwind's revenue in the second quarter of 2026?", docs)
+    assert f is not None and f.doc_ids == ("d2",)
+    f = focus_filter("Northwind gross margin in Q1 2026", docs)
+    assert f is not None and f.doc_ids == ("d1",)
+    f = focus_filter("Northwind revenue in 2026", docs)  # no quarter named: both calls
+    assert f is not None and set(f.doc_ids) == {"d1", "d2"}

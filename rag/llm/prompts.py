@@ -17,7 +17,7 @@ ANSWER_SYSTEM = (
 
 ANSWER_USER = "Passages:\n{passages}\n\nQuestion: {question}\nAnswer with citations:"
 
-PASSAGE = "[{n}] ({source})\n{text}\n"
+PASSAGE = "Passage [{n}] from {source}:\n{text}\n"
 
 REWRITE_SYSTEM = (
     "Rewrite the user's last question so that it can be understood without the conversation: "
