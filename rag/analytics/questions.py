@@ -229,13 +229,27 @@ def open_sqlite(path: Path, schema: str) -> Iterator[sqlite3.Connection]:
         con.execute("PRAGMA busy_timeout = 30000")
         if fresh or key not in _READY:
             with _READY_LOCK:
-                con.execute("PRAGMA journal_mode = WAL")
-                con.executescript(schema)
+                _set_up(con, schema)
                 _READY.add(key)
         con.execute("PRAGMA synchronous = NORMAL")
         yield con
     finally:
         con.close()
+
+
+def _set_up(con: sqlite3.Connection, schema: str, wait_s: float = 30.0) -> None:
+    """WAL mode and the schema. Two processes creating the file at once can get "database is
+    locked" here without SQLite's busy handler being called, so this waits and retries."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            con.execute("PRAGMA journal_mode = WAL")
+            con.executescript(schema)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @contextlib.contextmanager
