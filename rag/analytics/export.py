@@ -7,6 +7,10 @@ Prefixing a single quote makes it plain text. Only text cells are touched: numbe
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -24,3 +28,19 @@ def safe_csv(frame) -> bytes:
     out = frame.map(defuse_cell)
     out.columns = [defuse_cell(str(c)) for c in out.columns]
     return out.to_csv(index=False).encode("utf-8")
+
+
+def write_json_atomic(path: Path, obj: Any) -> Path:
+    """Write `obj` as JSON to `path` so readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(obj, f, ensure_ascii=False, separators=(",", ":"), default=str)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

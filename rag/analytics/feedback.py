@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import queue
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +25,7 @@ import numpy as np
 
 from rag.analytics import clustering, terms
 from rag.analytics.clustering import OTHER
+from rag.analytics.export import write_json_atomic
 from rag.errors import RagError
 from rag.ingest.loaders import meta_key, to_iso_date
 from rag.types import Chunk, DocumentInfo, Scalar
@@ -793,19 +792,7 @@ class AnalysisStore:
     def save(self, collection: str, doc_id: str, a: Analysis) -> Path:
         """Write atomically: readers see the old file or the new one, never half of one."""
         path = self.path(collection, doc_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{doc_id}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(to_json(a), f, ensure_ascii=False, separators=(",", ":"),
-                          default=str)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_json_atomic(path, to_json(a))
 
     def load(self, collection: str, doc: DocumentInfo, embed_model: str) -> Analysis | None:
         """The saved analysis of this exact document version, or None (absent, stale, bad)."""

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rag.analytics.export import write_json_atomic
 from rag.analytics.summaries.brief import Brief, fingerprint
 from rag.errors import RagError
 from rag.types import DocumentInfo
@@ -47,19 +46,7 @@ class SummaryStore:
     def save(self, collection: str, brief: Brief) -> Path:
         """Store a brief (replacing the one of the same document, kind and model)."""
         path = self.path(collection, brief.doc_id, brief.kind, brief.model)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{brief.doc_id}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(brief.to_dict(), f, ensure_ascii=False, separators=(",", ":"),
-                          default=str)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_json_atomic(path, brief.to_dict())
 
     def _read(self, path: Path) -> Brief | None:
         try:
