@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 
 from rag.config import get_settings
-from rag.llm import providers
 from rag.llm.prompts import ABSTAIN_TOKEN, REWRITE_SYSTEM
 from rag.llm.providers import ModelConfig
 
 streamlit = pytest.importorskip("streamlit")
-from fakes import HashEmbedder
+from apptools import app_environment, walk
 from streamlit.testing.v1 import AppTest
 
 from rag.ui import state
@@ -80,16 +79,10 @@ class ScriptedChat:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _walk(node) -> Iterator:
-    yield node
-    for child in getattr(node, "children", {}).values():
-        yield from _walk(child)
-
-
 def _markup(at: AppTest) -> list[str]:
     """Every string the browser reads as markdown: bodies, alerts, captions, labels."""
     out = []
-    for node in _walk(at._tree):
+    for node in walk(at._tree):
         proto = getattr(node, "proto", None)
         if proto is None:
             continue
@@ -155,20 +148,10 @@ def _sources(at: AppTest) -> list[str]:
 @pytest.fixture
 def app_env(tmp_path, monkeypatch) -> Iterator[Path]:
     """A fresh data dir, the hashing embedder and the scripted model as the session default."""
-    emb = HashEmbedder()
-    monkeypatch.setattr(state, "_embedder", lambda *a, **k: emb)
-    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("RAG_LLM_PROVIDER", "scripted")
-    providers.register("scripted", lambda cfg, s: ScriptedChat("scripted · one", "text"))
-    providers.register("scripted2", lambda cfg, s: ScriptedChat("scripted · two", "second"))
     REPLY.update(text="", second="")
-    get_settings.cache_clear()
-    state.clear_services()
-    yield tmp_path / "data"
-    state.clear_services()
-    get_settings.cache_clear()
-    providers.PROVIDERS.pop("scripted", None)
-    providers.PROVIDERS.pop("scripted2", None)
+    yield from app_environment(tmp_path, monkeypatch, {
+        "scripted": lambda cfg, s: ScriptedChat("scripted · one", "text"),
+        "scripted2": lambda cfg, s: ScriptedChat("scripted · two", "second")})
 
 
 def _ingest(files: list[tuple[str, bytes]], ws: str = state.DEFAULT_WORKSPACE) -> dict[str, str]:
@@ -327,7 +310,7 @@ def test_html_in_a_document_is_escaped_in_sources(app_env):
     at = _ask(_app(), "What banner was found in the intranet wiki page about badge readers?")
     _ok(at)
     assert _sources(at)
-    for node in _walk(at._tree):
+    for node in walk(at._tree):
         proto = getattr(node, "proto", None)
         if proto is not None and hasattr(proto, "allow_html"):
             assert proto.allow_html is False
@@ -505,7 +488,7 @@ def test_operator_api_key_is_never_sent_to_the_browser(app_env, monkeypatch):
     at = _app(page="settings")
     key_box = at.text_input(key="settings_primary_openai_api_key")
     assert key_box.value == "" and "server" in key_box.placeholder
-    assert not any("sk-operator" in str(getattr(n, "proto", "")) for n in _walk(at._tree))
+    assert not any("sk-operator" in str(getattr(n, "proto", "")) for n in walk(at._tree))
     assert at.session_state.get(_cfg_key("primary")) is None  # the server's config
     # Pointed at another endpoint, the operator's key is not sent along.
     at.text_input(key="settings_primary_openai_base_url").input("http://127.0.0.1:8/v1").run()

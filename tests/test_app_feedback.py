@@ -21,7 +21,7 @@ from rag.llm import providers
 from rag.llm.prompts import ANSWER_SYSTEM
 
 streamlit = pytest.importorskip("streamlit")
-from fakes import HashEmbedder
+from apptools import app_environment, walk
 from streamlit.testing.v1 import AppTest
 
 from rag.analytics import feedback as fb
@@ -60,31 +60,14 @@ def _boom(cfg, settings):
 
 @pytest.fixture
 def app_env(tmp_path, monkeypatch) -> Iterator[Path]:
-    emb = HashEmbedder()
-    monkeypatch.setattr(state, "_embedder", lambda *a, **k: emb)
-    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("RAG_LLM_PROVIDER", "scripted")
-    providers.register("scripted", lambda cfg, s: ScriptedChat())
-    providers.register("broken", _boom)
     SCRIPT.clear()
-    get_settings.cache_clear()
-    state.clear_services()
-    yield tmp_path / "data"
-    state.clear_services()
-    get_settings.cache_clear()
-    providers.PROVIDERS.pop("scripted", None)
-    providers.PROVIDERS.pop("broken", None)
-
-
-def _walk(node) -> Iterator:
-    yield node
-    for child in getattr(node, "children", {}).values():
-        yield from _walk(child)
+    yield from app_environment(tmp_path, monkeypatch, {
+        "scripted": lambda cfg, s: ScriptedChat(), "broken": _boom})
 
 
 def _markup(at: AppTest) -> list[str]:
     out = []
-    for node in _walk(at._tree):
+    for node in walk(at._tree):
         proto = getattr(node, "proto", None)
         if proto is None:
             continue
@@ -101,7 +84,7 @@ def _ok(at: AppTest) -> None:
 
 
 def _no_raw_html(at: AppTest) -> None:
-    for node in _walk(at._tree):
+    for node in walk(at._tree):
         proto = getattr(node, "proto", None)
         if proto is not None and hasattr(proto, "allow_html"):
             assert proto.allow_html is False, node

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from apptools import walk
 
 from rag.config import Settings, get_settings
 from rag.ingest.loaders import LoadOptions
@@ -52,16 +53,10 @@ REPORT_TXT = (
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _walk(node) -> Iterator:
-    yield node
-    for child in getattr(node, "children", {}).values():
-        yield from _walk(child)
-
-
 def _texts_with_markup(at: AppTest) -> list[str]:
     """Every string the browser would read as markdown: bodies, alerts, labels, headings."""
     out = []
-    for node in _walk(at._tree):
+    for node in walk(at._tree):
         proto = getattr(node, "proto", None)
         if proto is None:
             continue
@@ -74,7 +69,7 @@ def _texts_with_markup(at: AppTest) -> list[str]:
 
 
 def _no_raw_html(at: AppTest) -> None:
-    for node in _walk(at._tree):
+    for node in walk(at._tree):
         proto = getattr(node, "proto", None)
         if proto is not None and hasattr(proto, "allow_html"):
             assert proto.allow_html is False, node

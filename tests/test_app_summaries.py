@@ -19,7 +19,7 @@ from rag.ingest.pipeline import Upload
 from rag.llm import providers
 
 streamlit = pytest.importorskip("streamlit")
-from fakes import HashEmbedder
+from apptools import app_environment, walk
 from streamlit.testing.v1 import AppTest
 
 from rag.analytics.summaries import SummaryStore
@@ -58,26 +58,9 @@ def _boom(cfg, settings):
 
 @pytest.fixture
 def app_env(tmp_path, monkeypatch) -> Iterator[Path]:
-    emb = HashEmbedder()
-    monkeypatch.setattr(state, "_embedder", lambda *a, **k: emb)
-    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("RAG_LLM_PROVIDER", "scripted")
-    providers.register("scripted", lambda cfg, s: ScriptedChat())
-    providers.register("broken", _boom)
     CALLS.clear()
-    get_settings.cache_clear()
-    state.clear_services()
-    yield tmp_path / "data"
-    state.clear_services()
-    get_settings.cache_clear()
-    providers.PROVIDERS.pop("scripted", None)
-    providers.PROVIDERS.pop("broken", None)
-
-
-def _walk(node) -> Iterator:
-    yield node
-    for child in getattr(node, "children", {}).values():
-        yield from _walk(child)
+    yield from app_environment(tmp_path, monkeypatch, {
+        "scripted": lambda cfg, s: ScriptedChat(), "broken": _boom})
 
 
 def _ok(at: AppTest) -> None:
@@ -85,7 +68,7 @@ def _ok(at: AppTest) -> None:
 
 
 def _no_raw_html(at: AppTest) -> None:
-    for node in _walk(at._tree):
+    for node in walk(at._tree):
         proto = getattr(node, "proto", None)
         if proto is None:
             continue
