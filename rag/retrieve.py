@@ -319,8 +319,9 @@ def unit_of(c: Chunk) -> tuple:
     return (c.doc_id, "chunk", c.id)
 
 
-def _lexical_text(c: Chunk) -> str:
-    return f"{c.doc_name.replace('_', ' ')} {c.heading or ''} {c.text}"
+def _lexical_text(c: Chunk, body: str | None = None) -> str:
+    """What BM25 indexes for a chunk (or, with `body`, for the unit it heads)."""
+    return f"{c.doc_name.replace('_', ' ')} {c.heading or ''} {c.text if body is None else body}"
 
 
 class LexicalIndex:
@@ -365,12 +366,9 @@ class LexicalIndex:
             if self._unit_bm25 is None:
                 import bm25s
 
-                texts = []
-                for m in self.unit_members:
-                    head = self.chunks[m[0]]
-                    body = " ".join(self.chunks[i].text for i in m)
-                    texts.append(tokenize(f"{head.doc_name.replace('_', ' ')} "
-                                          f"{head.heading or ''} {body}"))
+                texts = [tokenize(_lexical_text(self.chunks[m[0]],
+                                                " ".join(self.chunks[i].text for i in m)))
+                         for m in self.unit_members]
                 bm = bm25s.BM25()
                 bm.index(texts, show_progress=False)
                 self._unit_bm25 = bm
