@@ -22,6 +22,11 @@ from rag.types import Hit
 _MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
 
 
+def file_slug(name: str, fallback: str = "workspace") -> str:
+    """A download's file-name stem from a user's name: lower-case letters, digits and dashes."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or fallback
+
+
 def md(text: object) -> str:
     """Text to show literally inside st.markdown/caption/error/labels: no markup survives."""
     s = str(text).replace("\r\n", "\n").replace("\r", "\n")

@@ -27,7 +27,7 @@ from rag.services import Services
 from rag.types import Chunk, DocumentInfo
 from rag.ui import state
 from rag.ui.pages import settings as settings_page
-from rag.ui.render import count, md, md_block, render_hit, show_error
+from rag.ui.render import count, file_slug, md, md_block, render_hit, show_error
 
 K = 5  # passages per answer
 CONTEXT = 2  # passages shown either side of a cited one when it is opened
@@ -312,7 +312,7 @@ def _options(ws_name: str, turns: list[Turn], cfg: ModelConfig) -> ModelConfig |
                         help="Send each question to a second model too (chosen in Settings) "
                              "and show both answers side by side.")
     if turns:
-        slug = re.sub(r"[^a-z0-9]+", "-", ws_name.lower()).strip("-") or "workspace"
+        slug = file_slug(ws_name)
         with c2.container(horizontal=True, horizontal_alignment="right"):
             st.download_button("Download conversation", conversation_markdown(ws_name, turns),
                                file_name=f"{slug}-conversation.md", mime="text/markdown",

@@ -10,7 +10,6 @@ The numbers come from `rag.analytics.dashboard.collect`, which knows nothing of 
 from __future__ import annotations
 
 import html
-import re
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +25,7 @@ from rag.index.store import Workspace
 from rag.services import Services
 from rag.ui import state
 from rag.ui.pages import settings as settings_page
-from rag.ui.render import count, md, open_page_workspace, shorten, show_error
+from rag.ui.render import count, file_slug, md, open_page_workspace, shorten, show_error
 
 GROUPS_SHOWN = 12  # topics of unanswered questions shown (all are in the CSV)
 PER_GROUP = 5  # questions shown per topic
@@ -55,10 +54,6 @@ def _link(url_path: str, label: str, icon: str) -> None:
     page = _page(url_path)
     if page is not None:
         st.page_link(page, label=label, icon=icon)
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "workspace"
 
 
 def _plain(text: object, limit: int = 60) -> str:
@@ -137,7 +132,7 @@ def _header(d: dash.DashboardData) -> None:
                f" · {count(docs.totals['chunks'], 'passages')} · "
                f"{count(q.shares['questions'], 'questions asked')}")
     c1.download_button("Report (Markdown)", dash.markdown_report(d),
-                       file_name=f"{_slug(d.workspace)}-dashboard.md", mime="text/markdown",
+                       file_name=f"{file_slug(d.workspace)}-dashboard.md", mime="text/markdown",
                        icon=":material/download:", on_click="ignore", key="dash_report")
     m = st.columns(6)
     m[0].metric("Documents", f"{docs.totals['documents']:,}",

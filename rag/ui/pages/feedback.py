@@ -30,7 +30,7 @@ from rag.types import DocumentInfo
 from rag.ui import state
 from rag.ui.pages import library
 from rag.ui.pages import settings as settings_page
-from rag.ui.render import count, md, md_block, open_page_workspace, shorten, show_error
+from rag.ui.render import count, file_slug, md, md_block, open_page_workspace, shorten, show_error
 
 MAP_POINTS = 10_000  # items drawn on the map at most (a random sample beyond)
 QUOTES = 5
@@ -664,7 +664,7 @@ def _name_rest(svc: Services, ws: Workspace, doc: DocumentInfo, a: fb.Analysis) 
 
 
 def _downloads(doc: DocumentInfo, a: fb.Analysis) -> None:
-    slug = re.sub(r"[^a-z0-9]+", "-", doc.name.lower()).strip("-") or "feedback"
+    slug = file_slug(doc.name, "feedback")
     c1, c2 = st.columns(2)
     c1.download_button("Download comments with their theme (CSV)", fb.items_csv(a),
                        file_name=f"{slug}-themes-items.csv", mime="text/csv",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -29,6 +28,7 @@ from rag.ui import state
 from rag.ui.demo import DEMO_WORKSPACE, demo_uploads
 from rag.ui.render import (
     count,
+    file_slug,
     guarded,
     human_size,
     md,
@@ -320,7 +320,7 @@ def _documents(ws: Workspace, docs: list[DocumentInfo]) -> None:
             "file": st.column_config.TextColumn("file name"),
         },
     )
-    slug = re.sub(r"[^a-z0-9]+", "-", ws.name.lower()).strip("-") or "workspace"
+    slug = file_slug(ws.name)
     st.download_button("Download this table (CSV)", documents_csv(docs),
                        file_name=f"{slug}-documents.csv", mime="text/csv",
                        icon=":material/download:", on_click="ignore")

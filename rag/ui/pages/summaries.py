@@ -22,7 +22,7 @@ from rag.index.store import Workspace
 from rag.services import Services
 from rag.types import DocumentInfo
 from rag.ui.pages import settings as settings_page
-from rag.ui.render import count, md, open_page_workspace, shorten, show_error
+from rag.ui.render import count, file_slug, md, open_page_workspace, shorten, show_error
 
 KIND_OPTIONS = ["auto", "earnings", "meeting", "general"]
 KIND_NAMES = {"auto": "Guess from the content", "earnings": "Earnings call",
@@ -70,10 +70,6 @@ def rows_frame(brief: Brief, table: str) -> pd.DataFrame:
     df["source"] = [f"[{p}] {loc}" if p else "" for p, loc in
                     zip(df["passage"], df["location"], strict=True)]
     return df.drop(columns=["passage", "location"])
-
-
-def slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "brief"
 
 
 # -- page ---------------------------------------------------------------------------------------
@@ -311,7 +307,7 @@ def _sources(b: Brief, key: str) -> None:
 
 
 def _downloads(b: Brief, key: str) -> None:
-    name = slug(b.doc_name)
+    name = file_slug(b.doc_name, "brief")
     cols = st.columns(4)
     cols[0].download_button("Brief (Markdown)", to_markdown(b).encode("utf-8"),
                             file_name=f"{name}-brief.md", mime="text/markdown",
