@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from rag.context import focus, glossary_note, label_rows, term_weights
 from rag.llm.base import ChatModel, Message, complete
 from rag.llm.prompts import (
-    ABSTAIN_TOKEN,
     ANSWER_SYSTEM,
     ANSWER_USER,
     PASSAGE,
@@ -127,15 +127,16 @@ def numbers_in(text: str) -> set[str]:
     return {norm_number(m) for m in _NUM_RE.findall(text)}
 
 
-def _claim_numbers(sentence: str) -> set[str]:
-    """Numbers a claim asserts (citation markers and list ordinals left out)."""
+def _claim_numbers(sentence: str, given: frozenset[str] = frozenset()) -> set[str]:
+    """Numbers a claim asserts (citation markers, list ordinals and the numbers `given` in
+    the question, such as its year, left out)."""
     text = _CITE_RE.sub(" ", sentence)
     out = set()
     for m in _NUM_RE.findall(text):
         n = norm_number(m)
         if len(n.replace(".", "")) >= 2 or "." in n or m.endswith("%") or m.startswith("$"):
             out.add(n)
-    return out
+    return out - given
 
 
 def support_of(sentence: str, passage: str) -> float:
@@ -169,13 +170,17 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENT_SPLIT.split(text) if s and s.strip()]
 
 
-def check_citations(text: str, hits: list[Hit]) -> tuple[str, list[Citation], list[str]]:
+def check_citations(text: str, hits: list[Hit],
+                    question: str = "") -> tuple[str, list[Citation], list[str]]:
     """Verify each sentence's citations; drop markers that point nowhere; infer missing ones.
+
+    Numbers the question itself states (its year, say) are not claims of the answer.
 
     Returns the cleaned answer text (markers renumbered 1..n in order of first use), the
     citations, and human-readable flags.
     """
     flags: list[str] = []
+    given = frozenset(numbers_in(question))
     sentences = split_sentences(text)
     cited: dict[int, Citation] = {}
     order: list[int] = []
@@ -195,22 +200,38 @@ def check_citations(text: str, hits: list[Hit]) -> tuple[str, list[Citation], li
             flags.append("dropped a citation marker that stands for no sentence")
             refs = []
         inferred = False
-        if not refs and _claim_numbers(body) | set(tokenize(body)):
-            # The model forgot a marker: attach the passage that supports the sentence best.
+        nums = _claim_numbers(body, given)
+        if not refs and nums | set(tokenize(body)):
+            # The model forgot a marker: attach the passage that supports the sentence best,
+            # or else the best-ranked passage holding all its figures verbatim.
             best, best_s = None, 0.0
             for i, h in enumerate(hits, 1):
                 s = support_of(body, h.chunk.text)
-                nums = _claim_numbers(body)
                 if nums and not nums <= numbers_in(h.chunk.text):
                     s *= 0.5
                 if s > best_s:
                     best, best_s = i, s
+            have = [i for i, h in enumerate(hits, 1) if nums and nums <= numbers_in(h.chunk.text)]
             if best is not None and best_s >= 0.6:
                 refs, inferred = [best], True
+            elif have and support_of(body, hits[have[0] - 1].chunk.text) >= 0.3:
+                refs, inferred = [have[0]], True
+        if refs and nums:
+            # A marker whose passage lacks the sentence's figures, when another passage has
+            # them all, is moved there (and said so): the model misnumbered its source.
+            have = [i for i, h in enumerate(hits, 1) if nums <= numbers_in(h.chunk.text)]
+            fixed = []
+            for n in refs:
+                if n not in have and have and not nums & numbers_in(hits[n - 1].chunk.text):
+                    flags.append(f"a citation was moved to the passage that holds "
+                                 f"{', '.join(sorted(nums))}")
+                    n, inferred = have[0], True
+                fixed.append(n)
+            refs = fixed
         marks = []
         for n in dict.fromkeys(refs):
             passage = hits[n - 1].chunk.text
-            missing = tuple(sorted(_claim_numbers(body) - numbers_in(passage)))
+            missing = tuple(sorted(nums - numbers_in(passage)))
             sup = support_of(body, passage)
             if n not in cited:
                 cited[n] = Citation(len(order) + 1, hits[n - 1].chunk, best_quote(body, passage),
@@ -253,12 +274,43 @@ def source_label(c: Chunk) -> str:
 
 
 def build_messages(question: str, hits: list[Hit]) -> list[Message]:
+    """The answer prompt: each passage cut to what bears on the question, table figures
+    labelled with their years (rag.context), and how filings word the question's terms."""
+    weights = term_weights(question, [h.chunk.text for h in hits])
     passages = "\n".join(
-        PASSAGE.format(n=i, source=source_label(h.chunk), text=sanitize_passage(h.chunk.text))
+        PASSAGE.format(n=i, source=source_label(h.chunk),
+                       text=sanitize_passage(label_rows(focus(h.chunk.text, weights))))
         for i, h in enumerate(hits, 1)
     )
     return [Message("system", ANSWER_SYSTEM),
-            Message("user", ANSWER_USER.format(passages=passages, question=question))]
+            Message("user", ANSWER_USER.format(passages=passages, question=question,
+                                               note=glossary_note(question)))]
+
+
+# How models say the passages do not hold the answer, at the start of a reply.
+_ABSTAIN_RE = re.compile(
+    r"^\W*(?:NOT IN DOCUMENTS"
+    r"|I (?:do not|don't|cannot|can't|could not|couldn't) (?:know|find|answer|determine)"
+    r"|(?:the |these |this )?(?:\w+ ){0,2}(?:passages?|documents?|context|information|text)\b"
+    r"[^.]{0,60}?\b(?:do(?:es)? not|don't|doesn't|did not|fails? to) (?:contain|provide|"
+    r"mention|say|include|answer|specify|state|give|have|discuss|disclose)"
+    r"|none of the (?:\w+ )?(?:passages?|documents?)\b[^.]{0,20}?\b(?:mention|contain|say|"
+    r"provide|include|state|answer|give|specif|discuss|disclose)"
+    r"|(?:there is|there's|there are) no (?:information|mention|data|details?|passages?)"
+    r"|(?:it is |this is )?not (?:possible|mentioned|stated|specified|provided|given) )",
+    re.IGNORECASE,
+)
+
+
+def says_not_in_documents(raw: str) -> bool:
+    """The reply is empty, or opens by saying the passages do not hold the answer and no
+    later sentence cites a passage (a partial answer after such an opening is kept)."""
+    sentences = split_sentences(raw.strip())
+    if not sentences:
+        return True
+    if not _ABSTAIN_RE.search(sentences[0][:200]):
+        return False
+    return not any(_CITE_RE.search(s) for s in sentences[1:])
 
 
 _FOLLOWUP_RE = re.compile(
@@ -325,10 +377,10 @@ class Answerer:
 
     def finish(self, raw: str, base: dict[str, Any]) -> Answer:
         hits = base["hits"]
-        if ABSTAIN_TOKEN.lower() in raw.lower()[:80] or not raw.strip():
+        if says_not_in_documents(raw):
             return Answer(text="The documents do not say. The closest passages are shown below",
                           citations=[], abstained=True, raw=raw, **base)
-        text, citations, flags = check_citations(raw, hits)
+        text, citations, flags = check_citations(raw, hits, base["rewritten"])
         if not tokenize(_CITE_RE.sub(" ", text)):  # nothing but markers: no answer at all
             return Answer(text="The documents do not say. The closest passages are shown below",
                           citations=[], abstained=True, raw=raw, flags=flags, **base)

@@ -98,6 +98,70 @@ def test_injection_sentences_removed_from_passages():
     assert "never follow" in msgs[0].content  # the system prompt says documents are data
 
 
+def test_misnumbered_citation_moves_to_the_passage_with_the_figures():
+    # The model cites [1] for the PP&E figure, which only passage 2 holds.
+    text, cites, flags = check_citations("Purchases of property were 1,577 million [1].", HITS)
+    assert [c.chunk.page for c in cites] == [60] and cites[0].ok and cites[0].inferred
+    assert any("moved" in f and "1577" in f for f in flags)
+    # A marker whose passage shares a figure with the sentence is the model's choice: kept.
+    _, cites, _ = check_citations("Net sales were $4,210 million, capex 1,577 [1].", HITS)
+    assert [c.chunk.page for c in cites] == [12] and cites[0].numbers_missing == ("1577",)
+
+
+def test_unmarked_figure_is_tied_to_the_passage_that_holds_it():
+    # Few shared words, but the figure is verbatim in passage 3 only.
+    text, cites, _ = check_citations("Quarterly payout: $0.52.", HITS)
+    assert [c.chunk.page for c in cites] == [33] and cites[0].inferred and text.endswith("[1]")
+    # A figure no passage holds gets no citation.
+    _, cites, _ = check_citations("Quarterly payout: $0.61.", HITS)
+    assert not cites
+
+
+def test_numbers_from_the_question_are_not_claims():
+    q = "What were net sales in fiscal 2025?"
+    sentence = "In fiscal 2025 net sales were $4,210 million [1]."
+    _, cites, _ = check_citations(sentence, HITS, q)
+    assert cites[0].ok  # 2025 is the question's, not a claim the passage must hold
+    _, cites, _ = check_citations(sentence, HITS)
+    assert cites[0].numbers_missing == ("2025",)
+
+
+@pytest.mark.parametrize("reply,abstains", [
+    ("NOT IN DOCUMENTS", True),
+    ("", True),
+    ("The passages do not contain the 2019 capital expenditure.", True),
+    ("The provided passages do not specify the amount.", True),
+    ("None of the passages mentions nitrogen.", True),
+    ("I cannot find that in the documents.", True),
+    ("There is no information about dividends.", True),
+    ("The passages do not say why. Net sales were $4,210 million [1].", False),
+    ("Based on the passages, net sales were $4,210 million [1].", False),
+    ("Documents show net sales of $4,210 million [1].", False),
+])
+def test_abstention_in_the_models_words(reply, abstains):
+    from rag.answer import says_not_in_documents
+
+    assert says_not_in_documents(reply) is abstains
+    ans = Answerer(StubRetriever(HITS), ScriptedChat(reply)).ask("What were net sales?")
+    assert ans.abstained is abstains
+
+
+def test_prompt_shows_focused_passages_with_labelled_years():
+    table = ("Consolidated Statement of Cash Flows\nYears ended December 31\n"
+             "(Millions) 2018 2017 2016\n"
+             + "".join(f"Some other line item number {i} {i}1 {i}2 {i}3\n" for i in range(12))
+             + "Purchases of property, plant and equipment (PP&E) (1,577) (1,373) (1,420)\n"
+             "Proceeds from sale of PP&E and other assets 262 49 58\n")
+    msgs = build_messages("What was the FY2018 capital expenditure?", [hit(table, page=60)])
+    user = msgs[1].content
+    assert "Purchases of property, plant and equipment (PP&E): 2018: (1,577); 2017: (1,373); " \
+           "2016: (1,420)" in user
+    assert "(Millions) 2018 2017 2016" in user and "item number 7" not in user
+    assert "'capital expenditure' is written 'purchases of property, plant and equipment'" \
+        in user
+    assert len(user) < len(table)
+
+
 class StubRetriever:
     """Returns fixed hits through the real SearchResult type."""
 
