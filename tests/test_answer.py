@@ -100,7 +100,7 @@ def test_injection_sentences_removed_from_passages():
 
 def test_misnumbered_citation_moves_to_the_passage_with_the_figures():
     # The model cites [1] for the PP&E figure, which only passage 2 holds.
-    text, cites, flags = check_citations("Purchases of property were 1,577 million [1].", HITS)
+    _, cites, flags = check_citations("Purchases of property were 1,577 million [1].", HITS)
     assert [c.chunk.page for c in cites] == [60] and cites[0].ok and cites[0].inferred
     assert any("moved" in f and "1577" in f for f in flags)
     # A marker whose passage shares a figure with the sentence is the model's choice: kept.
