@@ -234,6 +234,25 @@ def test_first_start_offers_the_demo_and_loads_it(warm_model, data_dir):
 
 
 @pytest.mark.slow
+def test_an_interrupted_demo_load_can_be_finished(warm_model, data_dir):
+    # The user left the page while the demo loaded: two of its files made it in, whole.
+    uploads = demo_uploads()
+    svc = state.services()
+    library.ingest_files(svc, DEMO_WORKSPACE, uploads[:2])
+    at = _new_app()
+    at.sidebar.selectbox(key=state.WS_KEY).set_value(DEMO_WORKSPACE).run()
+    _ok(at)
+    missing = [u.filename for u in uploads[2:]]
+    note = next(m.value for m in at.markdown if "The demo load stopped" in m.value)
+    assert all(render.md(f) in note for f in missing), note
+    at.button(key="library_resume_demo").click().run()
+    _ok(at)
+    assert sorted(_docs_table(at)["name"]) == sorted(u.filename.rsplit(".", 1)[0]
+                                                     for u in uploads)
+    assert not [b for b in at.button if b.label == "Finish loading the demo"]
+
+
+@pytest.mark.slow
 def test_upload_list_read_search_delete(warm_model, data_dir):
     at = _new_app()
     at = _upload(at, [("report.txt", REPORT_TXT), ("meeting.vtt", TRANSCRIPT_VTT),

@@ -160,6 +160,8 @@ def render() -> None:
 
     if not docs:
         _demo_offer(svc)
+    elif name == DEMO_WORKSPACE:
+        _demo_resume(svc, docs)
     _add_documents(svc, name, expanded=not docs)
     _last_results(name)
     if ws is None or not docs:
@@ -211,6 +213,22 @@ def _demo_offer(svc: Services) -> None:
         if clicked and _run_ingest(svc, DEMO_WORKSPACE, demo_uploads(),
                                    "Loading the demo workspace"):
             state.request_workspace(DEMO_WORKSPACE)
+            st.rerun()
+
+
+def _demo_resume(svc: Services, docs: list) -> None:
+    """The demo load stopped part-way (the user left the page while it ran): offer the rest.
+    Each file is indexed whole or not at all, so the missing ones are simply added."""
+    have = {d.filename for d in docs}
+    missing = [u for u in demo_uploads() if u.filename not in have]
+    if not missing:
+        return
+    with st.container(border=True):
+        st.markdown(f"The demo load stopped before {count(len(missing), 'files')}: "
+                    + ", ".join(f"`{md(u.filename)}`" for u in missing) + ".")
+        if st.button("Finish loading the demo", type="primary", key="library_resume_demo",
+                     icon=":material/rocket_launch:") and _run_ingest(
+                svc, DEMO_WORKSPACE, missing, "Loading the rest of the demo"):
             st.rerun()
 
 
