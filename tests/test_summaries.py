@@ -261,6 +261,30 @@ def test_model_bullets_are_checked_unsupported_dropped_invented_numbers_flagged(
     assert seen == sorted(seen) and seen[-1] == 1.0
 
 
+class TurnCopyingChat:
+    """Like the small model on a transcript: copies passage [1]'s first turn, speaker label
+    and all, under a doubled list marker; then the same point without the label."""
+
+    name = "scripted · copies turns"
+
+    def stream(self, messages, max_tokens=512, temperature=0.0):
+        first = re.search(r"^\[1\] (.+)$", messages[-1].content, re.MULTILINE).group(1)
+        sentence = re.split(r"(?<=[.!?])\s", first)[0].rstrip(".")
+        point = re.sub(r"^[^:]{1,40}:\s+", "", sentence)
+        yield f"1. - {sentence} [1]\n- - {point} [1]"
+
+
+def test_copied_transcript_turns_are_not_summary_points():
+    chunks = chunks_of(Q2)
+    b = summarize(chunks, "earnings", TurnCopyingChat())
+    model_bullets = [x for x in b.bullets if x.origin == "model"]
+    assert model_bullets
+    speakers = {c.speaker for c in chunks if c.speaker}
+    for x in b.bullets:
+        assert not x.text.startswith(("-", "*")), x.text  # nested list markers stripped
+        assert not any(x.text.startswith(f"{s}:") for s in speakers), x.text
+
+
 def test_prompts_carry_no_injected_instructions_and_cover_every_chunk():
     data = Q2.read_bytes().replace(
         b"Operator: Thank you. We will now begin",

@@ -212,6 +212,8 @@ def _extractive(src: Sources, chunks: Sequence[Chunk], sents: Sequence[ex.Senten
 
 
 _BULLET_LINE = re.compile(r"^\s*(?:[-*•–]|\d{1,2}[.)])\s+(?P<t>.+)$")
+# "Priya Raman: ..." at the start of a line of a passage: a transcript turn's speaker.
+_TURN_SPEAKER = re.compile(r"^([A-Z][\w'.-]*(?: [A-Z][\w'.-]*){0,3}): ", re.MULTILINE)
 _ECHO = re.compile(r"\b(?:passages?|bullet points?|each point|one short sentence|"
                    r"square brackets|most important (?:facts|points)|the tone of management)\b",
                    re.IGNORECASE)
@@ -223,6 +225,8 @@ def parse_bullets(raw: str) -> list[str]:
     for line in raw.splitlines():
         m = _BULLET_LINE.match(line)
         text = (m.group("t") if m else line).strip()
+        while (inner := _BULLET_LINE.match(text)) is not None:  # "1. - point" -> "point"
+            text = inner.group("t").strip()
         text = re.sub(r"[*_`#]+", "", text).strip()
         if not m and (text.endswith(":") or len(text.split()) < 5):
             continue  # prose around the list ("Here are the facts:")
@@ -280,7 +284,11 @@ def _checked_bullets(raw: str, hits: list[Hit], src: Sources, real: dict[str, Ch
     """Check each bullet's citations against the passages the model saw (whole chunks, or
     parts of them); (kept bullets, dropped count). Citations point at the real chunks."""
     kept, dropped = [], 0
+    speakers = {m for h in hits for m in _TURN_SPEAKER.findall(h.chunk.text)}
     for line in parse_bullets(raw):
+        if origin == "model" and (m := _TURN_SPEAKER.match(line)) and m.group(1) in speakers:
+            dropped += 1  # a turn copied out of the transcript ("Priya Raman: Okay, ..."),
+            continue      # not a point: the summary is filled with central sentences instead
         text, cits, flags = check_citations(line, hits)
         if not cits or max(c.support for c in cits) < BULLET_SUPPORT:
             dropped += 1
