@@ -23,6 +23,7 @@ from apptools import app_environment, walk
 from streamlit.testing.v1 import AppTest
 
 from rag.analytics.summaries import SummaryStore
+from rag.types import DocumentInfo
 from rag.ui import state
 from rag.ui.pages import library
 from rag.ui.pages import summaries as page
@@ -172,6 +173,20 @@ def test_meeting_minutes_with_action_items_and_a_broken_model(app_env, monkeypat
     assert dl
 
 
+def test_default_compare_pair_is_the_most_alike_documents():
+    def doc(name: str, kind: str) -> DocumentInfo:
+        return DocumentInfo(doc_id=name, name=name, filename=name + ".txt", kind=kind,
+                            units=1, chunks=1, size=1, added_at=0.0)
+
+    docs = {d.doc_id: d for d in [doc("acme_q2_2026_call", "transcript"),
+                                  doc("planning_meeting", "transcript"),
+                                  doc("acme_10k_2025", "pdf"),
+                                  doc("acme_q1_2026_call", "transcript")]}
+    assert page.default_pair(docs) == ("acme_q1_2026_call", "acme_q2_2026_call")
+    two = {k: docs[k] for k in ("planning_meeting", "acme_10k_2025")}
+    assert set(page.default_pair(two)) == set(two)
+
+
 def test_several_documents_then_compare_two_calls(app_env, monkeypatch):
     ids = _ingest(Q1, Q2)
     monkeypatch.setenv("RAG_LLM_PROVIDER", "broken")
@@ -186,8 +201,9 @@ def test_several_documents_then_compare_two_calls(app_env, monkeypatch):
         if "value" in d.value.columns:
             values |= set(d.value["value"])
     assert {"$371.0 million", "$412.6 million"} <= values
-    at.selectbox(key=page.CMP_A_KEY).set_value(ids[Q1.name])
-    at.selectbox(key=page.CMP_B_KEY).set_value(ids[Q2.name]).run()
+    # The two calls are the default pair, the earlier quarter first: no picking needed.
+    assert at.selectbox(key=page.CMP_A_KEY).value == ids[Q1.name]
+    assert at.selectbox(key=page.CMP_B_KEY).value == ids[Q2.name]
     at.button(key="sum_cmp_run").click().run()
     _ok(at)
     cmp = _frame(at, "before", "after", "change")

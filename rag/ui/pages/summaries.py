@@ -328,6 +328,25 @@ def _downloads(b: Brief, key: str) -> None:
 # -- comparing ----------------------------------------------------------------------------------
 
 
+def default_pair(by_id: dict[str, DocumentInfo], limit: int = 60) -> tuple[str, str]:
+    """The two documents most likely meant to be compared: the same type, the most similar
+    names ("acme_q1_2026_call" and "acme_q2_2026_call"), the earlier name first."""
+    ids = list(by_id)[:limit]
+
+    def words(i: str) -> set[str]:
+        return set(re.split(r"[^a-z0-9]+", by_id[i].name.lower())) - {""}
+
+    best, best_s = (ids[0], ids[1]), -1.0
+    for x, i in enumerate(ids):
+        for j in ids[x + 1:]:
+            wi, wj = words(i), words(j)
+            sim = len(wi & wj) / max(1, len(wi | wj)) + (by_id[i].kind == by_id[j].kind)
+            if sim > best_s:
+                best, best_s = (i, j), sim
+    a, b = best
+    return (a, b) if by_id[a].name <= by_id[b].name else (b, a)
+
+
 def _compare_section(svc: Services, ws: Workspace, by_id: dict[str, DocumentInfo]) -> None:
     ids = list(by_id)
     if len(ids) < 2:
@@ -336,10 +355,8 @@ def _compare_section(svc: Services, ws: Workspace, by_id: dict[str, DocumentInfo
         return
     st.caption("What changed between two documents of the same kind: figures matched by "
                "metric, guidance raised, lowered or held, and tone, each side cited.")
-    if st.session_state.get(CMP_A_KEY) not in by_id:
-        st.session_state[CMP_A_KEY] = ids[1] if len(ids) > 1 else ids[0]
-    if st.session_state.get(CMP_B_KEY) not in by_id:
-        st.session_state[CMP_B_KEY] = ids[0]
+    if st.session_state.get(CMP_A_KEY) not in by_id or st.session_state.get(CMP_B_KEY) not in by_id:
+        st.session_state[CMP_A_KEY], st.session_state[CMP_B_KEY] = default_pair(by_id)
     c1, c2 = st.columns(2)
     a = c1.selectbox("Before (A)", ids, key=CMP_A_KEY, format_func=lambda i: by_id[i].name)
     b = c2.selectbox("After (B)", ids, key=CMP_B_KEY, format_func=lambda i: by_id[i].name)
