@@ -75,8 +75,8 @@ def test_planted_instruction_does_not_steer_the_answer(demo_services):
 def test_cli_ask_json(demo_services, local_model_path):
     svc, _ = demo_services
     out = subprocess.run(
-        # (The 0.5B model answers "adjusted EPS for Q2" with the Q3 guidance range: a known
-        # weakness, noted in the Ask issue; this test is about the CLI's JSON contract.)
+        # (This test is about the CLI's JSON contract; answer quality is measured in
+        # benchmarks/answer.py.)
         [str(RAGDESK), "ask", "What gross margin did Northwind report in Q1 2026?",
          "--workspace", "Demo", "--json"],
         env=cli_env(svc.settings.data_dir, RAG_LOCAL_MODEL_PATH=str(local_model_path)),
