@@ -181,6 +181,7 @@ def check_citations(text: str, hits: list[Hit],
     """
     flags: list[str] = []
     given = frozenset(numbers_in(question))
+    passage_numbers = [numbers_in(h.chunk.text) for h in hits]
     sentences = split_sentences(text)
     cited: dict[int, Citation] = {}
     order: list[int] = []
@@ -201,17 +202,18 @@ def check_citations(text: str, hits: list[Hit],
             refs = []
         inferred = False
         nums = _claim_numbers(body, given)
+        # Passages holding all of the sentence's figures verbatim, best-ranked first.
+        have = [i for i, pn in enumerate(passage_numbers, 1) if nums and nums <= pn]
         if not refs and nums | set(tokenize(body)):
             # The model forgot a marker: attach the passage that supports the sentence best,
             # or else the best-ranked passage holding all its figures verbatim.
             best, best_s = None, 0.0
             for i, h in enumerate(hits, 1):
                 s = support_of(body, h.chunk.text)
-                if nums and not nums <= numbers_in(h.chunk.text):
+                if nums and i not in have:
                     s *= 0.5
                 if s > best_s:
                     best, best_s = i, s
-            have = [i for i, h in enumerate(hits, 1) if nums and nums <= numbers_in(h.chunk.text)]
             if best is not None and best_s >= 0.6:
                 refs, inferred = [best], True
             elif have and support_of(body, hits[have[0] - 1].chunk.text) >= 0.3:
@@ -219,10 +221,9 @@ def check_citations(text: str, hits: list[Hit],
         if refs and nums:
             # A marker whose passage lacks the sentence's figures, when another passage has
             # them all, is moved there (and said so): the model misnumbered its source.
-            have = [i for i, h in enumerate(hits, 1) if nums <= numbers_in(h.chunk.text)]
             fixed = []
             for n in refs:
-                if n not in have and have and not nums & numbers_in(hits[n - 1].chunk.text):
+                if n not in have and have and not nums & passage_numbers[n - 1]:
                     flags.append(f"a citation was moved to the passage that holds "
                                  f"{', '.join(sorted(nums))}")
                     n, inferred = have[0], True
@@ -231,7 +232,7 @@ def check_citations(text: str, hits: list[Hit],
         marks = []
         for n in dict.fromkeys(refs):
             passage = hits[n - 1].chunk.text
-            missing = tuple(sorted(nums - numbers_in(passage)))
+            missing = tuple(sorted(nums - passage_numbers[n - 1]))
             sup = support_of(body, passage)
             if n not in cited:
                 cited[n] = Citation(len(order) + 1, hits[n - 1].chunk, best_quote(body, passage),
