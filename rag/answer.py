@@ -89,9 +89,11 @@ class Answer:
     first_token_s: float | None = None
     raw: str = ""
     flags: list[str] = field(default_factory=list)
+    computation: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        extra = {"computation": self.computation} if self.computation else {}
+        return {**extra,
             "answer": self.text,
             "citations": [c.to_dict() for c in self.citations],
             "abstained": self.abstained,
@@ -323,11 +325,46 @@ class Answerer:
     """Answers questions over one workspace with one chat model."""
 
     def __init__(self, retriever: Retriever, model: ChatModel, k: int = 5,
-                 max_tokens: int = 400) -> None:
+                 max_tokens: int = 400, figures: Any = None) -> None:
         self.retriever = retriever
         self.model = model
         self.k = k
         self.max_tokens = max_tokens
+        self.figures = figures  # a rag.figures.engine.FigureEngine, or None
+
+    def computed(self, question: str, result: SearchResult, base: dict[str, Any],
+                 t0: float) -> Answer | None:
+        """The answer by computation over cited cells, when the question is a numeric one the
+        figure engine reads; None to let the model answer from the passages."""
+        if self.figures is None:
+            return None
+        from rag.figures.answer import cell_chunk, missing_text, render
+
+        ws = self.retriever.workspace
+        ready = ws.ready_ids()
+        flt = result.filter
+        doc_ids = [d for d in flt.doc_ids if d in ready] if flt.doc_ids else ready
+        try:
+            num = self.figures.answer(question, doc_ids)
+        except Exception:  # noqa: BLE001 - computation is an aid: the model path still answers
+            return None
+        if num is None:
+            return None
+        if not num.ok:
+            names = sorted({d.name for d in ws.documents() if d.doc_id in set(doc_ids)})
+            return Answer(text=missing_text(num, names), citations=[], abstained=True,
+                          seconds=time.perf_counter() - t0, computation=num.to_dict(),
+                          flags=[f"not computed: no figure for {m}" for m in num.missing],
+                          **base)
+        text, ops = render(num)
+        chunks_by_doc: dict[str, list[Chunk]] = {}
+        citations = []
+        for i, o in enumerate(ops, 1):
+            doc_chunks = chunks_by_doc.setdefault(o.cell.doc_id, ws.chunks_of(o.cell.doc_id))
+            chunk = cell_chunk(o.cell, doc_chunks)
+            citations.append(Citation(i, chunk, o.cell.span, 1.0, (), False))
+        return Answer(text=text, citations=citations, abstained=False,
+                      seconds=time.perf_counter() - t0, computation=num.to_dict(), **base)
 
     def rewrite(self, question: str, history: list[tuple[str, str]]) -> str:
         """A standalone version of a follow-up question (unchanged when it already is one)."""
@@ -356,6 +393,12 @@ class Answerer:
         hits = result.hits
         base = {"question": question, "rewritten": rewritten, "hits": hits,
                 "model": self.model.name, "filter": result.filter, "focused": result.focused}
+        done = self.computed(rewritten, result, {**base, "model": "computed from cells"}, t0)
+        if done is not None:
+            yield done.text
+            done.first_token_s = time.perf_counter() - t0
+            yield done
+            return
         if not relevant_enough(rewritten, result):
             msg = ("The documents do not say. The closest passages are shown below"
                    if hits else "The documents do not say: nothing in this workspace matches")

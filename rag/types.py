@@ -140,6 +140,46 @@ class Hit:
         }
 
 
+@dataclass(frozen=True)
+class Cell:
+    """One figure read from a document: a table cell (row label x period column) or a figure
+    stated in a sentence, with exactly where it came from.
+
+    `text` is the value as printed ('(1,577)'); `value` is its number in `unit` (so -1577 in
+    'USD millions'); `span` is the whole line or sentence it was read from.
+    """
+
+    doc_id: str
+    doc_name: str
+    row_label: str
+    period: str
+    value: str
+    text: str
+    span: str
+    unit: str = ""
+    page: int | None = None
+    row: int | None = None
+    table: str = ""
+    statement: str = "other"
+    section: str = ""
+    column: str = ""
+    period_kind: str = ""
+    year: int | None = None
+    quarter: int | None = None
+    source: str = "table"
+    ordinal: int = 0
+
+    def location(self) -> str:
+        if self.page is not None:
+            return f"p. {self.page}"
+        if self.row is not None:
+            return f"row {self.row}"
+        return ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 IngestStatus = Literal["added", "replaced", "unchanged", "failed"]
 
 

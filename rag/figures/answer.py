@@ -1,0 +1,67 @@
+"""Turn a `NumericAnswer` into answer text and citations: every figure in the text is either
+verbatim in its cited cell's span or the declared result of the formula shown."""
+
+from __future__ import annotations
+
+from rag.figures.engine import NumericAnswer, Operand
+from rag.types import Cell, Chunk
+
+
+def cell_chunk(cell: Cell, chunks: list[Chunk] | None = None) -> Chunk:
+    """The stored passage holding the cell's line (so a citation opens the real page), or a
+    passage made of the line itself when none holds it verbatim."""
+    for c in chunks or []:
+        if (cell.page is None or c.page == cell.page) and cell.span[:120] in c.text:
+            return c
+    return Chunk(id=f"cell:{cell.doc_id}:{cell.ordinal}", doc_id=cell.doc_id,
+                 doc_name=cell.doc_name, ordinal=cell.ordinal, text=cell.span, kind="figure",
+                 page=cell.page, row=cell.row)
+
+
+def _operand_line(o: Operand, n: int) -> str:
+    c = o.cell
+    where = f"{c.doc_name}, {c.location()}".rstrip(", ")
+    label = c.row_label if c.row_label.lower() != o.name.lower() else o.name
+    return f"- {o.name}, {o.period}: {c.text} (“{label}”, {where}) [{n}]"
+
+
+def render(num: NumericAnswer) -> tuple[str, list[Operand]]:
+    """Markdown answer text and the operands in citation order ([1] is operands[0])."""
+    ops = num.operands()
+    index = {id(o.cell): i + 1 for i, o in enumerate(ops)}
+
+    def marks(comp) -> str:
+        ns = sorted({index[id(o.cell)] for o in comp.operands if id(o.cell) in index})
+        return "".join(f"[{n}]" for n in ns)
+
+    lines: list[str] = []
+    ok = [c for c in num.computations if c.ok]
+    for c in ok:
+        what = f"{c.label[:1].upper()}{c.label[1:]}, {c.period}"
+        src = f" ({c.doc_name})" if c.doc_name else ""
+        lines.append(f"**{what}: {c.result_text}**{src} {marks(c)}".rstrip())
+        if c.formula:
+            lines.append(f"Computed: {c.formula}.")
+    if num.judgement:
+        lines.append(num.judgement)
+    missing = [c for c in num.computations if not c.ok]
+    for c in missing:
+        lines.append(f"Not computed for {c.period or 'the period asked'}: no figure found for "
+                     f"{', '.join(c.missing)} in the tables of the documents searched.")
+    if ops:
+        lines.append("")
+        lines.append("Figures used:")
+        lines.extend(_operand_line(o, index[id(o.cell)]) for o in ops)
+    if ok and ok[0].definition:
+        lines.append("")
+        lines.append(f"Definition used: {ok[0].label} = {ok[0].definition}.")
+    return "\n".join(lines), ops
+
+
+def missing_text(num: NumericAnswer, searched: list[str]) -> str:
+    what = sorted({m for m in num.missing})
+    where = ", ".join(searched[:5]) + (" and others" if len(searched) > 5 else "")
+    label = num.computations[0].label if num.computations else "the figure"
+    return (f"The documents do not give what is needed to compute {label}: no table row or "
+            f"stated figure was found for {', '.join(what)} (searched the figures of {where}). "
+            "The closest passages are shown below.")

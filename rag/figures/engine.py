@@ -1,0 +1,504 @@
+"""Answer numeric questions by computation over cited cells: the model never makes a number.
+
+`FigureEngine.answer(question, doc_ids)` reads what the question asks (a metric from the library
+or a line item, its periods, rounding and unit), finds each operand's cell, computes in exact
+decimal, and returns a `Computation` with the formula written out and every operand's cell.
+When an operand is not found it says which one and where it looked, instead of guessing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, DivisionByZero, InvalidOperation
+from typing import Any
+
+from rag.figures.metrics import ITEMS, LOOKUP_TRIGGERS, METRICS, LineItem, Metric
+from rag.figures.store import FigureStore
+from rag.figures.values import Period, fmt_decimal, periods_in_question
+from rag.types import Cell
+
+_NUMERIC_INTENT = re.compile(
+    r"\b(?:what (?:is|was|were|are)|how much|how many|calculate|compute|ratio|margin|amount|"
+    r"in (?:usd|\$|dollars|millions|billions|percent)|round|improv|grow|grew|growth|change|"
+    r"compare|increase|decrease|declin|higher|lower|average|total|figure|value|rate|level)\b"
+    r"|%", re.I)
+_EXPLAIN = re.compile(r"\b(?:why|drove|drive[sn]?|drivers?|explain|reasons?|caus|factors?|"
+                      r"what led|attribut|primarily due)\b", re.I)
+_TREND = re.compile(r"\b(?:improv\w*|trend|worsen\w*|deteriorat\w*|getting (?:better|worse)|"
+                    r"over time|profile|compare[sd]?|between|from .{1,30} to|versus|vs\.?)\b",
+                    re.I)
+# A lookup answers 'what was X' / 'how much X', never 'which categories are over 20% of X'.
+_LOOKUP_INTENT = re.compile(
+    r"^(?:(?!\b(?:which|any|whether|are there|who|list)\b).)*"
+    r"\b(?:what (?:is|was|were|are)(?: the)?|how much|quantity of|amount of|total|"
+    r"grow|grew|change|increase|decrease|compare|improv)\b", re.I | re.S)
+_YOY = re.compile(r"year[- ]over[- ]year|\byoy\b|prior[- ]year|same (?:quarter|period)", re.I)
+
+
+def _norm(label: str) -> str:
+    s = label.lower().replace("’", "'").replace("‘", "'")
+    s = re.sub(r"\((?:[a-z]|\d{1,2}|see note[^)]*|note \d+[^)]*)\)", " ", s)
+    s = re.sub(r"\s*[—–]\s*", " — ", s)
+    s = re.sub(r"[\s:]+$", "", re.sub(r"\s+", " ", s)).strip(" .,;$")
+    return s
+
+
+_BAD_CONTEXT = re.compile(r"\b(?:change in|changes in|effect of|per share|proceeds|increase|"
+                          r"decrease|percent|%|margin|ratio|adjust|deferred|other)\b")
+
+
+def label_score(label: str, item: LineItem) -> float:
+    """How well a printed row label names a line item (0 = not at all)."""
+    n = _norm(label)
+    best = 0.0
+    for i, alias in enumerate(item.aliases):
+        bonus = 0.02 * (len(item.aliases) - i)
+        if n == alias:
+            best = max(best, 3.0 + bonus)
+        elif n.startswith(alias) and (re.match(r"^\s*\(", n[len(alias):])
+                                      or n[len(alias):].strip() in ("", "net", ", net")):
+            best = max(best, 2.5 + bonus)
+        elif n.startswith(alias + " attributable to") or n.startswith(alias + ", net"):
+            best = max(best, 2.0 + bonus)
+        elif alias in n and len(alias) > 8 and not _BAD_CONTEXT.search(n.replace(alias, "")):
+            best = max(best, 1.0 + bonus)
+    return best
+
+
+def _period_matches(c: Cell, p: Period) -> bool:
+    if c.year != p.year:
+        return False
+    if p.kind == "Q":
+        return c.period_kind == "Q" and c.quarter == p.quarter
+    if p.kind == "FY":
+        return c.period_kind in ("FY", "I")
+    return c.period_kind == p.kind
+
+
+def prior(p: Period, yoy: bool) -> Period:
+    if p.kind == "Q" and not yoy:
+        return Period("Q", p.year - 1, 4) if p.quarter == 1 else Period("Q", p.year,
+                                                                       (p.quarter or 2) - 1)
+    return Period(p.kind, p.year - 1, p.quarter)
+
+
+@dataclass
+class Operand:
+    name: str
+    period: str
+    value: Decimal
+    cell: Cell
+
+    def shown(self) -> str:
+        return f"{self.name} ({self.period}) {self.cell.text}"
+
+    def to_dict(self, citation: int | None = None) -> dict[str, Any]:
+        c = self.cell
+        return {"name": self.name, "value": str(self.value), "period": self.period,
+                "text": c.text, "unit": c.unit,
+                "citation": {"n": citation, "doc_id": c.doc_id, "doc_name": c.doc_name,
+                             "page": c.page, "row": c.row, "row_label": c.row_label,
+                             "column": c.column, "span": c.span}}
+
+
+@dataclass
+class Computation:
+    """One computed (or looked-up) answer: result, formula and the operands' cells."""
+
+    kind: str  # "lookup" | "metric"
+    label: str
+    period: str
+    result: Decimal | None
+    result_text: str
+    formula: str
+    operands: list[Operand] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    definition: str = ""
+    doc_name: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None and not self.missing
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "metric": self.label, "period": self.period,
+                "formula": self.formula, "definition": self.definition,
+                "operands": [o.to_dict(i + 1) for i, o in enumerate(self.operands)],
+                "result": self.result_text if self.ok else None,
+                "missing": self.missing}
+
+
+@dataclass
+class NumericAnswer:
+    """What the engine says to a question: one computation per period asked, and a sentence of
+    judgement (direction of change) written by code from the computed values."""
+
+    question: str
+    computations: list[Computation]
+    judgement: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return any(c.ok for c in self.computations)
+
+    @property
+    def missing(self) -> list[str]:
+        return [m for c in self.computations for m in c.missing]
+
+    def operands(self) -> list[Operand]:
+        seen: dict[tuple, Operand] = {}
+        for c in self.computations:
+            for o in c.operands:
+                seen.setdefault((o.cell.doc_id, o.cell.ordinal, o.cell.row_label, o.period), o)
+        return list(seen.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        ok = [c for c in self.computations if c.ok]
+        first = ok[0] if ok else self.computations[0]
+        d = first.to_dict()
+        if len(self.computations) > 1:
+            d["periods"] = [c.to_dict() for c in self.computations]
+        d["judgement"] = self.judgement
+        return d
+
+
+class _Missing(Exception):
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+class FigureEngine:
+    """Reads questions, finds operand cells in a workspace's figure store, computes."""
+
+    def __init__(self, store: FigureStore) -> None:
+        self.store = store
+        self._cache: tuple[tuple[str, ...], list[Cell]] | None = None
+
+    # -- reading the question ----------------------------------------------------------------
+
+    @staticmethod
+    def metric_of(question: str) -> Metric | None:
+        q = question.lower()
+        best: tuple[int, Metric] | None = None
+        for m in METRICS.values():
+            for t in m.triggers:
+                hit = re.search(t, q)
+                if hit and (best is None or len(hit.group(0)) > best[0]):
+                    best = (len(hit.group(0)), m)
+        return best[1] if best else None
+
+    @staticmethod
+    def lookup_of(question: str) -> LineItem | None:
+        q = question.lower()
+        best: tuple[int, str] | None = None
+        for name, pats in LOOKUP_TRIGGERS.items():
+            for t in pats:
+                hit = re.search(t, q)
+                if hit and (best is None or len(hit.group(0)) > best[0]):
+                    best = (len(hit.group(0)), name)
+        return ITEMS[best[1]] if best else None
+
+    @staticmethod
+    def is_numeric(question: str) -> bool:
+        return bool(_NUMERIC_INTENT.search(question)) and not (
+            _EXPLAIN.search(question) and not re.search(r"\b(?:calculate|compute|what is|"
+                                                         r"what was)\b", question, re.I))
+
+    @staticmethod
+    def places_of(question: str, default: int) -> int:
+        q = question.lower()
+        for word, n in (("two decimal", 2), ("2 decimal", 2), ("one decimal", 1),
+                        ("1 decimal", 1), ("three decimal", 3), ("no decimal", 0),
+                        ("whole number", 0), ("nearest integer", 0), ("nearest whole", 0),
+                        ("nearest million", 0), ("nearest billion", 2)):
+            if word in q:
+                return n
+        return default
+
+    @staticmethod
+    def money_scale(question: str) -> str | None:
+        m = re.search(r"\b(?:in|usd|\$)\s*(?:usd\s*|us\$\s*|\$\s*)?(thousands|millions|billions)\b",
+                      question, re.I)
+        return m.group(1).lower() if m else None
+
+    # -- cells ---------------------------------------------------------------------------------
+
+    def _cells(self, doc_ids: list[str]) -> list[Cell]:
+        key = tuple(sorted(doc_ids))
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, self.store.cells(doc_ids=key))
+        return self._cache[1]
+
+    def find(self, item: LineItem, period: Period, cells: list[Cell]) -> Cell | None:
+        best: tuple[float, Cell] | None = None
+        for c in cells:
+            if not _period_matches(c, period) or c.unit in ("%", "USD per share"):
+                continue
+            if c.unit.startswith("shares"):
+                continue
+            s = label_score(c.row_label, item)
+            if s <= 0:
+                continue
+            if item.statement and c.statement == item.statement:
+                s += 1.0
+            if c.source == "table":
+                s += 0.5
+            if c.unit.startswith("USD"):
+                s += 0.5
+            if c.source == "prose":
+                s -= 0.5
+            if best is None or s > best[0]:
+                best = (s, c)
+        return best[1] if best else None
+
+    @staticmethod
+    def _value(item: LineItem, c: Cell) -> Decimal:
+        v = Decimal(c.value)
+        if item.absolute:
+            return abs(v)
+        if item.expense and v < 0 and "benefit" not in c.row_label.lower():
+            return abs(v)
+        return v
+
+    # -- evaluation ---------------------------------------------------------------------------
+
+    def _eval(self, node: tuple, p: Period, cells: list[Cell], ops: list[Operand], yoy: bool,
+              prev: Period | None) -> tuple[Decimal, str]:
+        kind = node[0]
+        if kind == "num":
+            return Decimal(node[1]), node[1]
+        if kind == "metric":
+            return self._eval(METRICS[node[1]].formula, p, cells, ops, yoy, prev)
+        if kind == "item":
+            _, name, offset, agg = node
+            item = ITEMS[name]
+            before = prev or prior(p, yoy)
+            at = before if offset == -1 else p
+            cur = self._operand(item, at, cells, ops)
+            if agg == "avg":
+                old = self._operand(item, before, cells, ops)
+                return (cur + old) / 2, (f"average({item.label} {at.label} {fmt_decimal(cur)}, "
+                                         f"{before.label} {fmt_decimal(old)})")
+            if agg == "chg":
+                old = self._operand(item, before, cells, ops)
+                return cur - old, (f"({item.label} {at.label} {fmt_decimal(cur)} - "
+                                   f"{before.label} {fmt_decimal(old)})")
+            return cur, f"{item.label} {at.label} {fmt_decimal(cur)}"
+        op, left, right = node
+        a, sa = self._eval(left, p, cells, ops, yoy, prev)
+        b, sb = self._eval(right, p, cells, ops, yoy, prev)
+        if op == "+":
+            return a + b, f"({sa} + {sb})"
+        if op == "-":
+            return a - b, f"({sa} - {sb})"
+        if op == "*":
+            return a * b, f"{sa} x {sb}"
+        if b == 0:
+            raise _Missing("a non-zero divisor")
+        return a / b, f"{sa} / {sb}"
+
+    def _operand(self, item: LineItem, p: Period, cells: list[Cell], ops: list[Operand]
+                 ) -> Decimal:
+        c = self.find(item, p, cells)
+        if c is None:
+            if item.name == "gross_profit":  # derive it: revenue - cost of sales
+                rev = self._operand(ITEMS["revenue"], p, cells, ops)
+                cogs = self._operand(ITEMS["cogs"], p, cells, ops)
+                return rev - cogs
+            if item.name == "securities":  # many balance sheets have none: state it as 0
+                return Decimal(0)
+            raise _Missing(f"{item.label} ({p.label})")
+        v = self._value(item, c)
+        if not any(o.cell is c for o in ops):
+            ops.append(Operand(item.label, p.label, v, c))
+        return v
+
+    def _format(self, value: Decimal, unit: str, places: int, scale: str | None,
+                cell_unit: str) -> str:
+        if unit == "%":
+            return fmt_decimal(value * 100, places) + "%"
+        if unit == "x":
+            return fmt_decimal(value, places)
+        if unit == "days":
+            return fmt_decimal(value, places) + " days"
+        return self._money(value, places, scale, cell_unit)
+
+    @staticmethod
+    def _money(value: Decimal, places: int, scale: str | None, cell_unit: str) -> str:
+        """Money in the cells' unit, or in the unit the question asks ('in USD billions')."""
+        from rag.figures.values import SCALE_WORDS
+
+        have = cell_unit.replace("USD", "").strip() or None
+        if scale and have and scale != have and have in SCALE_WORDS and scale in SCALE_WORDS:
+            value = value * SCALE_WORDS[have] / SCALE_WORDS[scale]
+            have = scale
+            places = max(places, 2)
+        suffix = {"thousands": " thousand", "millions": " million", "billions": " billion"
+                  }.get(have or "", "")
+        sign = "-" if value < 0 else ""
+        return f"{sign}${fmt_decimal(abs(value), places)}{suffix}"
+
+    def compute(self, question: str, node: tuple, label: str, unit: str, definition: str,
+                p: Period, cells: list[Cell], places: int, kind: str,
+                prev: Period | None = None) -> Computation:
+        ops: list[Operand] = []
+        yoy = bool(_YOY.search(question)) or p.kind != "Q"
+        try:
+            value, shown = self._eval(node, p, cells, ops, yoy, prev)
+        except _Missing as m:
+            return Computation(kind, label, p.label, None, "", "", ops, [m.what], definition)
+        except (InvalidOperation, DivisionByZero):
+            return Computation(kind, label, p.label, None, "", "", ops,
+                               ["a value that could be read as a number"], definition)
+        cell_unit = next((o.cell.unit for o in ops if o.cell.unit.startswith("USD")), "")
+        scale = self.money_scale(question)
+        text = self._format(value, unit, places, scale, cell_unit)
+        formula = shown if kind == "metric" else ""
+        if kind == "metric":
+            formula = f"{_unwrap(shown)} = {text}"
+        elif ops and text != self._money(ops[0].value, 0, None, ops[0].cell.unit):
+            formula = (f"{fmt_decimal(ops[0].value)} "
+                       f"{ops[0].cell.unit.replace('USD ', '')} = {text}")
+        docs = sorted({o.cell.doc_name for o in ops})
+        return Computation(kind, label, p.label, value, text, formula, ops, [], definition,
+                           ", ".join(docs))
+
+    # -- the whole question --------------------------------------------------------------------
+
+    def answer(self, question: str, doc_ids: list[str]) -> NumericAnswer | None:
+        """A computed answer, a 'which operand is missing' answer, or None when the question
+        is not one this engine answers (then the grounded-answer path runs)."""
+        if not doc_ids or not self.is_numeric(question):
+            return None
+        metric = self.metric_of(question)
+        item = None if metric else self.lookup_of(question)
+        if metric is None and item is None:
+            return None
+        if item is not None and not _LOOKUP_INTENT.search(question):
+            return None
+        periods = periods_in_question(question)
+        cells = self._cells(doc_ids)
+        if not cells:
+            return None
+        if metric:
+            node, label, unit, definition = metric.formula, metric.label, metric.unit, \
+                metric.definition
+            places = self.places_of(question, metric.places)
+            kind = "metric"
+        else:
+            assert item is not None
+            node, label, unit, definition = ("item", item.name, 0, ""), item.label, "money", ""
+            places = self.places_of(question, 0 if not self.money_scale(question) else 2)
+            kind = "lookup"
+        if not periods:
+            periods = self._latest_periods(node, cells, want=3 if _TREND.search(question) else 1)
+            if not periods:
+                return NumericAnswer(question, [Computation(
+                    kind, label, "", None, "", "", [],
+                    [f"{label}: no period named, and no table in these documents reports it"],
+                    definition)])
+        prev = None
+        uses_prior = _uses_prior(node)
+        if uses_prior and len(periods) == 2 and (
+                not re.search(r"\baverage\b", question, re.I) or _has_avg(node)):
+            # 'from FY2016 to FY2017' / 'Q2 versus Q1': the earlier is the base period
+            a, b = sorted(periods, key=lambda x: (x.year, x.quarter or 0))
+            periods, prev = [b], a
+        comps = [self.compute(question, node, label, unit, definition, p, cells, places, kind,
+                              prev) for p in periods]
+        ans = NumericAnswer(question, comps)
+        ok = [c for c in comps if c.ok]
+        if len(ok) >= 2 and re.search(r"\baverage\b", question, re.I):
+            ans.computations.append(self._average(ok, unit, places, label))
+        elif len(ok) >= 2:
+            ans.judgement = _direction(ok, unit, label)
+        return ans
+
+    def _average(self, ok: list[Computation], unit: str, places: int, label: str
+                 ) -> Computation:
+        vals = [c.result for c in ok if c.result is not None]
+        mean = sum(vals, Decimal(0)) / len(vals)
+        cell_unit = next((o.cell.unit for c in ok for o in c.operands
+                          if o.cell.unit.startswith("USD")), "")
+        text = self._format(mean, unit, places, None, cell_unit)
+        formula = f"({' + '.join(c.result_text for c in ok)}) / {len(ok)} = {text}"
+        ops = [o for c in ok for o in c.operands]
+        return Computation("metric", f"average {label}", f"{ok[0].period}-{ok[-1].period}",
+                           mean, text, formula, ops, [], ok[0].definition, ok[0].doc_name)
+
+    def _latest_periods(self, node: tuple, cells: list[Cell], want: int) -> list[Period]:
+        names = _items_of(node)
+        years: dict[int, int] = {}
+        for c in cells:
+            if c.period_kind not in ("FY", "I") or c.year is None:
+                continue
+            if any(label_score(c.row_label, ITEMS[n]) > 0 for n in names[:1]):
+                years[c.year] = years.get(c.year, 0) + 1
+        ys = sorted(years)[-want:]
+        if _uses_prior(node) and len(ys) > 1 and want > 1:
+            ys = ys[1:]
+        return [Period("FY", y) for y in ys]
+
+
+def _items_of(node: tuple) -> list[str]:
+    if node[0] == "item":
+        return [node[1]]
+    if node[0] == "metric":
+        return _items_of(METRICS[node[1]].formula)
+    if node[0] == "num":
+        return []
+    return _items_of(node[1]) + _items_of(node[2])
+
+
+def _unwrap(s: str) -> str:
+    """'(a + b)' -> 'a + b' when the outer parentheses enclose the whole expression."""
+    if not (s.startswith("(") and s.endswith(")")):
+        return s
+    depth = 0
+    for i, ch in enumerate(s):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and i < len(s) - 1:
+            return s
+    return s[1:-1]
+
+
+def _cap(s: str) -> str:
+    return s[:1].upper() + s[1:]
+
+
+def _has_avg(node: tuple) -> bool:
+    if node[0] == "item":
+        return node[3] == "avg"
+    if node[0] == "metric":
+        return _has_avg(METRICS[node[1]].formula)
+    if node[0] == "num":
+        return False
+    return _has_avg(node[1]) or _has_avg(node[2])
+
+
+def _uses_prior(node: tuple) -> bool:
+    if node[0] == "item":
+        return node[2] == -1 or node[3] in ("avg", "chg")
+    if node[0] == "metric":
+        return _uses_prior(METRICS[node[1]].formula)
+    if node[0] == "num":
+        return False
+    return _uses_prior(node[1]) or _uses_prior(node[2])
+
+
+def _direction(ok: list[Computation], unit: str, label: str) -> str:
+    ordered = sorted(ok, key=lambda c: (c.period[-4:], c.period))
+    first, last = ordered[0], ordered[-1]
+    assert first.result is not None and last.result is not None
+    if last.result > first.result:
+        verb = "rose"
+    elif last.result < first.result:
+        verb = "fell"
+    else:
+        return f"{_cap(label)} was unchanged at {last.result_text} from {first.period} " \
+               f"to {last.period}."
+    return (f"{_cap(label)} {verb} from {first.result_text} in {first.period} to "
+            f"{last.result_text} in {last.period}.")
