@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rag.ui.pages import ask, dashboard, feedback, library, settings, summaries
+from rag.ui.pages import ask, dashboard, feedback, figures, library, settings, summaries
 
 
 def pages() -> list[st.Page]:
@@ -19,6 +19,8 @@ def pages() -> list[st.Page]:
         st.Page(ask.render, title="Ask", icon=":material/forum:", url_path="ask"),
         st.Page(summaries.render, title="Summaries", icon=":material/summarize:",
                 url_path="summaries"),
+        st.Page(figures.render, title="Figures", icon=":material/table_chart:",
+                url_path="figures"),
         st.Page(feedback.render, title="Feedback", icon=":material/hub:", url_path="feedback"),
         st.Page(settings.render, title="Settings", icon=":material/settings:", url_path="settings"),
     ]

@@ -181,6 +181,56 @@ def neighbours(chunks: Sequence[Chunk], chunk: Chunk, n: int = CONTEXT) -> list[
     return list(chunks[max(0, i - n) : i + n + 1])
 
 
+def anchor_of(chunks: Sequence[Chunk], chunk: Chunk, quote: str = "") -> Chunk | None:
+    """The stored passage a citation stands for: itself, or for a figure (a cell's printed
+    line, not a stored passage) the passage of its page or row holding that line."""
+    if any(c.id == chunk.id for c in chunks):
+        return chunk
+    if chunk.kind != "figure":
+        return None
+    if chunk.page is not None:
+        same = [c for c in chunks if c.page == chunk.page]
+    elif chunk.row is not None:
+        same = [c for c in chunks if c.row == chunk.row]
+    else:
+        same = []
+    line = (quote or chunk.text).strip()[:120]
+    holding = [c for c in same if line and line in c.text]
+    return (holding or same or [None])[0]
+
+
+def computation_parts(comp: dict) -> list[dict]:
+    """The computations of a computed answer: one a period asked (and an average)."""
+    return list(comp.get("periods") or [comp])
+
+
+def operand_rows(comp: dict, citations: Sequence[Citation] = ()) -> list[dict]:
+    """The figures a computation used, one row each (across periods, each figure once), with
+    the answer's citation number: the citation quoting the figure's printed line."""
+    numbers = {(c.chunk.doc_id, c.quote): c.n for c in citations}
+    rows, seen = [], set()
+    for part in computation_parts(comp):
+        for o in part.get("operands") or []:
+            cite = o.get("citation") or {}
+            key = (cite.get("doc_id"), cite.get("page"), cite.get("row_label"), o.get("period"),
+                   o.get("text"))
+            if key in seen:
+                continue
+            seen.add(key)
+            n = numbers.get((cite.get("doc_id"), cite.get("span")))
+            rows.append({"cited as": f"[{n}]" if n else "", "figure": o.get("name", ""),
+                         "period": o.get("period", ""), "value": o.get("text", ""),
+                         "unit": o.get("unit", ""), "document": cite.get("doc_name", ""),
+                         "page": cite.get("page"), "row label": cite.get("row_label", "")})
+    return rows
+
+
+def computation_missing(comp: dict) -> list[str]:
+    """The figures a computation needed and did not find, each once."""
+    return list(dict.fromkeys(m for part in computation_parts(comp)
+                              for m in part.get("missing") or []))
+
+
 # -- session state ------------------------------------------------------------------------------
 
 
@@ -438,7 +488,10 @@ def _render_answer(ws: Workspace, names: dict[str, str], turn: Turn, side: str,
                       on_click=_ask_unfocused, args=(ws.name, turn.id), type="tertiary",
                       icon=":material/travel_explore:")
     if answer.abstained and not answer.citations:
-        if answer.text.startswith("The documents do not say"):
+        if answer.computation:  # a computation that could not be done: it says what is missing
+            st.info(md(answer.text), icon=":material/help:")
+            _render_computation(answer)
+        elif answer.text.startswith("The documents do not say"):
             st.info(md(answer.text), icon=":material/help:")
         else:  # the model answered, but no sentence could be tied to a passage
             st.warning("None of this answer could be tied to a passage: the documents may "
@@ -450,10 +503,42 @@ def _render_answer(ws: Workspace, names: dict[str, str], turn: Turn, side: str,
                 render_hit(i, hit)
     else:
         st.markdown(answer_markdown(answer.text))
+        if answer.computation:
+            _render_computation(answer)
         st.markdown("**Sources**")
         for c in answer.citations:
             _render_citation(ws, f"{turn.id}_{side}", c)
     _how(answer, names)
+
+
+def _render_computation(answer: Answer) -> None:
+    """The formula and the figures behind a computed answer, each with its citation number."""
+    comp = answer.computation or {}
+    with st.container(border=True):
+        st.markdown("**Computed from the documents**")
+        head = comp.get("metric") or ""
+        if comp.get("definition"):
+            head += f" = {comp['definition']}"
+        if head:
+            st.caption(md(head[:1].upper() + head[1:]))
+        for part in computation_parts(comp):
+            if part.get("formula"):
+                label = " · ".join(x for x in (part.get("metric"), part.get("period")) if x)
+                st.caption(md(label))
+                st.code(part["formula"], language=None, wrap_lines=True)
+        if comp.get("judgement"):
+            st.markdown(md(comp["judgement"]))
+        rows = operand_rows(comp, answer.citations)
+        if rows:
+            df = pd.DataFrame(rows, columns=["cited as", "figure", "period", "value", "unit",
+                                             "document", "page", "row label"])
+            st.dataframe(df.astype({"page": "Int64"}), hide_index=True,
+                         column_config={"value": st.column_config.TextColumn(
+                             "value", help="As printed in the document")})
+        missing = computation_missing(comp)
+        if missing:
+            st.warning("Not found in the documents' tables: " + md("; ".join(missing)),
+                       icon=":material/search_off:")
 
 
 def _render_citation(ws: Workspace, key: str, c: Citation) -> None:
@@ -465,6 +550,8 @@ def _render_citation(ws: Workspace, key: str, c: Citation) -> None:
         if c.inferred:
             st.caption("The model gave no marker for this sentence: the checker matched it to "
                        "this passage.")
+        if c.chunk.kind == "figure":
+            st.caption("The printed line this figure was read from.")
         st.markdown(highlight(c.chunk.text, c.quote))
         exp = st.expander("Open in the document", key=f"ask_ctx_{key}_{c.n}",
                           on_change="rerun", icon=":material/article:")
@@ -476,17 +563,19 @@ def _render_citation(ws: Workspace, key: str, c: Citation) -> None:
 def _context(ws: Workspace, key: str, c: Citation) -> None:
     """The cited passage among its neighbours, and a way to the whole document."""
     try:
-        around = neighbours(ws.chunks_of(c.chunk.doc_id), c.chunk)
+        chunks = ws.chunks_of(c.chunk.doc_id)
     except RagError as err:
         show_error(err)
         return
+    anchor = anchor_of(chunks, c.chunk, c.quote)
+    around = neighbours(chunks, anchor) if anchor is not None else []
     if not around:
         st.caption("This passage is no longer in the workspace: its document was replaced "
                    "or deleted.")
         return
     for ch in around:
         st.markdown(f"**{md(where(ch))}**")
-        if ch.id == c.chunk.id:
+        if anchor is not None and ch.id == anchor.id:
             with st.container(border=True):
                 st.markdown(highlight(ch.text, c.quote))
         else:
