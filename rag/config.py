@@ -68,6 +68,10 @@ class Settings(BaseSettings):
 
     local_ctx: int = 4096
 
+    compute_figures: bool = True
+    """Answer numeric questions by computation over the documents' table cells (the model never
+    writes a number); false sends every question to the model, as before the figure engine."""
+
     pending_grace_s: int = 3600
     """A document left half-written by another process is cleaned up after this long."""
 

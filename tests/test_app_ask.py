@@ -199,7 +199,10 @@ def test_empty_workspace_points_to_the_library(app_env):
     assert at.chat_input(key=ask.INPUT_KEY).proto.disabled
 
 
-def test_answer_streams_with_checked_sources(app_env):
+def test_answer_streams_with_checked_sources(app_env, monkeypatch):
+    # The model path: numeric questions are computed from cells by default (tested in
+    # tests/test_app_figures.py); here the scripted model must answer.
+    monkeypatch.setenv("RAG_COMPUTE_FIGURES", "false")
     ids = _ingest([("northwind_q2_2026_call.txt", CALL_TXT), ("ops_review.txt", REPORT_TXT)])
     REPLY["text"] = ("Revenue in the second quarter was $412.6 million [1]. "
                      "Gross margin expanded to 41.3% [42].")
@@ -238,7 +241,9 @@ def test_answer_streams_with_checked_sources(app_env):
     assert len({*_passages(at)["document"]}) == 2
 
 
-def test_flags_weak_and_missing_numbers(app_env):
+def test_flags_weak_and_missing_numbers(app_env, monkeypatch):
+    # The model path (numeric questions are computed from cells by default).
+    monkeypatch.setenv("RAG_COMPUTE_FIGURES", "false")
     _ingest([("northwind_q2_2026_call.txt", CALL_TXT), ("ops_review.txt", REPORT_TXT)])
     REPLY["text"] = "Revenue in the second quarter was $999.9 million [1]."
     at = _ask(_app(), REVENUE_Q)
@@ -338,7 +343,10 @@ def test_follow_up_is_rewritten_and_chat_can_be_cleared(app_env):
     assert _turns(at) == [] and not at.chat_message
 
 
-def test_open_a_source_in_place_and_in_the_library(app_env):
+def test_open_a_source_in_place_and_in_the_library(app_env, monkeypatch):
+    # The model path: numeric questions are computed from cells by default (tested in
+    # tests/test_app_figures.py); here the scripted model must answer.
+    monkeypatch.setenv("RAG_COMPUTE_FIGURES", "false")
     ids = _ingest([("northwind_q2_2026_call.txt", CALL_TXT), ("ops_review.txt", REPORT_TXT)])
     REPLY["text"] = "Revenue in the second quarter was $412.6 million [1]."
     at = _ask(_app(), REVENUE_Q)
@@ -357,7 +365,10 @@ def test_open_a_source_in_place_and_in_the_library(app_env):
     assert any("raising our full\\-year revenue outlook" in m.value for m in at.markdown)
 
 
-def test_compare_two_models_side_by_side(app_env):
+def test_compare_two_models_side_by_side(app_env, monkeypatch):
+    # The model path: numeric questions are computed from cells by default (tested in
+    # tests/test_app_figures.py); here the scripted model must answer.
+    monkeypatch.setenv("RAG_COMPUTE_FIGURES", "false")
     _ingest([("northwind_q2_2026_call.txt", CALL_TXT), ("ops_review.txt", REPORT_TXT)])
     REPLY["text"] = "Revenue in the second quarter was $412.6 million [1]."
     REPLY["second"] = "Gross margin expanded to 41.3% [1]."
@@ -372,7 +383,9 @@ def test_compare_two_models_side_by_side(app_env):
     assert len(_sources(at)) == 2
 
 
-def test_provider_error_is_one_line_not_a_traceback(app_env):
+def test_provider_error_is_one_line_not_a_traceback(app_env, monkeypatch):
+    # The model path (numeric questions are computed from cells by default).
+    monkeypatch.setenv("RAG_COMPUTE_FIGURES", "false")
     _ingest([("northwind_q2_2026_call.txt", CALL_TXT), ("ops_review.txt", REPORT_TXT)])
     cfg = ModelConfig(provider="openai", model="gpt-test", base_url="http://127.0.0.1:9/v1",
                       timeout_s=10)
@@ -520,6 +533,8 @@ def test_operator_api_key_is_never_sent_to_the_browser(app_env, monkeypatch):
 
 @pytest.mark.slow
 def test_real_local_model_answers_the_demo_call(tmp_path, monkeypatch):
+    # The model path (numeric questions are computed from cells by default).
+    monkeypatch.setenv("RAG_COMPUTE_FIGURES", "false")
     from conftest import DEMO_DIR
 
     from rag.config import Settings

@@ -121,10 +121,12 @@ class Computation:
     def ok(self) -> bool:
         return self.result is not None and not self.missing
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, numbers: dict[int, int] | None = None) -> dict[str, Any]:
+        """`numbers` maps id(cell) to its citation number in the whole answer."""
+        numbers = numbers or {id(o.cell): i + 1 for i, o in enumerate(self.operands)}
         return {"kind": self.kind, "metric": self.label, "period": self.period,
                 "formula": self.formula, "definition": self.definition,
-                "operands": [o.to_dict(i + 1) for i, o in enumerate(self.operands)],
+                "operands": [o.to_dict(numbers.get(id(o.cell))) for o in self.operands],
                 "result": self.result_text if self.ok else None,
                 "missing": self.missing}
 
@@ -154,11 +156,13 @@ class NumericAnswer:
         return list(seen.values())
 
     def to_dict(self) -> dict[str, Any]:
+        numbers = {id(o.cell): i + 1 for i, o in enumerate(self.operands())}
         ok = [c for c in self.computations if c.ok]
-        first = ok[0] if ok else self.computations[0]
-        d = first.to_dict()
+        first = ok[-1] if ok else self.computations[0]
+        d = first.to_dict(numbers)
+        d["missing"] = self.missing
         if len(self.computations) > 1:
-            d["periods"] = [c.to_dict() for c in self.computations]
+            d["periods"] = [c.to_dict(numbers) for c in self.computations]
         d["judgement"] = self.judgement
         return d
 
@@ -354,11 +358,14 @@ class FigureEngine:
                                ["a value that could be read as a number"], definition)
         cell_unit = next((o.cell.unit for o in ops if o.cell.unit.startswith("USD")), "")
         scale = self.money_scale(question)
+        if kind == "lookup" and ops:  # never fewer decimals than the figure as printed
+            printed = re.search(r"\.(\d+)", ops[0].cell.text)
+            places = max(places, len(printed.group(1)) if printed else 0)
         text = self._format(value, unit, places, scale, cell_unit)
         formula = shown if kind == "metric" else ""
         if kind == "metric":
             formula = f"{_unwrap(shown)} = {text}"
-        elif ops and text != self._money(ops[0].value, 0, None, ops[0].cell.unit):
+        elif ops and scale and scale not in ops[0].cell.unit:  # 8,738 millions = $8.74 billion
             formula = (f"{fmt_decimal(ops[0].value)} "
                        f"{ops[0].cell.unit.replace('USD ', '')} = {text}")
         docs = sorted({o.cell.doc_name for o in ops})

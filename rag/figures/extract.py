@@ -124,14 +124,18 @@ class _PageReader:
                 continue
             if len(frag_years) >= 2:
                 ctx = " ".join(context[-6:] + frag_lines)
-                periods = column_periods(frag_years, ctx)
+                periods = column_periods(frag_years, ctx,
+                                         near=" ".join(context[-2:] + frag_lines))
                 header_text = " ".join(frag_lines)
             elif frag_lines:
                 context.extend(frag_lines)
             frag_years, frag_lines = [], []
             if is_year_header(line):
                 ys = years_in(line)
-                periods = column_periods(ys, " ".join(context[-6:] + [line]))
+                periods = column_periods(ys, " ".join(context[-6:] + [line]),
+                                         near=" ".join(context[-2:] + [line]))
+                if re.search(r"\bthereafter\b|\bbeyond\b", line, re.I):
+                    periods = []  # a schedule of future years (maturities), not periods
                 header_text = line
                 if len(line) < 160 and scale_of(line):
                     scale = scale_of(line)
@@ -194,6 +198,9 @@ _PROSE = re.compile(
 _PROSE_SCALE = {"thousand": "thousands", "k": "thousands", "million": "millions", "m": "millions",
                 "mn": "millions", "billion": "billions", "b": "billions", "bn": "billions"}
 _STOP_LABEL = re.compile(r"^(?:the|our|its|their|this|that|which|and|total)\s+", re.I)
+_PERIOD_TAIL = re.compile(
+    r"\s+(?:in|for|during|of|over)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?(?:quarter|year|period|"
+    r"months?|half|fiscal(?:\s+year)?(?:\s+\d{4})?|q[1-4]|\d{4})$", re.I)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])|\n{2,}")
 
 
@@ -211,6 +218,7 @@ def prose_cells(doc_id: str, doc_name: str, unit: Unit, default: Period | None,
         for m in _PROSE.finditer(sent):
             label = _STOP_LABEL.sub("", m.group("label").strip())
             label = _STOP_LABEL.sub("", label)
+            label = _PERIOD_TAIL.sub("", label).strip()
             if not _is_label(label) or len(label.split()) > 6:
                 continue
             val = m.group("val")

@@ -127,9 +127,21 @@ def is_year_header(line: str) -> bool:
     return len(stray) <= 2
 
 
-def column_periods(years: list[int], context: str) -> list[Period]:
+_ANNUAL = re.compile(r"\byears? ended\b|\bfiscal years?\b|\btwelve months ended\b|"
+                     r"\bfull[- ]year\b|\b52 weeks\b|\b53 weeks\b", re.I)
+_QUARTERLY = re.compile(r"\b(?:three|3|thirteen|13|twelve|12)[ -](?:months|weeks) ended\b|"
+                        r"\bquarters? ended\b", re.I)
+
+
+def column_periods(years: list[int], context: str, near: str | None = None) -> list[Period]:
     """Periods of a header's year columns, read with the words above them ('Three Months Ended
-    July 2,' ... 'Six Months Ended'). Without quarter words every column is a fiscal year."""
+    July 2,' ... 'Six Months Ended'). Without quarter words every column is a fiscal year.
+
+    `near` is the header and the line or two just above it: 'Year Ended December 31' there
+    makes the columns fiscal years whatever a title further up says ('Fourth Quarter and Full
+    Year Results')."""
+    if near is not None and _ANNUAL.search(near) and not _QUARTERLY.search(near):
+        return [Period("FY", y) for y in years]
     ctx = context.lower()
     n = len(years)
     kinds: list[tuple[str, int | None]] = []
