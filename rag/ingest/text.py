@@ -49,22 +49,86 @@ def decode_text(data: bytes, what: str = "file") -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    # Legacy single-byte encodings: let charset-normalizer choose, cp1252 being the usual answer.
+    # Legacy single-byte text: Western (cp1252) is by far the most common, and short Western
+    # text is where detectors go wrong ("Café" read as Baltic cp1257 comes out "Cafķ"). Take
+    # cp1252 when it decodes cleanly and reads like Western text; else ask charset-normalizer,
+    # and judge its guesses by what they decode to.
+    try:
+        western = data.decode("cp1252")
+    except UnicodeDecodeError:
+        western = None
+    if western is not None and looks_western(western):
+        return western
+    guess = _detected(data)
+    if guess is not None:
+        return guess
+    return western if western is not None else data.decode("cp1252", errors="replace")
+
+
+# Characters cp1252 text has beyond ASCII: Latin-1 letters and signs, and cp1252's own
+# punctuation and letters (0x80-0x9F).
+_LATIN1_LETTERS = {chr(c) for c in range(0xC0, 0x100)} - {"\u00d7", "\u00f7"}
+_WESTERN_SIGNS = set("\u00a0¡¢£¤¥¦§¨©ª«¬\u00ad®¯°±²³´µ¶·¸¹º»¼½¾¿×÷") | set(
+    "€‚ƒ„…†‡ˆ‰‹‘’“”•–—˜™›") | set("ŠŒŽšœžŸ")
+_WESTERN = _LATIN1_LETTERS | set("ŠŒŽšœžŸƒ")
+# Turkish ğ ş ı İ read as cp1252 are ð þ ý Ý: Icelandic letters, which Icelandic writes
+# among accented vowels that Turkish never uses.
+_TURKISH_AS_1252 = set("ðþýÐÞÝ")
+_ICELANDIC_VOWELS = set("áéíóúæÁÉÍÓÚÆ")
+_IN_WORD_OK = set("’‘'-·")
+
+
+def looks_western(text: str) -> bool:
+    """Whether text decoded as cp1252 reads like a Western European language.
+
+    Cyrillic, Greek, Hebrew... read as cp1252 make words of accented letters only ("Ïðèâåò");
+    Central European text makes signs inside words ("Za¿ó³æ"). Western words carry a few
+    accents among plain letters.
+    """
+    high_letters = {ch for ch in text if ch.isalpha() and not ch.isascii()}
+    if high_letters & _TURKISH_AS_1252 and not high_letters & _ICELANDIC_VOWELS:
+        return False
+    words = odd = 0
+    for token in text.split():
+        if token.isascii():
+            continue
+        core = token.strip(".,;:!?()[]{}\"'«»“”„‘’‚‹›¡¿*…–—-/\\")
+        letters = [ch for ch in core if ch.isalpha()]
+        if not letters:
+            continue
+        words += 1
+        high = [ch for ch in letters if not ch.isascii()]
+        if any(not ch.isascii() and ch not in _WESTERN and ch not in _WESTERN_SIGNS
+               for ch in core):
+            return False  # not a cp1252 character at all
+        signs_inside = any(
+            core[i - 1].isalpha() and core[i + 1].isalpha() and not ch.isalpha()
+            and not ch.isascii() and ch not in _IN_WORD_OK
+            for i, ch in enumerate(core[1:-1], 1))
+        all_high = len(letters) >= 3 and len(high) == len(letters)
+        if signs_inside or all_high or (len(letters) >= 4 and len(high) * 2 > len(letters)):
+            odd += 1
+    return words == 0 or odd * 5 <= words
+
+
+def _detected(data: bytes) -> str | None:
+    """charset-normalizer's reading of `data`, or None when it has none worth taking."""
     try:
         from charset_normalizer import from_bytes
 
         results = from_bytes(data[:200_000])
         best = results.best()
-        if best is not None and best.encoding:
-            # Short Western text often scores a hair better as a Baltic/DOS code page (cp775,
-            # cp1257) and comes out as "cafķ": when cp1252 is a near-tie, it is the right answer.
-            for match in results:
-                if "cp1252" in match.could_be_from_charset and match.chaos <= best.chaos + 0.02:
-                    return data.decode("cp1252", errors="replace")
-            return data.decode(best.encoding, errors="replace")
+        if best is None or not best.encoding:
+            return None
+        # A near-tie with cp1252 is decided by the result: cp1252 wins if it reads as Western.
+        for match in results:
+            if "cp1252" in match.could_be_from_charset and match.chaos <= best.chaos + 0.02:
+                text = data.decode("cp1252", errors="replace")
+                if looks_western(text):
+                    return text
+        return data.decode(best.encoding, errors="replace")
     except Exception:  # noqa: BLE001 - detection is best effort
-        pass
-    return data.decode("cp1252", errors="replace")
+        return None
 
 
 def control_ratio(text: str) -> float:
