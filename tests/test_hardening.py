@@ -8,7 +8,9 @@ from __future__ import annotations
 import pytest
 
 import rag.cli
-from rag.ingest.loaders import LoadOptions
+from rag.errors import FileTooLarge
+from rag.ingest.loaders import LoadOptions, check_size
+from rag.ingest.pipeline import Upload
 from rag.ingest.text import decode_text
 
 
@@ -54,3 +56,34 @@ def test_a_cp1252_csv_keeps_its_accents(ingestor, workspace):
 ])
 def test_other_code_pages_still_decode(enc, text):
     assert decode_text(text.encode(enc)) == text
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. the size limit is checked before reading
+
+
+def test_a_huge_file_is_refused_before_it_is_read(ingestor, tmp_path, monkeypatch):
+    big = tmp_path / "huge.txt"
+    with open(big, "wb") as f:  # sparse: 2 GiB on paper, nothing on disk
+        f.truncate(2 * 1024**3)
+
+    def no_read(self, *a, **kw):
+        raise AssertionError("the file was read")
+
+    monkeypatch.setattr(Upload, "read", no_read)
+    [rep] = ingestor.ingest_many([Upload("huge.txt", path=big)])
+    assert rep.status == "failed"
+    assert "file is 2,048 MB, over the 50 MB limit (RAG_MAX_FILE_MB)" in rep.message
+
+
+def test_size_messages_never_say_the_size_equals_the_limit(settings):
+    one = settings.model_copy(update={"max_file_mb": 1})
+    mib = 1024 * 1024
+    for size, want in [(mib + 1, ("file is 1,048,577 bytes, over the 1 MB limit (1,048,576 "
+                                  "bytes)")),
+                       (int(1.3 * mib), "file is 1.3 MB, over the 1 MB limit ("),
+                       (3 * mib, "file is 3 MB, over the 1 MB limit (RAG_MAX_FILE_MB)")]:
+        with pytest.raises(FileTooLarge) as err:
+            check_size(size, one)
+        assert str(err.value).startswith(want), str(err.value)
+    check_size(mib, one)  # at the limit: allowed

@@ -65,6 +65,23 @@ def safe_filename(filename: str) -> str:
     return base
 
 
+def check_size(nbytes: int, settings: Settings) -> None:
+    """Refuse a file over `settings.max_file_mb` (checked on its size, before reading it)."""
+    limit_mb = settings.max_file_mb
+    limit = limit_mb * 1024 * 1024
+    if nbytes <= limit:
+        return
+    mb = nbytes / (1024 * 1024)
+    size = f"{mb:,.0f} MB"
+    if round(mb) <= limit_mb:  # "1 MB, over the 1 MB limit": say by how much
+        size = f"{mb:,.1f} MB" if round(mb, 1) > limit_mb else f"{nbytes:,} bytes"
+    over = f"the {limit_mb:,} MB limit"
+    if size.endswith("bytes"):
+        over += f" ({limit:,} bytes)"
+    raise FileTooLarge(f"file is {size}, over {over} (RAG_MAX_FILE_MB): split it or raise "
+                       "the limit")
+
+
 def doc_name_of(filename: str) -> str:
     name = safe_filename(filename)
     stem, dot, ext = name.rpartition(".")
@@ -132,12 +149,7 @@ def load(
     """Parse one file. Raises BadFile / UnsupportedFile with a user-facing message."""
     options = options or LoadOptions()
     name = safe_filename(filename)
-    limit = settings.max_file_mb * 1024 * 1024
-    if len(data) > limit:
-        raise FileTooLarge(
-            f"file is {len(data) / 1e6:.0f} MB, over the {settings.max_file_mb} MB limit "
-            "(RAG_MAX_FILE_MB): split it or raise the limit"
-        )
+    check_size(len(data), settings)
     if not data.strip():
         raise BadFile("the file is empty")
     kind = sniff(data, name)

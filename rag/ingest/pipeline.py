@@ -6,6 +6,7 @@ the current one is embedded, so the two cores are both busy on a batch upload.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,7 +21,14 @@ from rag.errors import RagError
 from rag.index.embedder import Embedder
 from rag.index.store import Workspace
 from rag.ingest.chunking import chunk_document
-from rag.ingest.loaders import LoadOptions, SUPPORTED_EXT, extension, load, safe_filename
+from rag.ingest.loaders import (
+    SUPPORTED_EXT,
+    LoadOptions,
+    check_size,
+    extension,
+    load,
+    safe_filename,
+)
 from rag.types import Chunk, DocumentInfo, IngestReport, ParsedDocument
 
 Progress = Callable[[float, str], None]
@@ -35,11 +43,13 @@ class Upload:
     path: Path | None = None
     options: LoadOptions | None = None
 
-    def read(self) -> bytes:
+    def read(self, limit: int | None = None) -> bytes:
+        """The bytes; from a path, at most `limit` + 1 of them (enough to refuse the file)."""
         if self.data is not None:
             return self.data
         assert self.path is not None
-        return self.path.read_bytes()
+        with open(self.path, "rb") as f:
+            return f.read() if limit is None else f.read(limit + 1)
 
 
 def embed_input(chunk: Chunk) -> str:
@@ -79,9 +89,13 @@ class Ingestor:
     def _parse(self, up: Upload) -> tuple[ParsedDocument | None, str | None, float]:
         t0 = time.perf_counter()
         try:
-            data = up.read()
+            if up.data is None and up.path is not None:
+                check_size(os.stat(up.path).st_size, self.settings)  # before reading it
+            data = up.read(limit=self.settings.max_file_mb * 1024 * 1024)
         except OSError as exc:
             return None, f"cannot read the file: {exc.strerror or exc}", 0.0
+        except RagError as exc:
+            return None, str(exc), 0.0
         try:
             doc = load(data, up.filename, self.settings, up.options)
             return doc, None, time.perf_counter() - t0
