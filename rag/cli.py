@@ -4,12 +4,40 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 from typing import Any
 
 from rag.errors import RagError
 
 DEFAULT_WS = "default"
+
+# Terminal escape sequences (CSI, OSC, other ESC-x, and their 8-bit forms), then every control
+# character but newline and tab, and the bidi overrides that reorder what a terminal shows.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -~]"
+                      r"|\x9b[0-?]*[ -/]*[@-~]|\x9d[^\x07\x9c]*[\x07\x9c]")
+_CONTROLS = {c: None for c in [*range(0x20), *range(0x7f, 0xa0), *range(0x202a, 0x202f),
+                               *range(0x2066, 0x206a)] if c not in (0x09, 0x0a)}
+
+
+def plain_text(text: str) -> str:
+    """`text` safe to print on a terminal: no escape sequences, no control characters."""
+    return _ESCAPES.sub("", text).translate(_CONTROLS)
+
+
+class _PlainStdout:
+    """sys.stdout while a command runs: document text cannot drive the terminal."""
+
+    def __init__(self, stream) -> None:
+        self.unfiltered = stream
+
+    def write(self, text: str) -> int:
+        self.unfiltered.write(plain_text(text))
+        return len(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self.unfiltered, name)
 
 
 def _services():
@@ -19,8 +47,9 @@ def _services():
 
 
 def _print_json(obj: Any) -> None:
-    json.dump(obj, sys.stdout, ensure_ascii=False, indent=2, default=str)
-    sys.stdout.write("\n")
+    out = getattr(sys.stdout, "unfiltered", sys.stdout)  # JSON escapes what it must itself
+    json.dump(obj, out, ensure_ascii=False, indent=2, default=str)
+    out.write("\n")
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -375,15 +404,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _silence_stdout(stream) -> None:
+    """After a broken pipe: send what is still buffered to /dev/null, so that exiting does
+    not print a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (tests): nothing to do
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    stdout = sys.stdout
+    sys.stdout = _PlainStdout(stdout)
     try:
-        return int(args.func(args) or 0)
+        rc = int(args.func(args) or 0)
+        sys.stdout.flush()  # a reader that went away fails here, not at exit
+        return rc
+    except BrokenPipeError:  # `ragdesk search ... | head`: the reader has what it wanted
+        _silence_stdout(stdout)
+        return 141  # 128 + SIGPIPE, like other command-line tools
     except RagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {plain_text(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":

@@ -5,10 +5,17 @@ Each test builds its input here, small and fast (fake embedder, on-disk Chroma i
 
 from __future__ import annotations
 
+import io
+import json
+import subprocess
+import sys
+
 import pytest
+from conftest import ROOT
 
 import rag.cli
-from rag.errors import FileTooLarge
+from rag.errors import FileTooLarge, ModelMismatch
+from rag.index.store import Store
 from rag.ingest.loaders import LoadOptions, check_size
 from rag.ingest.pipeline import Upload
 from rag.ingest.text import decode_text
@@ -87,3 +94,86 @@ def test_size_messages_never_say_the_size_equals_the_limit(settings):
             check_size(size, one)
         assert str(err.value).startswith(want), str(err.value)
     check_size(mib, one)  # at the limit: allowed
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. the terminal: broken pipes, escape sequences; the model-mismatch advice
+
+
+class BrokenStdout(io.StringIO):
+    def write(self, s):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_broken_pipe_in_process_is_quiet(cli, services, monkeypatch, tmp_path, capsys):
+    (tmp_path / "a.txt").write_text("Robots and batteries in the warehouse.")
+    cli("ingest", str(tmp_path / "a.txt"))
+    monkeypatch.setattr(sys, "stdout", BrokenStdout())
+    assert rag.cli.main(["search", "robots"]) == 141
+    monkeypatch.undo()
+    assert capsys.readouterr().err == ""
+
+
+def test_broken_pipe_through_a_real_pipe_is_quiet():
+    code = ("import sys, rag.cli as c\n"
+            "c.cmd_docs = lambda a: [print('line', i) for i in range(200000)] and 0\n"
+            "sys.exit(c.main(['docs']))\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=ROOT)
+    assert proc.stdout.readline() == b"line 0\n"
+    proc.stdout.close()  # what `| head -1` does
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert err == ""
+
+
+HOSTILE = ("Budget note \x1b]0;pwned title\x07 the robots budget is approved "
+           "\x1b[31mRED\x1b[0m \x1b]8;;http://evil.example\x1b\\link\x1b]8;;\x1b\\ "
+           "bell\x07 back\x08space \x9b31m end. " + "The robots budget covers the warehouse "
+           "fleet, its batteries and the service contracts for the next two years. " * 3)
+
+
+def test_search_and_ask_plain_output_carry_no_terminal_controls(cli, services, tmp_path,
+                                                                monkeypatch):
+    (tmp_path / "note.txt").write_text(HOSTILE)
+    assert cli("ingest", str(tmp_path / "note.txt"))[0] == 0
+
+    rc, out, _ = cli("search", "robots budget approved")
+    assert rc == 0 and "robots budget is approved" in out
+    for bad in ("\x1b", "\x07", "\x08", "\x9b", "pwned"):
+        assert bad not in out
+    assert "RED" in out and "link" in out and "end" in out
+
+    rc, out, _ = cli("search", "robots budget approved", "--json")  # JSON escapes it itself
+    assert rc == 0 and "\x1b" in json.loads(out)[0]["text"]
+
+    class Chat:
+        name = "scripted"
+
+        def stream(self, messages, max_tokens=512, temperature=0.0):
+            yield "The robots budget is approved \x1b]52;c;ZXZpbA==\x07[1]."
+
+    from rag.answer import Answerer
+
+    monkeypatch.setattr(services, "answerer",
+                        lambda ws, k=5, **kw: Answerer(services.searcher(ws), Chat(), k=k))
+    rc, out, _ = cli("ask", "Is the robots budget approved?")
+    assert rc == 0 and "robots budget is approved" in out
+    assert "\x1b" not in out and "\x07" not in out and "ZXZpbA" not in out
+
+
+def test_model_mismatch_names_the_backend_setting(services):
+    client = services.client
+    Store(client, "all-MiniLM-L6-v2-onnx-int8", 64).workspace("Built with onnx", create=True)
+    with pytest.raises(ModelMismatch) as err:
+        Store(client, "all-MiniLM-L6-v2", 64).workspace("Built with onnx")
+    msg = str(err.value)
+    assert "RAG_EMBED_BACKEND=onnx-int8" in msg and "RAG_EMBED_MODEL=all-MiniLM-L6-v2" in msg
+
+    Store(client, "all-MiniLM-L6-v2", 64).workspace("Built with torch", create=True)
+    with pytest.raises(ModelMismatch) as err:
+        Store(client, "all-MiniLM-L6-v2-onnx-fp32", 64).workspace("Built with torch")
+    assert "RAG_EMBED_BACKEND=torch" in str(err.value)

@@ -114,6 +114,20 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _setting_of(embedder_name: str) -> str:
+    """The settings giving an embedder of this name (the model, suffixed with its backend
+    unless torch): `RAG_EMBED_BACKEND=... RAG_EMBED_MODEL=...`."""
+    from rag.index.embedder import PACKAGED
+
+    model, backend = embedder_name, "torch"
+    for b in ("onnx-int8", "onnx-fp32"):
+        if embedder_name.endswith("-" + b):
+            model, backend = embedder_name[: -len(b) - 1], b
+    if model not in PACKAGED:
+        model = f"<the folder of the model '{model}'>" if "/" not in model else model
+    return f"RAG_EMBED_BACKEND={backend} RAG_EMBED_MODEL={model}"
+
+
 class Workspace:
     """One workspace: its chunks (with embeddings) and its document manifest."""
 
@@ -357,8 +371,9 @@ class Store:
             raise ModelMismatch(
                 f"workspace '{name}' was built with the embedding model "
                 f"'{md.get('embed_model')}' ({md.get('embed_dim')} dimensions), but this app "
-                f"uses '{self.embed_model}' ({self.embed_dim}): set RAG_EMBED_MODEL to the "
-                "workspace's model, or create a new workspace"
+                f"uses '{self.embed_model}' ({self.embed_dim}): open it with the settings "
+                f"it was built with ({_setting_of(str(md.get('embed_model')))}), or create a "
+                "new workspace"
             )
         manifest = self.client.get_or_create_collection(
             chunks.name + "--docs", embedding_function=None,
