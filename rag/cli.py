@@ -7,6 +7,7 @@ import json
 import os
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 from rag.errors import RagError
@@ -52,6 +53,17 @@ def _print_json(obj: Any) -> None:
     out.write("\n")
 
 
+def _source_of(path: Path) -> str:
+    """A file's identity in the workspace: the path as given (normalised; relative to the
+    current folder when inside it), so q1/minutes.txt and q2/minutes.txt are two documents."""
+    if path.is_absolute():
+        try:
+            path = path.relative_to(Path.cwd())
+        except ValueError:
+            pass
+    return Path(os.path.normpath(path)).as_posix()
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from rag.ingest.loaders import LoadOptions
     from rag.ingest.pipeline import Upload, expand_paths
@@ -67,7 +79,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     svc = _services()
     ws = svc.workspace(args.workspace, create=True)
     options = LoadOptions(text_column=args.text_column, date_column=args.date_column)
-    uploads = [Upload(p.name, path=p, options=options) for p in files]
+    uploads = [Upload(p.name, path=p, options=options, source=_source_of(p)) for p in files]
     failed = len(missing)
     reports = []
     for rep in svc.ingestor(ws).iter_ingest(uploads):

@@ -9,6 +9,7 @@ import io
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 from conftest import ROOT
@@ -19,6 +20,7 @@ from rag.index.store import Store
 from rag.ingest.loaders import LoadOptions, check_size
 from rag.ingest.pipeline import Upload
 from rag.ingest.text import decode_text
+from rag.types import Chunk, DocumentInfo
 
 
 @pytest.fixture
@@ -177,3 +179,126 @@ def test_model_mismatch_names_the_backend_setting(services):
     with pytest.raises(ModelMismatch) as err:
         Store(client, "all-MiniLM-L6-v2-onnx-fp32", 64).workspace("Built with torch")
     assert "RAG_EMBED_BACKEND=torch" in str(err.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. a document is replaced only by a new version of the same file
+
+
+def _docs(ws):
+    return sorted((d.filename, d.meta.get("source"), d.kind)
+                  for d in ws.documents(include_pending=True))
+
+
+def test_same_stem_other_extension_are_two_documents(ingestor, workspace):
+    md = ingestor.ingest_bytes(b"# Report\n\nThe markdown report about the robots.", "report.md")
+    txt = ingestor.ingest_bytes(b"The plain text report about the batteries.", "report.txt")
+    assert (md.status, txt.status) == ("added", "added")
+    assert _docs(workspace) == [("report.md", "report.md", "markdown"),
+                                ("report.txt", "report.txt", "text")]
+    assert workspace.count_chunks() == md.doc.chunks + txt.doc.chunks
+
+
+def test_docx_and_xlsx_of_one_name_are_two_documents(ingestor, workspace):
+    import docx
+    import openpyxl
+
+    d = docx.Document()
+    d.add_paragraph("The Word file: the budget is five million euros.")
+    buf = io.BytesIO()
+    d.save(buf)
+    wb = openpyxl.Workbook()
+    wb.active.append(["id", "comment"])
+    wb.active.append([1, "The Excel file: support answered within a day, great service."])
+    wb.active.append([2, "The Excel file: the dashboard is slow on Mondays for everyone."])
+    xbuf = io.BytesIO()
+    wb.save(xbuf)
+
+    assert ingestor.ingest_bytes(buf.getvalue(), "valid.docx").status == "added"
+    assert ingestor.ingest_bytes(xbuf.getvalue(), "valid.xlsx").status == "added"
+    assert _docs(workspace) == [("valid.docx", "valid.docx", "docx"),
+                                ("valid.xlsx", "valid.xlsx", "table")]
+
+
+def test_cli_same_file_name_in_two_folders(cli, services, tmp_path, monkeypatch):
+    for q in ("q1", "q2"):
+        (tmp_path / q).mkdir()
+        (tmp_path / q / "minutes.txt").write_text(f"Board minutes of {q}: the budget was "
+                                                  f"approved for {q} robots.")
+    monkeypatch.chdir(tmp_path)
+    rc, out, _ = cli("ingest", "q1/minutes.txt", "q2/minutes.txt")
+    assert rc == 0 and [ln.split()[0] for ln in out.splitlines()] == ["ADDED", "ADDED"]
+    ws = services.workspace("default")
+    assert _docs(ws) == [("minutes.txt", "q1/minutes.txt", "text"),
+                         ("minutes.txt", "q2/minutes.txt", "text")]
+    old_q1 = next(d for d in ws.documents() if d.meta["source"] == "q1/minutes.txt")
+
+    # a new version of Q1 replaces Q1 only, and says what it replaced
+    (tmp_path / "q1" / "minutes.txt").write_text("Board minutes of q1, corrected: the budget "
+                                                 "was postponed.")
+    rc, out, _ = cli("ingest", "./q1/minutes.txt")
+    assert rc == 0 and out.startswith("REPLACED")
+    assert f"'q1/minutes.txt' (doc {old_q1.doc_id})" in out
+    assert _docs(ws) == [("minutes.txt", "q1/minutes.txt", "text"),
+                         ("minutes.txt", "q2/minutes.txt", "text")]
+    texts = " ".join(c.text for c in ws.iter_chunks())
+    assert "postponed" in texts and "q2 robots" in texts and "q1 robots" not in texts
+
+    # a folder argument gives the same identity as naming the file inside it
+    (tmp_path / "q2" / "minutes.txt").write_text("Board minutes of q2, corrected.")
+    rc, out, _ = cli("ingest", "q2")
+    assert rc == 0 and out.startswith("REPLACED") and "'q2/minutes.txt'" in out
+    assert len(ws.documents()) == 2
+
+
+def test_long_names_sharing_their_start_are_two_documents(ingestor, workspace):
+    stem = "quarterly_board_pack_" * 9  # 189 characters: the display name is cut at 170
+    a = ingestor.ingest_bytes(b"Version for Europe: prices rise.", stem + "europe.txt")
+    b = ingestor.ingest_bytes(b"Version for Asia: prices fall.", stem + "asia.txt")
+    assert (a.status, b.status) == ("added", "added")
+    assert a.doc.filename == b.doc.filename  # the same shortened display name ...
+    assert {d.meta["source"] for d in workspace.documents()} == {stem + "europe.txt",
+                                                                 stem + "asia.txt"}
+
+
+def test_replacing_needs_the_same_kind(ingestor, workspace):
+    prose = ingestor.ingest_bytes(b"Plain notes about the pricing review in March.", "notes.txt")
+    turns = ingestor.ingest_bytes(b"Ann: The pricing review is in March.\n"
+                                  b"Bob: Then we tell the sales team.\n"
+                                  b"Ann: Next week, then.\nBob: Agreed.\n", "notes.txt")
+    assert prose.doc.kind == "text" and turns.doc.kind == "transcript"
+    assert turns.status == "added"
+    assert len(workspace.documents()) == 2
+
+
+def test_a_record_written_before_sources_is_replaced_by_its_file_name(ingestor, workspace,
+                                                                     fake_embedder):
+    info = DocumentInfo(doc_id="legacy0000000000", name="notes", filename="notes.txt",
+                        kind="text", units=1, chunks=1, size=10, added_at=time.time())
+    chunk = Chunk(id="legacy-0", doc_id=info.doc_id, doc_name="notes", ordinal=0,
+                  text="old notes")
+    workspace.begin(info)
+    workspace.add_chunks([chunk], fake_embedder.embed(["old notes"]))
+    workspace.commit(info)
+    assert "source" not in workspace.documents()[0].meta
+    rep = ingestor.ingest_bytes(b"New notes about the pricing review.", "notes.txt")
+    assert rep.status == "replaced" and "(doc legacy0000000000)" in rep.message
+    assert [d.doc_id for d in workspace.documents()] == [rep.doc.doc_id]
+
+
+def test_recover_finishes_an_interrupted_replacement_by_source(workspace, fake_embedder):
+    def write(doc_id, filename, kind, **meta):
+        info = DocumentInfo(doc_id=doc_id, name="a", filename=filename, kind=kind, units=1,
+                            chunks=1, size=1, added_at=time.time(),
+                            meta={"source": filename, **meta})
+        workspace.begin(info)
+        workspace.add_chunks([Chunk(id=doc_id + "-0", doc_id=doc_id, doc_name="a", ordinal=0,
+                                    text=doc_id)], fake_embedder.embed([doc_id]))
+        workspace.commit(info)
+        time.sleep(0.01)
+
+    write("v1", "a.txt", "text")
+    write("v2", "a.txt", "text", replaces=["v1"])  # crashed before v1 was deleted
+    write("md", "a.md", "markdown")  # another file of the same display name, added later
+    assert workspace.recover() == ["v1"]
+    assert sorted(d.doc_id for d in workspace.documents()) == ["md", "v2"]

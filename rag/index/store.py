@@ -114,6 +114,12 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def doc_identity(doc: DocumentInfo) -> tuple[str, str]:
+    """What a new version must share with a document to replace it: source name and kind.
+    (Records written before sources were kept fall back to their file name.)"""
+    return str(doc.meta.get("source") or doc.filename), doc.kind
+
+
 def _setting_of(embedder_name: str) -> str:
     """The settings giving an embedder of this name (the model, suffixed with its backend
     unless torch): `RAG_EMBED_BACKEND=... RAG_EMBED_MODEL=...`."""
@@ -165,8 +171,16 @@ class Workspace:
         return _doc_from_record(mds[0])
 
     def find_by_name(self, name: str) -> list[DocumentInfo]:
+        """Ready documents of this display name (the stem: several files can share it)."""
         return [_doc_from_record(m) for m in self._records({"name": name})
                 if m.get("status") == "ready"]
+
+    def find_by_source(self, source: str, kind: str) -> list[DocumentInfo]:
+        """Ready documents that a new version of `source` (of this kind) replaces."""
+        recs = self._records({"source": source})
+        recs += [m for m in self._records({"filename": source}) if not m.get("source")]
+        docs = [_doc_from_record(m) for m in recs if m.get("status") == "ready"]
+        return [d for d in docs if doc_identity(d) == (source, kind)]
 
     def _put_record(self, doc: DocumentInfo, status: str) -> None:
         md = {
@@ -175,6 +189,8 @@ class Workspace:
             "added_at": doc.added_at, "status": status, "writer": f"{_HOST}:{os.getpid()}",
             "updated_at": time.time(), "meta_json": json.dumps(doc.meta, default=str),
         }
+        if doc.meta.get("source"):
+            md["source"] = str(doc.meta["source"])
         self._manifest.upsert(ids=[doc.doc_id], embeddings=[[1.0]], metadatas=[md],
                               documents=[doc.name])
 
@@ -250,10 +266,10 @@ class Workspace:
                 self._purge(m["doc_id"])
                 cleaned.append(m["doc_id"])
         # A replacement interrupted between commit and delete leaves two ready copies.
-        by_name: dict[str, list[DocumentInfo]] = {}
+        by_source: dict[tuple[str, str], list[DocumentInfo]] = {}
         for d in self.documents():
-            by_name.setdefault(d.name, []).append(d)
-        for same in by_name.values():
+            by_source.setdefault(doc_identity(d), []).append(d)
+        for same in by_source.values():
             newest = max(same, key=lambda d: d.added_at)
             for old in same:
                 if old.doc_id in (newest.meta.get("replaces") or []):

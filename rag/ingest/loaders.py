@@ -65,6 +65,19 @@ def safe_filename(filename: str) -> str:
     return base
 
 
+def source_name(filename: str) -> str:
+    """A document's identity for replacement: its full name with extension and any folders
+    (a CLI path as given), control characters removed, never truncated.
+
+    `safe_filename` is only the display name: it drops folders and cuts long names, so two
+    different files can share it.
+    """
+    name = (filename or "").replace("\\", "/")
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    return "/".join(parts) or "untitled"
+
+
 def check_size(nbytes: int, settings: Settings) -> None:
     """Refuse a file over `settings.max_file_mb` (checked on its size, before reading it)."""
     limit_mb = settings.max_file_mb

@@ -28,6 +28,7 @@ from rag.ingest.loaders import (
     extension,
     load,
     safe_filename,
+    source_name,
 )
 from rag.types import Chunk, DocumentInfo, IngestReport, ParsedDocument
 
@@ -36,12 +37,17 @@ Progress = Callable[[float, str], None]
 
 @dataclass(frozen=True)
 class Upload:
-    """One file to ingest: its name, its bytes (or a path to read them from) and options."""
+    """One file to ingest: its name, its bytes (or a path to read them from) and options.
+
+    `source` is the document's identity for replacement (default: the full `filename`): a new
+    version replaces the document of the same source and kind, nothing else.
+    """
 
     filename: str
     data: bytes | None = None
     path: Path | None = None
     options: LoadOptions | None = None
+    source: str | None = None
 
     def read(self, limit: int | None = None) -> bytes:
         """The bytes; from a path, at most `limit` + 1 of them (enough to refuse the file)."""
@@ -50,6 +56,10 @@ class Upload:
         assert self.path is not None
         with open(self.path, "rb") as f:
             return f.read() if limit is None else f.read(limit + 1)
+
+    @property
+    def source_name(self) -> str:
+        return source_name(self.source or self.filename)
 
 
 def embed_input(chunk: Chunk) -> str:
@@ -133,7 +143,7 @@ class Ingestor:
                     report = IngestReport(name, "failed", err or "unknown error",
                                           seconds=time.perf_counter() - t0)
                 else:
-                    report = self._index(doc, sub, parse_s, t0)
+                    report = self._index(doc, sub, parse_s, t0, up.source_name)
                 sub(1.0, report.status)
                 # Failures wait on the dashboard until a file of that name is added.
                 note_ingest_quietly(self.settings.data_dir, self.workspace.collection_name,
@@ -144,10 +154,11 @@ class Ingestor:
                      progress: Progress | None = None) -> IngestReport:
         return self.ingest_many([Upload(filename, data=data, options=options)], progress)[0]
 
-    def _index(self, doc: ParsedDocument, sub: Progress, parse_s: float, t0: float
-               ) -> IngestReport:
+    def _index(self, doc: ParsedDocument, sub: Progress, parse_s: float, t0: float,
+               source: str | None = None) -> IngestReport:
         ws = self.workspace
         doc_id = doc.content_hash[:16]
+        source = source or source_name(doc.filename)
         timings = {"parse": parse_s}
         try:
             existing = ws.get_document(doc_id)
@@ -156,7 +167,9 @@ class Ingestor:
                                 doc=existing, seconds=time.perf_counter() - t0, timings=timings)
         except RagError:
             pass
-        same_name = [d for d in ws.find_by_name(doc.name) if d.doc_id != doc_id]
+        # Only an earlier version of this very file is replaced: same full source name (with
+        # extension and folders, never the shortened display name) and same kind.
+        same_source = [d for d in ws.find_by_source(source, doc.kind) if d.doc_id != doc_id]
 
         t = time.perf_counter()
         chunks = chunk_document(doc, doc_id, self.settings.chunk_chars)
@@ -165,7 +178,8 @@ class Ingestor:
             doc_id=doc_id, name=doc.name, filename=doc.filename, kind=doc.kind,
             units=int(doc.meta.get("pages") or doc.meta.get("rows_with_text") or len(doc.units)),
             chunks=len(chunks), size=doc.size, added_at=time.time(), status="pending",
-            meta={**doc.meta, **({"replaces": [d.doc_id for d in same_name]} if same_name else {})},
+            meta={**doc.meta, "source": source,
+                  **({"replaces": [d.doc_id for d in same_source]} if same_source else {})},
         )
         try:
             ws.begin(info)
@@ -195,14 +209,17 @@ class Ingestor:
             raise
         status = "added"
         message = f"{info.units} {info.unit_label}, {info.chunks} chunks"
-        if same_name:
-            for old in same_name:
+        if same_source:
+            for old in same_source:
                 try:
                     ws.delete_document(old.doc_id)
                 except RagError:
                     pass
             status = "replaced"
-            message += " (replaced the earlier version)"
+            message += " (replaced the earlier version: " + ", ".join(
+                f"'{old.meta.get('source') or old.filename}' (doc {old.doc_id})"
+                for old in same_source
+            ) + ")"
         ready = ws.get_document(doc_id)
         return IngestReport(doc.filename, status, message, doc=ready,
                             seconds=time.perf_counter() - t0, timings=timings)
