@@ -77,7 +77,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print("no supported files found", file=sys.stderr)
         return 1
     svc = _services()
-    ws = svc.workspace(args.workspace, create=True)
+    ws = svc.workspace(args.workspace, create=True, recover=True)
     options = LoadOptions(text_column=args.text_column, date_column=args.date_column)
     uploads = [Upload(p.name, path=p, options=options, source=_source_of(p)) for p in files]
     failed = len(missing)
@@ -107,7 +107,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    ws = _services().workspace(args.workspace)
+    ws = _services().workspace(args.workspace, recover=True)
     doc = ws.get_document(args.doc_id)
     ws.delete_document(args.doc_id)
     print(f"deleted {doc.doc_id} ({doc.name}, {doc.chunks} chunks)")

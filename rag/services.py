@@ -30,16 +30,24 @@ class Services:
     def __post_init__(self) -> None:
         self.store = Store(self.client, self.embedder.name, self.embedder.dim)
 
-    def workspace(self, name: str, create: bool = False) -> Workspace:
-        """Open a workspace; the first open in this process cleans up crashed writes."""
+    def workspace(self, name: str, create: bool = False, recover: bool = False) -> Workspace:
+        """Open a workspace. Write paths pass `recover=True`: the first such open in this
+        process cleans up crashed writes (reading never removes anything)."""
         ws = self.store.workspace(name, create=create)
+        if recover:
+            self.recover(ws)
+        return ws
+
+    def recover(self, ws: Workspace) -> None:
+        """Clean up what crashed writers left in `ws`, once per process and workspace."""
         with self._lock:
             if ws.collection_name not in self._recovered:
                 ws.recover(self.settings.pending_grace_s)
                 self._recovered.add(ws.collection_name)
-        return ws
 
     def ingestor(self, workspace: Workspace) -> Ingestor:
+        """An ingestor for `workspace`: a write path, so crashed writes are cleaned up first."""
+        self.recover(workspace)
         return Ingestor(workspace, self.embedder, self.settings)
 
     def searcher(self, workspace: Workspace):

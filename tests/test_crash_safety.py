@@ -84,9 +84,10 @@ def test_kill_9_mid_ingest(tmp_path, copy_pdf, real_embedder):
             "Pfizer Comirnaty COVID-19 vaccine revenues 2021", k=10)
         assert hits and {h.chunk.doc_id for h in hits} == {small.doc_id}
 
-        # 4. opening through the services (what the app and CLI do) runs recover()
+        # 4. opening through the services for writing (what ingest and delete do) runs
+        # recover()
         ws = Services(settings=settings, client=client, embedder=real_embedder).workspace(
-            "default")
+            "default", recover=True)
         assert ws.count_chunks() == small.chunks
         assert [d.doc_id for d in ws.documents(include_pending=True)] == [small.doc_id]
         assert [c.text for c in ws.chunks_of(small.doc_id)] == [SMALL_DOC.decode()]

@@ -5,21 +5,26 @@ Each test builds its input here, small and fast (fake embedder, on-disk Chroma i
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
 import subprocess
 import sys
 import time
 
 import pytest
 from conftest import ROOT
+from fakes import HashEmbedder
 
 import rag.cli
+import rag.index.store as store_mod
 from rag.errors import FileTooLarge, ModelMismatch
-from rag.index.store import Store
+from rag.index.store import _HOST, Store, process_start
 from rag.ingest.loaders import LoadOptions, check_size
-from rag.ingest.pipeline import Upload
+from rag.ingest.pipeline import Ingestor, Upload
 from rag.ingest.text import decode_text
+from rag.services import Services
 from rag.types import Chunk, DocumentInfo
 
 
@@ -302,3 +307,166 @@ def test_recover_finishes_an_interrupted_replacement_by_source(workspace, fake_e
     write("md", "a.md", "markdown")  # another file of the same display name, added later
     assert workspace.recover() == ["v1"]
     assert sorted(d.doc_id for d in workspace.documents()) == ["md", "v2"]
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. a live writer is never cleaned up; reading never cleans up; chunk counts are verified
+
+
+def _long_text(paragraphs: int = 100) -> bytes:
+    """About three chunks a paragraph: several batches of 64 chunks."""
+    para = "A sentence about warehouse robots and their batteries. " * 40
+    return "\n\n".join(f"Section {i}. {para}" for i in range(paragraphs)).encode()
+
+
+def _doc_id(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+class HookEmbedder(HashEmbedder):
+    """Calls `hook(batch_index)` before embedding each batch: another process acting meanwhile."""
+
+    def __init__(self, hook) -> None:
+        super().__init__()
+        self.hook = hook
+
+    def embed(self, texts):
+        self.hook(self.calls)
+        return super().embed(texts)
+
+
+def _pending(ws, emb, doc_id: str, writer: str | None = None, age_s: float = 0.0) -> None:
+    """A pending document of 3 chunks, as a writer that stopped mid-way leaves it."""
+    chunks = [Chunk(id=f"{doc_id}-{i:05d}", doc_id=doc_id, doc_name="draft", ordinal=i,
+                    text=f"draft passage {i}") for i in range(3)]
+    info = DocumentInfo(doc_id=doc_id, name="draft", filename="draft.txt", kind="text",
+                        units=1, chunks=3, size=10, added_at=time.time())
+    ws.begin(info)
+    ws.add_chunks(chunks, emb.embed([c.text for c in chunks]))
+    md = ws._manifest.get(ids=[doc_id], include=["metadatas"])["metadatas"][0]
+    ws._manifest.update(ids=[doc_id], metadatas=[{
+        **md, "writer": writer or md["writer"],
+        "updated_at": store_mod.time.time() - age_s}])  # the store's clock (a test may fake it)
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+class FakeClock:
+    """`time` for the store module: real time plus an offset the test moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+
+def test_a_live_ingest_older_than_the_grace_period_is_left_alone(services, workspace,
+                                                                monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(store_mod, "time", clock)
+    other = services.store.workspace(workspace.name)  # another replica, on another host
+    cleaned = []
+
+    def replica_recovers(batch: int) -> None:
+        if batch == 0:
+            return
+        clock.offset += 40 * 60  # each batch takes 40 minutes
+        monkeypatch.setattr(store_mod, "_HOST", "other-host")
+        try:
+            cleaned.extend(other.recover(grace_s=3600))
+        finally:
+            monkeypatch.setattr(store_mod, "_HOST", _HOST)
+
+    data = _long_text()
+    rep = Ingestor(workspace, HookEmbedder(replica_recovers), services.settings).ingest_bytes(
+        data, "long.txt")
+    assert clock.offset >= 2 * 3600  # the ingest ran past the grace period ...
+    assert cleaned == []  # ... but kept its heartbeat fresh, so nothing was removed
+    assert rep.status == "added"
+    assert workspace.count_chunks() == rep.doc.chunks == len(workspace.chunks_of(rep.doc.doc_id))
+
+    # a writer that stopped beating is cleaned up once the grace period has passed
+    _pending(workspace, services.embedder, "silent", writer="other-host:1")
+    assert other.recover(grace_s=3600) == []
+    clock.offset += 3601
+    assert other.recover(grace_s=3600) == ["silent"]
+
+
+def test_the_writer_records_host_pid_and_start_time(workspace, services):
+    _pending(workspace, services.embedder, "p1")
+    md = workspace._manifest.get(ids=["p1"], include=["metadatas"])["metadatas"][0]
+    start = process_start(os.getpid())
+    assert md["writer"] == f"{_HOST}:{os.getpid()}" + (f":{start}" if start else "")
+
+
+def test_a_reused_pid_counts_as_a_dead_writer(workspace, services):
+    start = process_start(os.getpid())
+    if start is None:
+        pytest.skip("no /proc: process start times are unknown here")
+    emb = services.embedder
+    # this pid, but a process that started at another time: the writer is gone
+    _pending(workspace, emb, "reused", writer=f"{_HOST}:{os.getpid()}:{start}0")
+    _pending(workspace, emb, "dead", writer=f"{_HOST}:{_dead_pid()}:{start}")
+    _pending(workspace, emb, "me", writer=f"{_HOST}:{os.getpid()}:{start}")  # alive: spared
+    assert sorted(workspace.recover(grace_s=3600)) == ["dead", "reused"]
+    assert [d.doc_id for d in workspace.documents(include_pending=True)] == ["me"]
+
+
+def test_reading_never_recovers_writing_does(cli, services, tmp_path, fake_embedder):
+    ws = services.store.workspace("default", create=True)
+    _pending(ws, fake_embedder, "dead", writer=f"{_HOST}:{_dead_pid()}")
+
+    def pending():
+        return [d.doc_id for d in ws.documents(include_pending=True) if d.status == "pending"]
+
+    services.workspace("default")
+    Services(settings=services.settings, client=services.client,
+             embedder=fake_embedder).workspace("default")
+    assert cli("docs")[0] == 0 and cli("search", "draft passage")[0] == 0
+    assert pending() == ["dead"]  # read-only opens left it alone
+
+    (tmp_path / "new.txt").write_text("A new document about the robots.")
+    rc, _, _ = cli("ingest", str(tmp_path / "new.txt"))
+    assert rc == 0 and pending() == []  # a write path cleans up
+    assert ws.chunks_of("dead") == []
+
+    # the app's ingest path (Services.ingestor) cleans up too
+    _pending(ws, fake_embedder, "dead2", writer=f"{_HOST}:{_dead_pid()}")
+    fresh = Services(settings=services.settings, client=services.client, embedder=fake_embedder)
+    fresh.ingestor(fresh.workspace("default"))
+    assert pending() == []
+
+
+def test_chunks_lost_while_writing_fail_the_document(services, workspace):
+    data = _long_text(60)
+    doc_id = _doc_id(data)
+
+    def lose_some(batch: int) -> None:
+        if batch == 1:  # another process removes what was written so far, not the record
+            workspace._chunks.delete(where={"doc_id": doc_id})
+
+    rep = Ingestor(workspace, HookEmbedder(lose_some), services.settings).ingest_bytes(
+        data, "long.txt")
+    assert rep.status == "failed"
+    assert "chunks are in the index" in rep.message and "rolled back" in rep.message
+    assert workspace.documents(include_pending=True) == [] and workspace.count_chunks() == 0
+
+
+def test_a_record_removed_while_writing_fails_the_document(services, workspace):
+    data = _long_text(60)
+    doc_id = _doc_id(data)
+    other = services.store.workspace(workspace.name)
+
+    def purge(batch: int) -> None:
+        if batch == 1:
+            other._purge(doc_id)
+
+    rep = Ingestor(workspace, HookEmbedder(purge), services.settings).ingest_bytes(
+        data, "long.txt")
+    assert rep.status == "failed" and "removed by another process" in rep.message
+    assert workspace.documents(include_pending=True) == [] and workspace.count_chunks() == 0

@@ -266,9 +266,12 @@ def test_recover_finishes_interrupted_deletes_and_replacements(store, fake_embed
 
 
 def test_services_recover_once_per_workspace_on_open(services, fake_embedder):
-    ws = services.workspace("W", create=True)
+    ws = services.workspace("W", create=True, recover=True)
     _write(ws, fake_embedder, "dead", commit=False)
     _set_writer(ws, "dead", f"{_HOST}:{_dead_pid()}")
-    assert services.workspace("W").count_chunks() == 3  # already recovered in this process
+    # already recovered in this process
+    assert services.workspace("W", recover=True).count_chunks() == 3
     fresh = Services(settings=services.settings, client=services.client, embedder=fake_embedder)
-    assert fresh.workspace("W").count_chunks() == 0  # a new process cleans up on first open
+    assert fresh.workspace("W").count_chunks() == 3  # reading never cleans up
+    # a new process cleans up on its first write-path open
+    assert fresh.workspace("W", recover=True).count_chunks() == 0

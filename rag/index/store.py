@@ -2,8 +2,10 @@
 
 A document becomes visible only when its manifest record says `ready`, which is written after
 all its chunks are stored; searches are restricted to ready documents. A crash mid-way leaves a
-`pending` (or `deleting`) record that `Workspace.recover()` cleans up on the next start. Nothing
-here assumes it is the only writer: several app replicas may share one Chroma server.
+`pending` (or `deleting`) record that `Workspace.recover()` cleans up on the next write. Nothing
+here assumes it is the only writer: several app replicas may share one Chroma server, so a
+writer names itself (host, pid and the pid's start time) and keeps a heartbeat in its pending
+record, and recovery only removes what a writer provably abandoned.
 """
 
 from __future__ import annotations
@@ -114,6 +116,70 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip().replace("-", "")[:12]
+    except OSError:
+        return ""
+
+
+_BOOT = _boot_id()
+
+
+def process_start(pid: int) -> str | None:
+    """A token of when process `pid` started (boot id + start tick), None when unknown.
+
+    A pid can be reused by a later process; a different token says the writer is gone.
+    """
+    if not _BOOT:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode("ascii", "replace")
+        ticks = stat.rpartition(")")[2].split()[19]  # field 22, starttime
+    except (OSError, IndexError):
+        return None
+    return f"{_BOOT}.{ticks}" if ticks.isdigit() else None
+
+
+_OWN_PID = os.getpid()
+_START = process_start(_OWN_PID)
+
+
+def _writer_tag() -> str:
+    """`host:pid:start` of this process (`host:pid` where the start time is unknown)."""
+    pid = os.getpid()
+    start = _START if pid == _OWN_PID else process_start(pid)  # after a fork: the child's
+    return f"{_HOST}:{pid}" + (f":{start}" if start else "")
+
+
+def parse_writer(tag: str) -> tuple[str, int, str | None] | None:
+    """`host:pid[:start]` -> (host, pid, start); None for a tag that is not one."""
+    head, _, last = str(tag or "").rpartition(":")
+    if last.isdigit():
+        return (head, int(last), None) if head else None
+    host, _, pid = head.rpartition(":")
+    return (host, int(pid), last or None) if host and pid.isdigit() else None
+
+
+def writer_gone(tag: str) -> bool:
+    """True only when the writer ran on this host and is provably not running any more: its
+    pid is dead, or now belongs to a process that started at another time."""
+    parsed = parse_writer(tag)
+    if parsed is None:
+        return False
+    host, pid, start = parsed
+    if host != _HOST:
+        return False  # another machine: only its heartbeat can tell
+    if not _pid_alive(pid):
+        return True
+    if start is None:
+        return False
+    now_start = process_start(pid)
+    return now_start is not None and now_start != start
+
+
 def doc_identity(doc: DocumentInfo) -> tuple[str, str]:
     """What a new version must share with a document to replace it: source name and kind.
     (Records written before sources were kept fall back to their file name.)"""
@@ -186,7 +252,7 @@ class Workspace:
         md = {
             "doc_id": doc.doc_id, "name": doc.name, "filename": doc.filename, "kind": doc.kind,
             "units": doc.units, "chunks": doc.chunks, "size": doc.size,
-            "added_at": doc.added_at, "status": status, "writer": f"{_HOST}:{os.getpid()}",
+            "added_at": doc.added_at, "status": status, "writer": _writer_tag(),
             "updated_at": time.time(), "meta_json": json.dumps(doc.meta, default=str),
         }
         if doc.meta.get("source"):
@@ -199,6 +265,25 @@ class Workspace:
     def begin(self, doc: DocumentInfo) -> None:
         """Announce a document being written: invisible to search until `commit`."""
         self._put_record(doc, "pending")
+
+    def heartbeat(self, doc: DocumentInfo) -> None:
+        """Say the pending document is still being written (call it between batches).
+
+        Raises WorkspaceError when its record is gone: another process cleaned it up.
+        """
+        res = self._manifest.get(ids=[doc.doc_id], include=["metadatas"])
+        mds = res.get("metadatas") or []
+        status = mds[0].get("status") if mds and mds[0] else None
+        if status == "ready":  # the same bytes, committed by another writer: leave it visible
+            return
+        if status != "pending":
+            raise WorkspaceError(
+                f"'{doc.filename}' was removed by another process while it was being written")
+        self._put_record(doc, "pending")
+
+    def count_doc_chunks(self, doc_id: str) -> int:
+        """How many chunks of this document are stored (ids only, no text or vectors)."""
+        return len(self._chunks.get(where={"doc_id": doc_id}, include=[])["ids"])
 
     def add_chunks(self, chunks: list[Chunk], embeddings: np.ndarray) -> None:
         if len(chunks) != len(embeddings):
@@ -245,8 +330,10 @@ class Workspace:
     def recover(self, grace_s: float = 3600.0) -> list[str]:
         """Clean up what a crashed writer left: pending/deleting records and their chunks.
 
-        A pending record is stale when its writer ran on this host and is gone, or when it is
-        older than `grace_s` (another replica may still be writing it). Returns the cleaned ids.
+        Destructive: call it only on write paths. A pending record is stale when its writer ran
+        on this host and is provably gone (pid dead, or reused by a process started later), or
+        when its heartbeat is older than `grace_s` (a live writer refreshes it every batch;
+        another replica's liveness can only be told this way). Returns the cleaned ids.
         """
         cleaned = []
         now = time.time()
@@ -256,12 +343,8 @@ class Workspace:
                 continue
             stale = status == "deleting"
             if status == "pending":
-                host, _, pid = str(m.get("writer", "")).rpartition(":")
-                mine = host == _HOST and pid.isdigit()
-                if mine and int(pid) != os.getpid() and not _pid_alive(int(pid)):
-                    stale = True
-                elif now - float(m.get("updated_at", 0)) > grace_s:
-                    stale = True
+                silent_s = now - float(m.get("updated_at", 0))
+                stale = writer_gone(str(m.get("writer", ""))) or silent_s > grace_s
             if stale:
                 self._purge(m["doc_id"])
                 cleaned.append(m["doc_id"])

@@ -17,7 +17,7 @@ import numpy as np
 
 from rag.analytics.questions import note_ingest_quietly
 from rag.config import Settings
-from rag.errors import RagError
+from rag.errors import RagError, WorkspaceError
 from rag.index.embedder import Embedder
 from rag.index.store import Workspace
 from rag.ingest.chunking import chunk_document
@@ -192,9 +192,16 @@ class Ingestor:
                 timings["embed"] += time.perf_counter() - t
                 t = time.perf_counter()
                 ws.add_chunks(part, vecs)
+                ws.heartbeat(info)  # still writing: recovery elsewhere must leave it alone
                 timings["write"] += time.perf_counter() - t
                 sub(min(0.99, (s + len(part)) / max(1, len(chunks))),
                     f"embedded {s + len(part)}/{len(chunks)} chunks")
+            stored = ws.count_doc_chunks(doc_id)
+            if stored != len(chunks):
+                raise WorkspaceError(
+                    f"{stored} of its {len(chunks)} chunks are in the index (another process "
+                    "removed or added some while it was written): it was rolled back, add it "
+                    "again")
             ws.commit(info)
         except BaseException as exc:
             # Roll back what this document wrote; the workspace stays as it was before it.
