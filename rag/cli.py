@@ -342,6 +342,44 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_figures(args: argparse.Namespace) -> int:
+    """Cells read from the workspace's tables and sentences (ready documents only)."""
+    svc = _services()
+    ws = svc.workspace(args.workspace)
+    ready = ws.ready_ids()
+    doc_ids = ready
+    if args.doc:
+        doc_ids = [d.doc_id for d in ws.documents() if args.doc in (d.doc_id, d.name, d.filename)]
+        if not doc_ids:
+            raise RagError(f"no document '{args.doc}' in workspace '{ws.name}'")
+    cells = svc.figure_store(ws).cells(doc_ids=doc_ids, item=args.item, period=args.period,
+                                       limit=args.limit)
+    if args.json:
+        _print_json([{"doc_id": c.doc_id, "doc_name": c.doc_name, "page": c.page,
+                      "row": c.row, "table": c.table, "statement": c.statement,
+                      "row_label": c.row_label, "period": c.period, "column": c.column,
+                      "value": c.value, "unit": c.unit, "text": c.text, "span": c.span,
+                      "source": c.source} for c in cells])
+        return 0
+    if not cells:
+        print("no figures found" + (f" for '{args.item}'" if args.item else ""))
+    for c in cells:
+        print(f"{c.doc_name}  {c.location():8} {c.row_label[:60]:60} {c.period:8} "
+              f"{c.text:>12} {c.unit}")
+    return 0
+
+
+def _figures_parser(sub) -> None:
+    sp = sub.add_parser("figures", help="figures read from the documents' tables, as cells")
+    sp.add_argument("--workspace", "-w", default=DEFAULT_WS, help="workspace name")
+    sp.add_argument("--doc", help="only this document (id or name)")
+    sp.add_argument("--item", help="only line items whose label contains this text")
+    sp.add_argument("--period", help="only this period (FY2022, Q2 2023)")
+    sp.add_argument("--limit", type=int, default=None)
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_figures)
+
+
 def _eval_parser(sub) -> None:
     sp = sub.add_parser("eval", help="retrieval quality of an evaluation set (recall@k, MRR)")
     sp.add_argument("file", help="JSONL or CSV: question, doc_name, page (1-based), answer")
@@ -413,6 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     _cluster_parser(sub)
     _summarize_parser(sub)
     _eval_parser(sub)
+    _figures_parser(sub)
     return p
 
 

@@ -34,6 +34,7 @@ class Services:
         """Open a workspace. Write paths pass `recover=True`: the first such open in this
         process cleans up crashed writes (reading never removes anything)."""
         ws = self.store.workspace(name, create=create)
+        ws.purge_hooks.append(self.figure_store(ws).delete)
         if recover:
             self.recover(ws)
         return ws
@@ -48,7 +49,8 @@ class Services:
     def ingestor(self, workspace: Workspace) -> Ingestor:
         """An ingestor for `workspace`: a write path, so crashed writes are cleaned up first."""
         self.recover(workspace)
-        return Ingestor(workspace, self.embedder, self.settings)
+        return Ingestor(workspace, self.embedder, self.settings,
+                        figures=self.figure_store(workspace))
 
     def searcher(self, workspace: Workspace):
         from rag.retrieve import Retriever
@@ -68,10 +70,35 @@ class Services:
                 self._models[cfg] = model
         return model
 
-    def answerer(self, workspace: Workspace, model=None, k: int = 5):
+    def figure_store(self, workspace: Workspace):
+        """The workspace's cells (DuckDB beside the Chroma data), built once per workspace."""
+        from rag.figures.store import DuckFigureStore, figures_path
+
+        key = ("figures", workspace.collection_name)
+        with self._lock:
+            store = self._models.get(key)
+            if store is None:
+                store = DuckFigureStore(figures_path(self.settings.data_dir,
+                                                     workspace.collection_name))
+                self._models[key] = store
+        return store
+
+    def figure_engine(self, workspace: Workspace):
+        from rag.figures.engine import FigureEngine
+
+        return FigureEngine(self.figure_store(workspace))
+
+    def answerer(self, workspace: Workspace, model=None, k: int = 5,
+                 figures: bool | None = None):
+        """Grounded answers over `workspace`; numeric questions are computed from its cells
+        (pass `figures=False` for the model-only path, as the benchmark's baseline)."""
         from rag.answer import Answerer
 
-        return Answerer(self.searcher(workspace), model or self.chat_model(), k=k)
+        if figures is None:
+            figures = self.settings.compute_figures
+        engine = self.figure_engine(workspace) if figures else None
+        return Answerer(self.searcher(workspace), model or self.chat_model(), k=k,
+                        figures=engine)
 
 
 def embedder_identity(settings: Settings) -> tuple[str, int] | None:

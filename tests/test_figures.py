@@ -229,3 +229,67 @@ def test_real_filings_computed_answers_match_gold(tmp_path: Path, settings) -> N
             wrong += 1
     # measured 6 right and 0 wrong of 7 when written: floors, not a hard-coded result
     assert right >= 5 and wrong <= 1, (right, wrong)
+
+
+# -- inside ingestion and answers ------------------------------------------------------------
+
+class _NoModel:
+    """A chat model that fails the test if a computed answer ever calls it."""
+
+    name = "must-not-be-called"
+
+    def stream(self, messages, max_tokens=400, **kw):
+        raise AssertionError("the model was called for a computed answer")
+
+    def complete(self, messages, max_tokens=400, **kw):
+        raise AssertionError("the model was called for a computed answer")
+
+
+def test_cells_come_and_go_with_their_document(services, workspace, ingestor) -> None:
+    from badfiles import text_pdf
+
+    pdf = text_pdf([INCOME, BALANCE, CASHFLOW])
+    rep = ingestor.ingest_bytes(pdf, "acme_2023_10k.pdf")
+    assert rep.ok, rep.message
+    store = services.figure_store(workspace)
+    cells = store.cells(doc_ids=[rep.doc.doc_id])
+    assert any(c.row_label.startswith("Purchases of property") and c.period == "FY2023"
+               for c in cells)
+    again = ingestor.ingest_bytes(pdf, "acme_2023_10k.pdf")
+    assert again.status == "unchanged"
+    assert len(store.cells(doc_ids=[rep.doc.doc_id])) == len(cells)  # idempotent
+    ans = services.answerer(workspace, model=_NoModel()).ask(
+        "What is ACME's FY2023 gross margin?")
+    assert ans.computation and ans.computation["result"] == "46.7%"
+    assert "46.7%" in ans.text and not ans.abstained
+    assert ans.citations and all(c.chunk.doc_id == rep.doc.doc_id for c in ans.citations)
+    assert all(c.quote in c.chunk.text for c in ans.citations)  # the cell's line, verbatim
+    d = ans.to_dict()["computation"]
+    assert {o["citation"]["n"] for o in d["operands"]} == {1, 2}
+    workspace.delete_document(rep.doc.doc_id)
+    assert store.cells(doc_ids=[rep.doc.doc_id]) == []  # gone with the document
+
+
+def test_failed_ingest_leaves_no_cells(services, workspace, ingestor, monkeypatch) -> None:
+    from badfiles import text_pdf
+
+    def boom(*a, **k):
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(workspace, "commit", boom)
+    rep = ingestor.ingest_bytes(text_pdf([INCOME]), "acme.pdf")
+    assert not rep.ok
+    assert services.figure_store(workspace).doc_ids() == []
+
+
+def test_demo_call_revenue_is_read_from_the_cfo_turn(services, workspace, ingestor) -> None:
+    from conftest import DEMO_DIR
+
+    call = DEMO_DIR / "northwind_q2_2026_earnings_call.txt"
+    rep = ingestor.ingest_bytes(call.read_bytes(), call.name)
+    assert rep.ok
+    ans = services.answerer(workspace, model=_NoModel()).ask(
+        "What was Northwind's revenue in the second quarter of 2026?")
+    assert ans.computation and ans.computation["result"] == "$412.6 million"
+    assert "$412.6 million" in ans.citations[0].quote
+    assert ans.citations[0].chunk.speaker  # the passage of the speaker turn that says it

@@ -212,6 +212,9 @@ class Workspace:
         self.collection_name = chunks.name
         self.embed_model = embed_model
         self.embed_dim = embed_dim
+        # Side stores keyed by document (the figure cells) register here: a document's
+        # removal, by deletion, roll-back or recovery, removes its rows there too.
+        self.purge_hooks: list = []
 
     # -- manifest ---------------------------------------------------------------------------
 
@@ -325,6 +328,8 @@ class Workspace:
 
     def _purge(self, doc_id: str) -> None:
         self._chunks.delete(where={"doc_id": doc_id})
+        for hook in self.purge_hooks:
+            hook(doc_id)
         self._manifest.delete(ids=[doc_id])
 
     def recover(self, grace_s: float = 3600.0) -> list[str]:

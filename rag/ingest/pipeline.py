@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -33,6 +34,14 @@ from rag.ingest.loaders import (
 from rag.types import Chunk, DocumentInfo, IngestReport, ParsedDocument
 
 Progress = Callable[[float, str], None]
+
+
+class FigureSink(Protocol):
+    """What ingestion needs of a figure store: replace and remove a document's cells."""
+
+    def put(self, doc_id: str, cells: Any) -> None: ...
+
+    def delete(self, doc_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -91,10 +100,23 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
 class Ingestor:
     """Ingest files into one workspace with one embedder."""
 
-    def __init__(self, workspace: Workspace, embedder: Embedder, settings: Settings) -> None:
+    def __init__(self, workspace: Workspace, embedder: Embedder, settings: Settings,
+                 figures: FigureSink | None = None) -> None:
         self.workspace = workspace
         self.embedder = embedder
         self.settings = settings
+        # Where a document's table cells go (rag.figures.store); written before the document
+        # is committed and read only for ready documents, so cells appear with the chunks.
+        self.figures = figures
+
+    def _write_figures(self, doc: ParsedDocument, doc_id: str, timings: dict) -> None:
+        if self.figures is None:
+            return
+        from rag.figures.extract import extract_cells
+
+        t = time.perf_counter()
+        self.figures.put(doc_id, extract_cells(doc, doc_id))
+        timings["figures"] = time.perf_counter() - t
 
     def _parse(self, up: Upload) -> tuple[ParsedDocument | None, str | None, float]:
         t0 = time.perf_counter()
@@ -202,11 +224,14 @@ class Ingestor:
                     f"{stored} of its {len(chunks)} chunks are in the index (another process "
                     "removed or added some while it was written): it was rolled back, add it "
                     "again")
+            self._write_figures(doc, doc_id, timings)
             ws.commit(info)
         except BaseException as exc:
             # Roll back what this document wrote; the workspace stays as it was before it.
             try:
                 ws._purge(doc_id)
+                if self.figures is not None:
+                    self.figures.delete(doc_id)
             except Exception:  # noqa: BLE001 - recover() will finish the job on next start
                 pass
             if isinstance(exc, Exception):
@@ -220,6 +245,8 @@ class Ingestor:
             for old in same_source:
                 try:
                     ws.delete_document(old.doc_id)
+                    if self.figures is not None:
+                        self.figures.delete(old.doc_id)
                 except RagError:
                     pass
             status = "replaced"
