@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,16 +76,77 @@ class LlamaCppChat:
                     yield delta
 
 
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """`text` with every secret (API key, token) replaced, whole or echoed in part."""
+    for s in secrets:
+        if s and len(s) >= 4:
+            text = text.replace(s, "[redacted]")
+            if len(s) >= 12:  # endpoints echo keys shortened: 'sk-abc...wxyz'
+                text = text.replace(s[:8], "[redacted]").replace(s[-6:], "[redacted]")
+    return text
+
+
+_DONE = object()
+
+
+def bounded(parts: Callable[[], Iterator[str]], first_s: float, total_s: float,
+            where: str) -> Iterator[str]:
+    """Pieces of `parts()` as they come, with a deadline for the first piece and one for the
+    whole reply: an endpoint that never answers, or trickles forever, fails with a message."""
+    import queue
+
+    q: queue.Queue = queue.Queue(maxsize=256)
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for p in parts():
+                if stop.is_set():
+                    return
+                q.put(p)
+            q.put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader below
+            q.put(exc)
+
+    threading.Thread(target=pump, daemon=True, name="llm-stream").start()
+    t0 = time.monotonic()
+    first = True
+    try:
+        while True:
+            limit = (first_s if first else total_s) - (time.monotonic() - t0)
+            if limit <= 0:
+                raise queue.Empty
+            try:
+                item = q.get(timeout=limit)
+            except queue.Empty:
+                what = (f"sent no reply within {first_s:.0f} s" if first
+                        else f"did not finish its reply within {total_s:.0f} s")
+                raise ProviderError(f"the model endpoint at {where} {what}: it may be "
+                                    "overloaded, or the URL points at something else") from None
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            first = False
+            yield item
+    finally:
+        stop.set()
+
+
 class LangChainChat:
     """Any LangChain chat model, behind our protocol, with errors turned into messages."""
 
     def __init__(self, name: str, model: Any, where: str,
-                 params: Callable[[int, float], dict[str, Any]] | None = None) -> None:
+                 params: Callable[[int, float], dict[str, Any]] | None = None,
+                 secrets: tuple[str, ...] = (), first_token_s: float = 60.0,
+                 total_s: float = 300.0) -> None:
         self.name = name
         self._model = model
         self._where = where
         # How this client spells the length and temperature of one call.
         self._params = params or (lambda n, t: {"max_tokens": n, "temperature": t})
+        self._secrets = secrets
+        self._first_s, self._total_s = first_token_s, total_s
 
     def stream(self, messages: list[Message], max_tokens: int = 512,
                temperature: float = 0.0) -> Iterator[str]:
@@ -92,13 +154,19 @@ class LangChainChat:
 
         kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
         lc = [kinds[m.role](content=m.content) for m in messages]
-        try:
+
+        def parts() -> Iterator[str]:
             for chunk in self._model.stream(lc, **self._params(max_tokens, temperature)):
                 text = chunk.content if isinstance(chunk.content, str) else str(chunk.content)
                 if text:
                     yield text
-        except Exception as exc:
-            raise ProviderError(_explain(exc, self._where)) from exc
+
+        try:
+            yield from bounded(parts, self._first_s, self._total_s, self._where)
+        except ProviderError as exc:
+            raise ProviderError(redact(str(exc), self._secrets)) from None
+        except Exception as exc:  # noqa: BLE001 - any client error becomes one message
+            raise ProviderError(redact(_explain(exc, self._where), self._secrets)) from None
 
 
 def _explain(exc: Exception, where: str) -> str:
@@ -111,6 +179,10 @@ def _explain(exc: Exception, where: str) -> str:
         return f"the endpoint at {where} refused the API key: check it in Settings"
     if "404" in low or "not found" in low:
         return f"the endpoint at {where} does not know this model: check the model name"
+    if any(s in low for s in ("jsondecode", "expecting value", "decode", "validationerror",
+                              "not a valid", "unexpected content", "no generation chunks")):
+        return (f"the endpoint at {where} sent a reply that is not a chat completion: is the "
+                "URL an OpenAI-compatible API (it usually ends in /v1)?")
     return f"the model endpoint at {where} failed: {text[:200]}"
 
 
@@ -126,11 +198,15 @@ def _make_openai(cfg: ModelConfig, settings: Any) -> ChatModel:
         raise ProviderError("OpenAI-compatible endpoint: set a base URL (and a key if it needs one)")
     if not cfg.model:
         raise ProviderError("OpenAI-compatible endpoint: set the model name")
+    import httpx
     from langchain_openai import ChatOpenAI
 
     model = ChatOpenAI(model=cfg.model, base_url=cfg.base_url or None,
-                       api_key=cfg.api_key or "not-needed", timeout=cfg.timeout_s, max_retries=0)
-    return LangChainChat(f"openai · {cfg.model}", model, cfg.base_url or "api.openai.com")
+                       api_key=cfg.api_key or "not-needed", max_retries=0,
+                       timeout=httpx.Timeout(cfg.timeout_s, connect=min(10.0, cfg.timeout_s)))
+    return LangChainChat(f"openai · {cfg.model}", model, cfg.base_url or "api.openai.com",
+                         secrets=(cfg.api_key,), first_token_s=min(60.0, cfg.timeout_s),
+                         total_s=max(cfg.timeout_s, 60.0))
 
 
 def _make_ollama(cfg: ModelConfig, settings: Any) -> ChatModel:
@@ -142,7 +218,8 @@ def _make_ollama(cfg: ModelConfig, settings: Any) -> ChatModel:
     model = ChatOllama(model=cfg.model, base_url=base, client_kwargs={"timeout": cfg.timeout_s})
     # Ollama takes sampling settings as `options` (a `max_tokens` keyword is a TypeError).
     return LangChainChat(f"ollama · {cfg.model}", model, base,
-                         params=lambda n, t: {"options": {"num_predict": n, "temperature": t}})
+                         params=lambda n, t: {"options": {"num_predict": n, "temperature": t}},
+                         first_token_s=min(60.0, cfg.timeout_s), total_s=max(cfg.timeout_s, 60.0))
 
 
 PROVIDERS: dict[str, Callable[[ModelConfig, Any], ChatModel]] = {
