@@ -1,9 +1,17 @@
-"""Grounded answers: retrieve, prompt, stream, then check every citation against its passage.
+"""Grounded answers: retrieve, prompt, stream, then check every sentence against its passage.
 
-Citations are checked, not trusted: a marker pointing at no passage is dropped; a cited
-sentence whose numbers are not in the cited passage, or whose words barely appear there, is
-flagged. When retrieval finds nothing relevant, or the model says the passages do not hold
-the answer, the result is an honest abstention with the closest passages.
+Document text reaches the model only as quoted data: each passage is cleaned of invisible and
+active content, its instruction-like sentences neutralised (rag.injection), and delimited.
+The reply is checked for obedience (a planted code word, the system prompt, an outside link,
+an answer to some other question): such a reply is refused and the evidence shown instead.
+
+Citations are checked, not trusted: a marker pointing at no passage is dropped, and each
+sentence is judged against its cited span (rag.claims: figures with their units and years,
+direction words, the company named, boilerplate never counting). A sentence that fails is
+removed from the answer and recorded in `Answer.rejected`; when none survives, the answer is
+the closest evidence with "the documents do not state this directly". When retrieval finds
+nothing relevant, or the model says the passages do not hold the answer, the result is an
+honest abstention with the closest passages.
 """
 
 from __future__ import annotations
@@ -12,9 +20,14 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
+from rag import claims
+from rag.claims import MIN_SUPPORT, norm_number, numbers_in, support_of
+from rag.claims import claim_numbers as _claim_numbers
 from rag.context import focus, glossary_note, label_rows, term_weights
+from rag.injection import Neutralised, check_output, clean_text, neutralise
 from rag.llm.base import ChatModel, Message, complete
 from rag.llm.prompts import (
     ANSWER_SYSTEM,
@@ -36,15 +49,12 @@ from rag.types import Chunk, Hit
 # question's words in the best passage. Below both, the documents most likely do not say.
 MIN_DENSE = 0.30
 MIN_COVERAGE = 0.6
-MIN_SUPPORT = 0.35
+__all__ = ["MIN_SUPPORT", "Answer", "Answerer", "Citation", "build_messages", "check_citations",
+           "check_claims", "norm_number", "numbers_in", "sanitize_passage", "support_of"]
 
-_INJECTION_RE = re.compile(
-    r"[^.\n]*\b(?:ignore|disregard|forget|override)\b[^.\n]{0,60}\b(?:instructions?|prompts?|"
-    r"rules|guidelines|above|previous)\b[^.\n]*[.\n]?"
-    r"|[^.\n]*\b(?:system prompt|you are now|new instructions?)\b[^.\n]*[.\n]?",
-    re.IGNORECASE,
-)
-_NUM_RE = re.compile(r"(?<![\w.])[$€£]?\d[\d,]*(?:\.\d+)?%?")
+NOT_DIRECTLY = "The documents do not state this directly."
+DO_NOT_SAY = "The documents do not say. The closest passages are shown below"
+
 _CITE_RE = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
 # A marker after the full stop ("... million. [1] Next") stays with its sentence.
 _SENT_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(]|\[(?!\d{1,2}(?:\s*[,;]\s*\d{1,2})*\]))"
@@ -61,9 +71,12 @@ class Citation:
     support: float
     numbers_missing: tuple[str, ...] = ()
     inferred: bool = False
+    checked: bool | None = None  # set by the claim check (rag.claims) of every citing sentence
 
     @property
     def ok(self) -> bool:
+        if self.checked is not None:
+            return self.checked
         return not self.numbers_missing and self.support >= MIN_SUPPORT
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,11 +103,14 @@ class Answer:
     raw: str = ""
     flags: list[str] = field(default_factory=list)
     computation: dict[str, Any] | None = None
+    # Sentences of the model's reply removed by the checks: {"sentence", "reason", "passages"}.
+    rejected: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         extra = {"computation": self.computation} if self.computation else {}
         return {**extra,
             "answer": self.text,
+            "rejected": self.rejected,
             "citations": [c.to_dict() for c in self.citations],
             "abstained": self.abstained,
             "question": self.question,
@@ -110,43 +126,21 @@ class Answer:
         lines = [f"**Q:** {self.question}", "", self.text, ""]
         for c in self.citations:
             lines.append(f"[{c.n}] {c.chunk.doc_name}, {c.chunk.location()}: “{c.quote}”")
+        for r in self.rejected:
+            lines.append(f"Removed, not supported: ~~{r['sentence']}~~ ({r['reason']})")
         return "\n".join(lines)
 
 
+@lru_cache(maxsize=512)
+def guard(text: str) -> Neutralised:
+    """The passage as the model may see it, and what was taken out (cached per text)."""
+    return neutralise(text)
+
+
 def sanitize_passage(text: str) -> str:
-    """Neutralise instruction-like sentences inside document text (defence in depth)."""
-    return _INJECTION_RE.sub(" [instruction-like text removed] ", text)
-
-
-def norm_number(tok: str) -> str:
-    t = tok.strip("$€£").replace(",", "").rstrip("%")
-    if "." in t:
-        t = t.rstrip("0").rstrip(".")
-    return t
-
-
-def numbers_in(text: str) -> set[str]:
-    return {norm_number(m) for m in _NUM_RE.findall(text)}
-
-
-def _claim_numbers(sentence: str, given: frozenset[str] = frozenset()) -> set[str]:
-    """Numbers a claim asserts (citation markers, list ordinals and the numbers `given` in
-    the question, such as its year, left out)."""
-    text = _CITE_RE.sub(" ", sentence)
-    out = set()
-    for m in _NUM_RE.findall(text):
-        n = norm_number(m)
-        if len(n.replace(".", "")) >= 2 or "." in n or m.endswith("%") or m.startswith("$"):
-            out.add(n)
-    return out - given
-
-
-def support_of(sentence: str, passage: str) -> float:
-    words = [w for w in tokenize(_CITE_RE.sub(" ", sentence)) if not w[0].isdigit()]
-    if not words:
-        return 1.0
-    have = set(tokenize(passage))
-    return sum(1 for w in words if w in have) / len(words)
+    """Document text as quoted data: invisible and active content removed, instruction-like
+    sentences (in many phrasings and languages) replaced by a marker."""
+    return guard(text).text
 
 
 def best_quote(sentence: str, passage: str) -> str:
@@ -172,23 +166,23 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENT_SPLIT.split(text) if s and s.strip()]
 
 
-def check_citations(text: str, hits: list[Hit],
-                    question: str = "") -> tuple[str, list[Citation], list[str]]:
-    """Verify each sentence's citations; drop markers that point nowhere; infer missing ones.
+@dataclass
+class _Sentence:
+    body: str
+    refs: list[int]
+    inferred: bool
+    nums: set[str]
 
-    Numbers the question itself states (its year, say) are not claims of the answer.
 
-    Returns the cleaned answer text (markers renumbered 1..n in order of first use), the
-    citations, and human-readable flags.
-    """
-    flags: list[str] = []
+def _analyse(text: str, hits: list[Hit], question: str = "",
+             flags: list[str] | None = None) -> list[_Sentence]:
+    """Each sentence of the reply with the passages it cites (1-based): markers that point
+    nowhere dropped, a missing marker inferred, a misnumbered one moved (said so in `flags`)."""
+    flags = [] if flags is None else flags
     given = frozenset(numbers_in(question))
     passage_numbers = [numbers_in(h.chunk.text) for h in hits]
-    sentences = split_sentences(text)
-    cited: dict[int, Citation] = {}
-    order: list[int] = []
-    out_sentences = []
-    for sent in sentences:
+    out: list[_Sentence] = []
+    for sent in split_sentences(text):
         refs = []
         for m in _CITE_RE.finditer(sent):
             for part in re.split(r"\s*[,;]\s*", m.group(1)):
@@ -231,30 +225,108 @@ def check_citations(text: str, hits: list[Hit],
                     n, inferred = have[0], True
                 fixed.append(n)
             refs = fixed
+        out.append(_Sentence(body, list(dict.fromkeys(refs)), inferred, nums))
+    return out
+
+
+def _cite(sentences: list[_Sentence], hits: list[Hit],
+          checked: dict[int, tuple[float, tuple[str, ...]]] | None = None
+          ) -> tuple[str, list[Citation]]:
+    """The answer text with markers renumbered 1..n in order of first use, and the citations.
+    `checked` (sentence index -> (support, figures missing)) replaces the word count with the
+    claim check's findings for the sentences it judged."""
+    cited: dict[int, Citation] = {}
+    order: list[int] = []
+    out = []
+    for si, s in enumerate(sentences):
         marks = []
-        for n in dict.fromkeys(refs):
+        for n in s.refs:
             passage = hits[n - 1].chunk.text
-            missing = tuple(sorted(nums - passage_numbers[n - 1]))
-            sup = support_of(body, passage)
+            if checked is not None and si in checked:
+                sup, missing = checked[si]
+            else:
+                missing = tuple(sorted(s.nums - numbers_in(passage)))
+                sup = support_of(s.body, passage)
+            ok = None if checked is None else True
             if n not in cited:
-                cited[n] = Citation(len(order) + 1, hits[n - 1].chunk, best_quote(body, passage),
-                                    sup, missing, inferred)
+                cited[n] = Citation(len(order) + 1, hits[n - 1].chunk,
+                                    best_quote(s.body, passage), sup, missing, s.inferred, ok)
                 order.append(n)
             else:
                 prev = cited[n]
                 cited[n] = Citation(prev.n, prev.chunk, prev.quote, min(prev.support, sup),
                                     tuple(sorted(set(prev.numbers_missing) | set(missing))),
-                                    prev.inferred and inferred)
+                                    prev.inferred and s.inferred, ok)
             marks.append(f"[{cited[n].n}]")
-        out_sentences.append(body + ("".join(marks) and " " + "".join(marks)))
-    citations = [cited[n] for n in order]
+        out.append(s.body + ("".join(marks) and " " + "".join(marks)))
+    return " ".join(out).strip(), [cited[n] for n in order]
+
+
+def check_citations(text: str, hits: list[Hit],
+                    question: str = "") -> tuple[str, list[Citation], list[str]]:
+    """Verify each sentence's citations; drop markers that point nowhere; infer missing ones.
+
+    A report on every sentence (kept, with its citation's figures missing and word support):
+    `check_claims` is what removes the sentences that fail. Numbers the question itself
+    states (its year, say) are not claims of the answer.
+
+    Returns the cleaned answer text (markers renumbered 1..n in order of first use), the
+    citations, and human-readable flags.
+    """
+    flags: list[str] = []
+    sentences = _analyse(text, hits, question, flags)
+    text, citations = _cite(sentences, hits)
     for c in citations:
         if c.numbers_missing:
             flags.append(f"[{c.n}] the cited passage does not contain "
                          + ", ".join(c.numbers_missing))
         elif c.support < MIN_SUPPORT:
             flags.append(f"[{c.n}] weak support: few of the sentence's words are in the passage")
-    return " ".join(out_sentences).strip(), citations, flags
+    return text, citations, flags
+
+
+@dataclass
+class ClaimCheck:
+    """The answer with only its supported sentences, their citations, flags, and the
+    sentences removed with the reason (`claims` counts the supported ones)."""
+
+    text: str
+    citations: list[Citation]
+    flags: list[str]
+    rejected: list[dict[str, Any]]
+    claims: int
+
+
+def check_claims(text: str, hits: list[Hit], question: str = "") -> ClaimCheck:
+    """Judge each sentence against its cited span (rag.claims) and keep only those that pass.
+
+    A sentence about the documents themselves ("The passages do not say why.") is kept
+    without a citation but is not a claim. Markers are renumbered over what is kept."""
+    flags: list[str] = []
+    sentences = _analyse(text, hits, question, flags)
+    given = frozenset(numbers_in(question))
+    chunks = [h.chunk for h in hits]
+    repeated = claims.repeated_lines(chunks)
+    kept: list[_Sentence] = []
+    found: dict[int, tuple[float, tuple[str, ...]]] = {}
+    rejected: list[dict[str, Any]] = []
+    n_claims = 0
+    for s in sentences:
+        if not s.refs and claims.is_meta(s.body):
+            kept.append(s)
+            continue
+        v = claims.judge(s.body, [chunks[n - 1] for n in s.refs], chunks, given, repeated)
+        if v.ok:
+            found[len(kept)] = (v.support, ())
+            kept.append(s)
+            n_claims += 1
+        else:
+            rejected.append({"sentence": s.body, "reason": "; ".join(v.reasons),
+                             "passages": [source_label(chunks[n - 1]) for n in s.refs]})
+    text, citations = _cite(kept, hits, found)
+    for r in rejected:
+        flags.append(f"removed a sentence the passages do not support: {r['reason']}")
+    return ClaimCheck(text, citations, flags, rejected, n_claims)
 
 
 def relevant_enough(question: str, result: SearchResult) -> bool:
@@ -276,14 +348,22 @@ def source_label(c: Chunk) -> str:
     return f"{c.doc_name}, {c.location()}"
 
 
+def quoted_source(c: Chunk) -> str:
+    """The passage's source label as data: a file name can carry an instruction too."""
+    label = clean_text(source_label(c)).replace("\n", " ")
+    return label if not guard(label).removed else f"document {c.doc_id[:8]}, {c.location()}"
+
+
 def build_messages(question: str, hits: list[Hit]) -> list[Message]:
-    """The answer prompt: each passage cut to what bears on the question, table figures
-    labelled with their years (rag.context), and how filings word the question's terms."""
-    weights = term_weights(question, [h.chunk.text for h in hits])
+    """The answer prompt: each passage neutralised (rag.injection) and quoted between
+    delimiters, cut to what bears on the question, table figures labelled with their years
+    (rag.context), and how filings word the question's terms."""
+    texts = [sanitize_passage(h.chunk.text) for h in hits]
+    weights = term_weights(question, texts)
     passages = "\n".join(
-        PASSAGE.format(n=i, source=source_label(h.chunk),
-                       text=sanitize_passage(label_rows(focus(h.chunk.text, weights))))
-        for i, h in enumerate(hits, 1)
+        PASSAGE.format(n=i, source=quoted_source(h.chunk),
+                       text=label_rows(focus(t, weights)))
+        for i, (h, t) in enumerate(zip(hits, texts), 1)
     )
     return [Message("system", ANSWER_SYSTEM),
             Message("user", ANSWER_USER.format(passages=passages, question=question,
@@ -314,6 +394,31 @@ def says_not_in_documents(raw: str) -> bool:
     if not _ABSTAIN_RE.search(sentences[0][:200]):
         return False
     return not any(_CITE_RE.search(s) for s in sentences[1:])
+
+
+_OFF_TOPIC = ("no passage supports it", "few of its words", "names ")
+
+
+def evidence_answer(base: dict[str, Any], raw: str, flags: list[str],
+                    rejected: list[dict[str, Any]]) -> Answer:
+    """No sentence of the reply stands: the closest evidence instead, quoted from the passage
+    as the model saw it (instruction-like text stays out). A reply none of whose sentences
+    any passage bears on at all (an answer from the model's own knowledge) gets "the
+    documents do not say"."""
+    hits = base["hits"]
+    q = base["rewritten"]
+    off_topic = bool(rejected) and all(
+        r["reason"].startswith(_OFF_TOPIC) for r in rejected)
+    if not hits or off_topic:
+        return Answer(text=DO_NOT_SAY, citations=[], abstained=True, raw=raw, flags=flags,
+                      rejected=rejected, **base)
+    texts = [sanitize_passage(h.chunk.text) for h in hits]
+    best = max(range(len(hits)), key=lambda i: (support_of(q, texts[i], glossary=True), -i))
+    quote = best_quote(q, texts[best])
+    cite = Citation(1, hits[best].chunk, quote, support_of(q, texts[best]), (), False, True)
+    text = f"{NOT_DIRECTLY} The closest passage reads: “{quote}” [1]"
+    return Answer(text=text, citations=[cite], abstained=True, raw=raw, flags=flags,
+                  rejected=rejected, **base)
 
 
 _FOLLOWUP_RE = re.compile(
@@ -422,18 +527,27 @@ class Answerer:
         yield answer
 
     def finish(self, raw: str, base: dict[str, Any]) -> Answer:
+        """The checked answer: an obeying reply is refused, unsupported sentences removed."""
         hits = base["hits"]
         if says_not_in_documents(raw):
-            return Answer(text="The documents do not say. The closest passages are shown below",
-                          citations=[], abstained=True, raw=raw, **base)
-        text, citations, flags = check_citations(raw, hits, base["rewritten"])
-        if not tokenize(_CITE_RE.sub(" ", text)):  # nothing but markers: no answer at all
-            return Answer(text="The documents do not say. The closest passages are shown below",
-                          citations=[], abstained=True, raw=raw, flags=flags, **base)
-        if not citations:
-            flags.append("no sentence of the answer could be tied to a passage")
-        return Answer(text=text, citations=citations, abstained=not citations, raw=raw,
-                      flags=flags, **base)
+            return Answer(text=DO_NOT_SAY, citations=[], abstained=True, raw=raw, **base)
+        question = f"{base['question']} {base['rewritten']}"
+        seen = [guard(h.chunk.text) for h in hits]
+        verdict = check_output(raw, question, [g.text for g in seen],
+                               [r for g in seen for r in g.removed], ANSWER_SYSTEM)
+        if not verdict.ok:
+            return evidence_answer(base, raw, [f"refused the model's reply: {verdict.reason}"],
+                                   [{"sentence": raw.strip()[:500], "reason": verdict.reason,
+                                     "passages": []}])
+        chk = check_claims(raw, hits, base["rewritten"])
+        if not tokenize(_CITE_RE.sub(" ", chk.text)) and not chk.rejected:
+            # nothing but markers: no answer at all
+            return Answer(text=DO_NOT_SAY, citations=[], abstained=True, raw=raw,
+                          flags=chk.flags, **base)
+        if not chk.claims:
+            return evidence_answer(base, raw, chk.flags, chk.rejected)
+        return Answer(text=chk.text, citations=chk.citations, abstained=False, raw=raw,
+                      flags=chk.flags, rejected=chk.rejected, **base)
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None,
             filter: SearchFilter | None = None, focus: bool = True) -> Answer:
