@@ -125,7 +125,7 @@ def main() -> None:
     ap.add_argument("--compare-pdfplumber", action="store_true")
     ap.add_argument("--out", type=Path, default=None, help="write every answer as JSONL")
     args = ap.parse_args()
-    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    log = lambda s: print(s, file=sys.stderr, flush=True)
 
     if args.model_path:
         os.environ["RAG_LOCAL_MODEL_PATH"] = args.model_path

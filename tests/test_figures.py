@@ -173,8 +173,8 @@ def _verbatim_or_result(num) -> None:
 
 def test_rendered_answer_numbers_are_verbatim(engine: FigureEngine) -> None:
     for q in ("What is the FY2023 gross margin?", "What was FY2023 capex?",
-              "What is the FY2023 quick ratio?", "Has the current ratio improved between FY2022 "
-              "and FY2023?"):
+              "What is the FY2023 quick ratio?", ("Has the current ratio improved between FY2022 "
+              "and FY2023?")):
         num = engine.answer(q, ["d1"])
         assert num is not None and num.ok, q
         _verbatim_or_result(num)
@@ -293,3 +293,24 @@ def test_demo_call_revenue_is_read_from_the_cfo_turn(services, workspace, ingest
     assert ans.computation and ans.computation["result"] == "$412.6 million"
     assert "$412.6 million" in ans.citations[0].quote
     assert ans.citations[0].chunk.speaker  # the passage of the speaker turn that says it
+
+
+def test_a_definition_in_the_question_overrides_the_library(engine: FigureEngine) -> None:
+    from rag.figures.definition import parse_definition
+
+    assert parse_definition("DPO is defined as: 365 * (average accounts payable between FY2022 "
+                            "and FY2023) / (FY2023 COGS + change in inventory between FY2022 "
+                            "and FY2023).") == (
+        "/", ("*", ("num", "365"), ("item", "payables", 0, "avg")),
+        ("+", ("item", "cogs", 0, ""), ("item", "inventory", 0, "chg")))
+    assert parse_definition("What is the capex? Answer in USD millions.") is None
+    assert parse_definition("defined as revenue / average of the widgets") is None  # unknown
+    # fixed asset turnover, library: revenue / average net PP&E; the question's own: revenue / PP&E
+    a = engine.answer("What is the FY2023 fixed asset turnover, defined as revenue / PP&E? "
+                      "Round to two decimal places.", ["d1"])
+    assert a.computations[0].result_text == "4.69"  # 1,500 / 320
+    assert "as the question defines it" in a.computations[0].definition
+    # a definition of a part: 'Define EBITDA as ...' inside 'EBITDA less capex'
+    a = engine.answer("What is the FY2023 EBITDA less capex? Define EBITDA as operating income "
+                      "+ depreciation and amortization [from cash flow statement].", ["d1"])
+    assert a.computations[0].result_text == "$230 million"  # 250 + 40 - 60

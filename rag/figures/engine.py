@@ -22,18 +22,18 @@ _NUMERIC_INTENT = re.compile(
     r"\b(?:what (?:is|was|were|are)|how much|how many|calculate|compute|ratio|margin|amount|"
     r"in (?:usd|\$|dollars|millions|billions|percent)|round|improv|grow|grew|growth|change|"
     r"compare|increase|decrease|declin|higher|lower|average|total|figure|value|rate|level)\b"
-    r"|%", re.I)
+    r"|%", re.IGNORECASE)
 _EXPLAIN = re.compile(r"\b(?:why|drove|drive[sn]?|drivers?|explain|reasons?|caus|factors?|"
-                      r"what led|attribut|primarily due)\b", re.I)
+                      r"what led|attribut|primarily due)\b", re.IGNORECASE)
 _TREND = re.compile(r"\b(?:improv\w*|trend|worsen\w*|deteriorat\w*|getting (?:better|worse)|"
                     r"over time|profile|compare[sd]?|between|from .{1,30} to|versus|vs\.?)\b",
-                    re.I)
+                    re.IGNORECASE)
 # A lookup answers 'what was X' / 'how much X', never 'which categories are over 20% of X'.
 _LOOKUP_INTENT = re.compile(
     r"^(?:(?!\b(?:which|any|whether|are there|who|list)\b).)*"
     r"\b(?:what (?:is|was|were|are)(?: the)?|how much|quantity of|amount of|total|"
-    r"grow|grew|change|increase|decrease|compare|improv)\b", re.I | re.S)
-_YOY = re.compile(r"year[- ]over[- ]year|\byoy\b|prior[- ]year|same (?:quarter|period)", re.I)
+    r"grow|grew|change|increase|decrease|compare|improv)\b", re.IGNORECASE | re.DOTALL)
+_YOY = re.compile(r"year[- ]over[- ]year|\byoy\b|prior[- ]year|same (?:quarter|period)", re.IGNORECASE)
 
 
 def _norm(label: str) -> str:
@@ -59,7 +59,7 @@ def label_score(label: str, item: LineItem) -> float:
         elif n.startswith(alias) and (re.match(r"^\s*\(", n[len(alias):])
                                       or n[len(alias):].strip() in ("", "net", ", net")):
             best = max(best, 2.5 + bonus)
-        elif n.startswith(alias + " attributable to") or n.startswith(alias + ", net"):
+        elif n.startswith((alias + " attributable to", alias + ", net")):
             best = max(best, 2.0 + bonus)
         elif alias in n and len(alias) > 8 and not _BAD_CONTEXT.search(n.replace(alias, "")):
             best = max(best, 1.0 + bonus)
@@ -208,7 +208,7 @@ class FigureEngine:
     def is_numeric(question: str) -> bool:
         return bool(_NUMERIC_INTENT.search(question)) and not (
             _EXPLAIN.search(question) and not re.search(r"\b(?:calculate|compute|what is|"
-                                                         r"what was)\b", question, re.I))
+                                                         r"what was)\b", question, re.IGNORECASE))
 
     @staticmethod
     def places_of(question: str, default: int) -> int:
@@ -224,7 +224,7 @@ class FigureEngine:
     @staticmethod
     def money_scale(question: str) -> str | None:
         m = re.search(r"\b(?:in|usd|\$)\s*(?:usd\s*|us\$\s*|\$\s*)?(thousands|millions|billions)\b",
-                      question, re.I)
+                      question, re.IGNORECASE)
         return m.group(1).lower() if m else None
 
     # -- cells ---------------------------------------------------------------------------------
@@ -392,6 +392,7 @@ class FigureEngine:
         if metric:
             node, label, unit, definition = metric.formula, metric.label, metric.unit, \
                 metric.definition
+            node, definition = self._own_definition(question, metric, node, definition)
             places = self.places_of(question, metric.places)
             kind = "metric"
         else:
@@ -409,7 +410,7 @@ class FigureEngine:
         prev = None
         uses_prior = _uses_prior(node)
         if uses_prior and len(periods) == 2 and (
-                not re.search(r"\baverage\b", question, re.I) or _has_avg(node)):
+                not re.search(r"\baverage\b", question, re.IGNORECASE) or _has_avg(node)):
             # 'from FY2016 to FY2017' / 'Q2 versus Q1': the earlier is the base period
             a, b = sorted(periods, key=lambda x: (x.year, x.quarter or 0))
             periods, prev = [b], a
@@ -417,11 +418,29 @@ class FigureEngine:
                               prev) for p in periods]
         ans = NumericAnswer(question, comps)
         ok = [c for c in comps if c.ok]
-        if len(ok) >= 2 and re.search(r"\baverage\b", question, re.I):
+        if len(ok) >= 2 and re.search(r"\baverage\b", question, re.IGNORECASE):
             ans.computations.append(self._average(ok, unit, places, label))
         elif len(ok) >= 2:
             ans.judgement = _direction(ok, unit, label)
         return ans
+
+    def _own_definition(self, question: str, metric: Metric, node: tuple, definition: str
+                        ) -> tuple[tuple, str]:
+        """A formula the question defines overrides the library's: the whole metric, or the
+        part it names ('Define EBITDA as ...' inside 'EBITDA less capex')."""
+        from rag.figures.definition import defined_term, parse_definition
+
+        tree = parse_definition(question)
+        if tree is None:
+            return node, definition
+        term = self.metric_of(defined_term(question))
+        text = f"{_render(tree)} (as the question defines it)"
+        if term is None or term.name == metric.name:
+            return tree, text
+        replaced = _substitute(node, term.name, tree)
+        if replaced == node:
+            return tree, text
+        return replaced, f"{metric.definition}, with {term.label} = {text}"
 
     def _average(self, ok: list[Computation], unit: str, places: int, label: str
                  ) -> Computation:
@@ -457,6 +476,26 @@ def _items_of(node: tuple) -> list[str]:
     if node[0] == "num":
         return []
     return _items_of(node[1]) + _items_of(node[2])
+
+
+def _substitute(node: tuple, metric: str, tree: tuple) -> tuple:
+    if node[0] == "metric":
+        return tree if node[1] == metric else _substitute(METRICS[node[1]].formula, metric, tree)
+    if node[0] in ("item", "num"):
+        return node
+    return (node[0], _substitute(node[1], metric, tree), _substitute(node[2], metric, tree))
+
+
+def _render(node: tuple) -> str:
+    kind = node[0]
+    if kind == "num":
+        return node[1]
+    if kind == "metric":
+        return METRICS[node[1]].label
+    if kind == "item":
+        label = ITEMS[node[1]].label
+        return {"avg": f"average {label}", "chg": f"change in {label}"}.get(node[3], label)
+    return f"({_render(node[1])} {kind} {_render(node[2])})"
 
 
 def _unwrap(s: str) -> str:

@@ -30,22 +30,22 @@ MAX_CELLS_PER_DOC = 200_000
 
 _TRAILING_VALUE = re.compile(rf"(?:^|\s)(\$\s*)?({VALUE_TOKEN})\s*$")
 _STATEMENTS = [
-    ("cash_flow", re.compile(r"statements? of cash flows?|cash flows? statements?", re.I)),
+    ("cash_flow", re.compile(r"statements? of cash flows?|cash flows? statements?", re.IGNORECASE)),
     ("balance", re.compile(r"balance sheets?|statements? of (?:consolidated )?financial position"
-                           r"|statements? of condition", re.I)),
+                           r"|statements? of condition", re.IGNORECASE)),
     ("income", re.compile(r"statements? of (?:consolidated )?(?:income|operations|earnings)"
                           r"|income statements?|statements? of comprehensive (?:income|loss)"
-                          r"|profit and loss", re.I)),
+                          r"|profit and loss", re.IGNORECASE)),
     ("equity", re.compile(r"statements? of (?:changes in )?(?:stockholders|shareholders|equity)",
-                          re.I)),
+                          re.IGNORECASE)),
 ]
 _TOC = re.compile(r"\bindex to (?:the )?(?:consolidated )?financial statements\b|"
-                  r"^\s*table of contents\s*$", re.I)
+                  r"^\s*table of contents\s*$", re.IGNORECASE)
 _DATE_FRAGMENT = re.compile(
-    r"^\s*(?:(?:%s)\.?\s+\d{1,2},?\s*)?(?:(?:19|20)\d{2})?\s*$" % "|".join(MONTHS), re.I)
-_PER_SHARE = re.compile(r"per (?:common |ordinary |diluted |basic )?share|\beps\b", re.I)
+    r"^\s*(?:(?:{})\.?\s+\d{{1,2}},?\s*)?(?:(?:19|20)\d{{2}})?\s*$".format("|".join(MONTHS)), re.IGNORECASE)
+_PER_SHARE = re.compile(r"per (?:common |ordinary |diluted |basic )?share|\beps\b", re.IGNORECASE)
 _SHARES = re.compile(r"\bshares\b(?! of)|weighted[- ]average (?:number of )?(?:common )?shares",
-                     re.I)
+                     re.IGNORECASE)
 
 
 def _split_row(line: str) -> tuple[str, list[str]]:
@@ -118,7 +118,7 @@ class _PageReader:
             if sc and len(line) < 160:
                 scale = sc
             # Multi-line date headers ('July 2,' / '2023' / 'July 3,' / '2022' ...)
-            if _DATE_FRAGMENT.match(line) and (years_in(line) or re.search(r"[a-z]", line, re.I)):
+            if _DATE_FRAGMENT.match(line) and (years_in(line) or re.search(r"[a-z]", line, re.IGNORECASE)):
                 frag_lines.append(line)
                 frag_years.extend(years_in(line))
                 continue
@@ -134,7 +134,7 @@ class _PageReader:
                 ys = years_in(line)
                 periods = column_periods(ys, " ".join(context[-6:] + [line]),
                                          near=" ".join(context[-2:] + [line]))
-                if re.search(r"\bthereafter\b|\bbeyond\b", line, re.I):
+                if re.search(r"\bthereafter\b|\bbeyond\b", line, re.IGNORECASE):
                     periods = []  # a schedule of future years (maturities), not periods
                 header_text = line
                 if len(line) < 160 and scale_of(line):
@@ -193,14 +193,14 @@ _PROSE = re.compile(
     r"(?:approximately |about |roughly )?"
     r"(?P<val>(?:[$€£]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|thousand|[mbk]n?))?)"
     r"|\d[\d,]*(?:\.\d+)?\s?(?:%|percent))",
-    re.I,
+    re.IGNORECASE,
 )
 _PROSE_SCALE = {"thousand": "thousands", "k": "thousands", "million": "millions", "m": "millions",
                 "mn": "millions", "billion": "billions", "b": "billions", "bn": "billions"}
-_STOP_LABEL = re.compile(r"^(?:the|our|its|their|this|that|which|and|total)\s+", re.I)
+_STOP_LABEL = re.compile(r"^(?:the|our|its|their|this|that|which|and|total)\s+", re.IGNORECASE)
 _PERIOD_TAIL = re.compile(
     r"\s+(?:in|for|during|of|over)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?(?:quarter|year|period|"
-    r"months?|half|fiscal(?:\s+year)?(?:\s+\d{4})?|q[1-4]|\d{4})$", re.I)
+    r"months?|half|fiscal(?:\s+year)?(?:\s+\d{4})?|q[1-4]|\d{4})$", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])|\n{2,}")
 
 
@@ -227,7 +227,7 @@ def prose_cells(doc_id: str, doc_name: str, unit: Unit, default: Period | None,
             if v is None:
                 continue
             pct = "%" in val or "percent" in val.lower()
-            word = re.search(r"(million|billion|thousand|bn|mn|[mbk])\b", val[len(num):], re.I)
+            word = re.search(r"(million|billion|thousand|bn|mn|[mbk])\b", val[len(num):], re.IGNORECASE)
             scale = _PROSE_SCALE.get(word.group(1).lower()) if word else None
             unit_s = "%" if pct else (f"USD {scale}" if scale else "USD")
             ps = periods_in_question(sent)

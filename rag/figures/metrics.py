@@ -161,8 +161,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("ebitda", "EBITDA", (r"\bebitda\b",), ("+", _i("operating_income"), _i("da")), "money",
            "operating income + depreciation and amortization", 0),
     Metric("revenue_growth", "revenue growth", (
-        r"(?:revenue|sales) growth", r"(?:change|increase|decrease|growth) in (?:total )?(?:net )?"
-        r"(?:revenue|sales)", r"(?:revenue|sales) (?:grow|grew|change|increase)",
+        r"(?:revenue|sales) growth", (r"(?:change|increase|decrease|growth) in (?:total )?(?:net )?"
+        r"(?:revenue|sales)"), r"(?:revenue|sales) (?:grow|grew|change|increase)",
         r"(?:revenue|sales) .{0,20}(?:year[- ]over[- ]year|yoy)"),
            _div(_i("revenue", 0, "chg"), _i("revenue", -1)), "%",
            "(revenue - prior-period revenue) / prior-period revenue"),
@@ -208,8 +208,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
            ("-", _i("cfo"), _i("capex")), "money",
            "cash from operations - capital expenditure", 0),
     Metric("capex_intensity", "capex as % of revenue", (
-        r"(?:capex|capital expenditures?|capital spending) (?:as (?:a )?%|as (?:a )?percent(?:age)?"
-        r"|to revenue|intensity|/ revenue)", r"capex intensity"),
+        (r"(?:capex|capital expenditures?|capital spending) (?:as (?:a )?%|as (?:a )?percent(?:age)?"
+        r"|to revenue|intensity|/ revenue)"), r"capex intensity"),
            _div(_i("capex"), _i("revenue")), "%", "capital expenditure / revenue"),
     Metric("gross_profit_calc", "gross profit", (r"gross profit(?! margin)",), _GROSS, "money",
            "revenue - cost of sales", 0),

@@ -38,8 +38,8 @@ def parse_value(token: str) -> tuple[Decimal | None, bool]:
     t = token.strip().replace(" ", "")
     if not t or t in DASHES:
         return None, False
-    pct = t.endswith("%") or t.endswith("%)")
-    neg = t.startswith("(") or t.startswith("-") or t.startswith("$(")
+    pct = t.endswith(("%", "%)"))
+    neg = t.startswith(("(", "-", "$("))
     digits = re.sub(r"[^\d.]", "", t)
     if not digits or digits == ".":
         return None, pct
@@ -128,9 +128,9 @@ def is_year_header(line: str) -> bool:
 
 
 _ANNUAL = re.compile(r"\byears? ended\b|\bfiscal years?\b|\btwelve months ended\b|"
-                     r"\bfull[- ]year\b|\b52 weeks\b|\b53 weeks\b", re.I)
+                     r"\bfull[- ]year\b|\b52 weeks\b|\b53 weeks\b", re.IGNORECASE)
 _QUARTERLY = re.compile(r"\b(?:three|3|thirteen|13|twelve|12)[ -](?:months|weeks) ended\b|"
-                        r"\bquarters? ended\b", re.I)
+                        r"\bquarters? ended\b", re.IGNORECASE)
 
 
 def column_periods(years: list[int], context: str, near: str | None = None) -> list[Period]:
@@ -160,7 +160,7 @@ def column_periods(years: list[int], context: str, near: str | None = None) -> l
         ytd = "6M" if w in ("six", "6", "twenty-four", "twentyfour", "24", "twenty-six",
                             "twentysix", "26") else "9M"
     if has_q and quarter is None:
-        dm = re.search(r"\b(%s)\.?\s+(\d{1,2}),?\s+(?:19|20)\d{2}" % "|".join(MONTHS), ctx)
+        dm = re.search(r"\b({})\.?\s+(\d{{1,2}}),?\s+(?:19|20)\d{{2}}".format("|".join(MONTHS)), ctx)
         if dm:
             quarter = quarter_of_month(MONTHS[dm.group(1)[:3]], int(dm.group(2)))
     if has_q and quarter is None:
@@ -182,15 +182,15 @@ def column_periods(years: list[int], context: str, near: str | None = None) -> l
 
 _Q_PATTERNS = [
     # Q2 2023, Q2'23, Q2 FY2023, 2Q23, 2Q 2023
-    re.compile(r"\bq([1-4])\s*(?:'|’|fy|of\s+(?:fiscal\s+)?)?\s*((?:19|20)?\d{2})\b", re.I),
-    re.compile(r"\b([1-4])q\s*'?((?:19|20)?\d{2})\b", re.I),
-    re.compile(r"\b((?:19|20)\d{2})\s*q([1-4])\b", re.I),
+    re.compile(r"\bq([1-4])\s*(?:'|’|fy|of\s+(?:fiscal\s+)?)?\s*((?:19|20)?\d{2})\b", re.IGNORECASE),
+    re.compile(r"\b([1-4])q\s*'?((?:19|20)?\d{2})\b", re.IGNORECASE),
+    re.compile(r"\b((?:19|20)\d{2})\s*q([1-4])\b", re.IGNORECASE),
     re.compile(r"\b(first|second|third|fourth)[ -]quarter(?:\s+of)?\s+(?:fiscal\s+)?"
-               r"((?:19|20)\d{2})\b", re.I),
+               r"((?:19|20)\d{2})\b", re.IGNORECASE),
 ]
 _FY_PATTERNS = [
-    re.compile(r"\bfy\s*'?((?:19|20)?\d{2})\b", re.I),
-    re.compile(r"\bfiscal(?:\s+year)?\s+((?:19|20)\d{2})\b", re.I),
+    re.compile(r"\bfy\s*'?((?:19|20)?\d{2})\b", re.IGNORECASE),
+    re.compile(r"\bfiscal(?:\s+year)?\s+((?:19|20)\d{2})\b", re.IGNORECASE),
 ]
 
 
@@ -228,7 +228,7 @@ def periods_in_question(q: str) -> list[Period]:
     out = [p for _, p in found]
     # A range 'FY2017-FY2019' / '2017 through 2019' means every year in it.
     rng = re.search(rf"(?:fy\s*)?({_YEAR}|\d{{2}})\s*(?:-|–|to|through)\s*(?:fy\s*)?({_YEAR})",
-                    q, re.I)
+                    q, re.IGNORECASE)
     if rng and len(out) >= 2 and all(p.kind == "FY" for p in out[:2]):
         a, b = sorted((out[0].year, out[1].year))
         if 1 < b - a <= 10:
