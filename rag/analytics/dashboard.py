@@ -336,7 +336,7 @@ def theme_trends(a: Any, top: int = TOP_THEMES) -> list[dict[str, Any]]:
     counts = None
     months: list[str] = []
     if any(a.dates):
-        from rag.analytics.feedback import monthly_counts
+        from rag.analytics.feedback.tables import monthly_counts
 
         counts = monthly_counts(a)
         months = sorted(counts["month"].unique()) if len(counts) else []
@@ -363,7 +363,7 @@ def feedback_frame(data_dir: Path, collection: str, embed_model: str,
     """Top themes (with trend arrows) of every feedback table that has a stored analysis."""
     import pandas as pd
 
-    from rag.analytics.feedback import AnalysisStore
+    from rag.analytics.feedback.store import AnalysisStore
 
     store = AnalysisStore(data_dir)
     rows = []

@@ -25,6 +25,8 @@ from typing import Any
 from rag.config import Settings
 from rag.errors import BadFile, FileTooLarge, UnsupportedFile
 from rag.ingest.text import control_ratio, decode_text
+from rag.text.columns import meta_key
+from rag.text.dates import is_day_first, to_iso_date
 from rag.types import ParsedDocument, Scalar, Unit
 
 TEXT_EXT = {".txt", ".text", ".log"}
@@ -561,47 +563,6 @@ def guess_date_column(header: list[str], rows: list[list[str]]) -> str | None:
     return None
 
 
-_SLASH_DATE_RE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2,4})$")
-
-
-def to_iso_date(v: str, day_first: bool = False) -> str | None:
-    """'2026-03-04', '2026-03-04 10:00', '3/4/2026' (US order unless `day_first`) ->
-    '2026-03-04'; else None."""
-    v = (v or "").strip()
-    m = re.match(r"^(\d{4})-(\d{1,2})-(\d{1,2})", v)
-    if m:
-        y, mo, d = map(int, m.groups())
-    else:
-        m = _SLASH_DATE_RE.match(v)
-        if not m:
-            return None
-        mo, d, y = map(int, m.groups())
-        if day_first or mo > 12:
-            mo, d = d, mo
-        y += 2000 if y < 100 else 0
-    try:
-        return date(y, mo, d).isoformat()
-    except ValueError:
-        return None
-
-
-def _is_day_first(values: list[str]) -> bool:
-    """True when a column of d/m/y dates is written day first (some first number is over 12)."""
-    firsts_over_12 = seconds_over_12 = 0
-    for v in values:
-        m = _SLASH_DATE_RE.match(v.strip())
-        if m:
-            firsts_over_12 += int(m.group(1)) > 12
-            seconds_over_12 += int(m.group(2)) > 12
-    return firsts_over_12 > 0 and seconds_over_12 == 0
-
-
-def meta_key(col: str) -> str:
-    """A Chroma-safe metadata key for a user column."""
-    key = re.sub(r"[^0-9a-zA-Z_]+", "_", col.strip().lower()).strip("_") or "col"
-    return "c_" + key[:60]
-
-
 def _typed(v: str) -> Scalar:
     if re.fullmatch(r"-?\d{1,15}", v):
         return int(v)
@@ -633,7 +594,7 @@ def table_units(
     date_col = options.date_column or guess_date_column(header, rows)
     dj = header.index(date_col) if date_col in header else len(header)
     # One order for the whole column: a single "17/01/2024" makes "05/01/2024" the 5th of January.
-    day_first = _is_day_first([r[dj] for r in rows if dj < len(r)])
+    day_first = is_day_first([r[dj] for r in rows if dj < len(r)])
     tj = header.index(text_col)
     keys = {c: meta_key(c) for c in header}
     units: list[Unit] = []

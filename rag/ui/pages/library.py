@@ -18,11 +18,11 @@ from rag.ingest.loaders import (
     TABLE_EXT,
     LoadOptions,
     extension,
-    meta_key,
     read_table_preview,
 )
 from rag.ingest.pipeline import Upload
 from rag.services import Services
+from rag.text.columns import meta_key
 from rag.types import Chunk, DocumentInfo, IngestReport
 from rag.ui import state
 from rag.ui.demo import DEMO_WORKSPACE, demo_uploads
