@@ -17,6 +17,7 @@ from conftest import DEMO_DIR
 from fakes import HashEmbedder
 
 from rag.analytics import questions as qlog
+from rag.analytics.questions import topics as qtopics
 from rag.answer import Answer, Citation
 from rag.types import Chunk, Hit
 
@@ -333,7 +334,7 @@ def test_cached_topics_assign_new_questions_then_recluster(filled, monkeypatch):
 
     calls = []
     real = qlog.find_topics
-    monkeypatch.setattr(qlog, "find_topics", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(qtopics, "find_topics", lambda *a, **k: calls.append(1) or real(*a, **k))
     # A few new questions join their nearest topic without re-clustering.
     extra = ["What was the revenue growth in Q2 for the Lagos segment?",
              "Why does the robot battery drain fast in cold storage aisle Lagos during Q4?"]

@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from rag.analytics.questions import open_sqlite, write_sqlite
 from rag.eval.retrieval import EvalRun
+from rag.storage.sqlite import open_sqlite, write_sqlite
 
 DB_NAME = "eval.sqlite"
 _SAFE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")

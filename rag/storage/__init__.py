@@ -1,0 +1,1 @@
+"""Storage helpers below every feature: SQLite files shared by several writers."""
