@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from rag.analytics.summaries.brief import (
     KIND_LABELS,
-    KINDS,
     Brief,
     Bullet,
     compare,
     fingerprint,
     summarize,
 )
+from rag.analytics.summaries.recipes import KINDS, RECIPES, Recipe
 from rag.analytics.summaries.store import SummaryStore
 
-__all__ = ["KINDS", "KIND_LABELS", "Brief", "Bullet", "SummaryStore", "compare", "fingerprint",
-           "summarize"]
+__all__ = ["KINDS", "KIND_LABELS", "RECIPES", "Brief", "Bullet", "Recipe", "SummaryStore",
+           "compare", "fingerprint", "summarize"]
