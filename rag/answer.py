@@ -54,6 +54,7 @@ __all__ = ["MIN_SUPPORT", "Answer", "Answerer", "Citation", "build_messages", "c
 
 NOT_DIRECTLY = "The documents do not state this directly."
 DO_NOT_SAY = "The documents do not say. The closest passages are shown below"
+WITHHELD = "(the model's reply, withheld: it followed text found in a document)"
 
 _CITE_RE = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
 # A marker after the full stop ("... million. [1] Next") stays with its sentence.
@@ -536,8 +537,9 @@ class Answerer:
         verdict = check_output(raw, question, [g.text for g in seen],
                                [r for g in seen for r in g.removed], ANSWER_SYSTEM)
         if not verdict.ok:
+            # The reply itself is not shown: it may hold the prompt or an outside link.
             return evidence_answer(base, raw, [f"refused the model's reply: {verdict.reason}"],
-                                   [{"sentence": raw.strip()[:500], "reason": verdict.reason,
+                                   [{"sentence": WITHHELD, "reason": verdict.reason,
                                      "passages": []}])
         chk = check_claims(raw, hits, base["rewritten"])
         if not tokenize(_CITE_RE.sub(" ", chk.text)) and not chk.rejected:

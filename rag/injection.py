@@ -62,15 +62,19 @@ def clean_text(text: str) -> str:
     text = _MD_LINK_RE.sub(r"\1", text)
     text = _MD_REF_DEF_RE.sub(" ", text)
     text = _ROLE_TOKEN_RE.sub(" ", text)
-    text = _DELIM_RE.sub(" ", text)
-    return re.sub(r"[ \t]{2,}", " ", text)
+    return _DELIM_RE.sub(" ", text)
 
 
 # -- what an instruction looks like ------------------------------------------------------------
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
                        "$": "s", "|": "i"})
-_SPACED_RE = re.compile(r"\b(?:[a-z]\W{1,2}){3,}[a-z]\b")
+_SPACED_RE = re.compile(r"\b(?:[a-z][^\w\n]{1,2}){2,}[a-z]\b")
+
+
+# Cyrillic and Greek letters that look Latin ("ignоre" with a Cyrillic o).
+_CONFUSABLES = str.maketrans("аеорсхуіјѕԁԛԝνοαϲеΑΒΕΗΙΚΜΝΟΡΤΧΥΖ",
+                             "aeopcxyijsdqwvoaceABEHIKMNOPTXYZ")
 
 
 def skeleton(text: str) -> str:
@@ -100,8 +104,8 @@ _PATTERNS: list[tuple[str, str]] = [
        r"guardrails|programming|training|safety|the question|the user|what (?:you|i) (?:said|",
        r"wrote|told|read)|everything|anything (?:above|else|before)|all (?:of )?(?:the )?",
        r"(?:above|previous|prior|that|this|else)|(?:the|your|any|all) (?:previous|prior|earlier|",
-       r"preceding|above|original|initial|system|other)(?: \w+)?(?: instructions?| prompts?|",
-       r" rules| text| messages?| content| input| commands?| guidance| directions| context|",
+       r"preceding|above|original|initial|system|other)(?:(?: \w+)? (?:instructions?|prompts?|",
+       r"rules|text|messages?|content|input|commands?|guidance|directions|context)|",
        r"\s*[.,;!:]|$))"),
     _p("override", r"\b(?:override|overrule|set aside|discard|drop|skip|abandon|cancel|nullify|",
        r"erase|dismiss)\b", _W, r"\b(?:(?:your|all|any|the|previous|prior|earlier|above|",
@@ -192,6 +196,10 @@ _PATTERNS: list[tuple[str, str]] = [
        r"obey|reveal|output|print|(?:reply|respond|answer|say|write) (?:only|with|that|",
        "exactly|\"))"),
     _p("task", r"\bobey (?:these|this|the following|my|the new|me)\b"),
+    _p("task", r"\bthe (?:ai|assistant|model|chat ?bot|llm|bot|language model) (?:must|should|",
+       r"shall|will|is to|has to|needs to|is required to)\b"),
+    _p("directive", r"^\W*(?:please\s+)?", _VERB_OUT, r"\b(?:\s+\w+)?\s+(?:with\s+)?",
+       r"(?:[\"'“]|[a-z]+[-_]\d|only\b|just\b|exactly\b|nothing\b|:)"),
     # exfiltration and tools
     _p("exfiltrate", r"!\[[^\]]*\]\(|\]\(\s*(?:https?:|//|www\.|data:|javascript:)|",
        r"\b(?:https?://|www\.)\S*(?:\{|%7b|\?\S*=\s*(?:\{|<|\[|\$))"),
@@ -286,8 +294,8 @@ _TRIGGER_RE = re.compile(
 
 def instruction_kind(sentence: str) -> str | None:
     """The family of instruction the sentence reads as, or None for plain document text."""
-    variants = {skeleton(sentence)}
-    variants.add(next(iter(variants)).translate(_LEET))
+    base = skeleton(sentence)
+    variants = {base, base.translate(_LEET), base.translate(_CONFUSABLES)}
     for v in variants:
         if not _TRIGGER_RE.search(v):
             continue
@@ -320,6 +328,9 @@ def neutralise(text: str) -> Neutralised:
     out = Neutralised(text="")
     hidden = [m.group(0) for rx in (_HTML_COMMENT_RE, _SCRIPT_RE, _MD_IMAGE_RE, _MD_REF_DEF_RE)
               for m in rx.finditer(_INVISIBLE_RE.sub("", text))]
+    tags = "".join(chr(ord(c) - 0xE0000) for c in text if 0xE0020 <= ord(c) <= 0xE007E)
+    if tags.strip():  # ASCII smuggled in Unicode tag characters: invisible, dropped
+        hidden.append(tags)
     if hidden:  # hidden or active content is dropped whole; its words count as instruction
         out.removed.extend(hidden)
         out.kinds.append("hidden")
@@ -334,9 +345,14 @@ def neutralise(text: str) -> Neutralised:
         if kind:
             flagged[i] = flagged[i + 1] = kind
     # The payload sentence right after an instruction ("The code word is ZEBRA-9.") goes too.
-    for i in range(1, len(pieces)):
-        if flagged[i - 1] and not flagged[i] and _PAYLOAD_RE.search(skeleton(pieces[i])):
+    last = None  # the previous piece that is not blank
+    for i in range(len(pieces)):
+        if not pieces[i].strip():
+            continue
+        if last is not None and flagged[last] and not flagged[i] \
+                and _PAYLOAD_RE.search(skeleton(pieces[i])):
             flagged[i] = "payload"
+        last = i
     parts = []
     for piece, kind in zip(pieces, flagged):
         if kind:
@@ -347,7 +363,7 @@ def neutralise(text: str) -> Neutralised:
             parts.append(piece)
     out.text = re.sub(r"(?:\s*\[instruction-like text removed\]\s*){2,}", " " + REMOVED + " ",
                       "".join(parts))
-    out.text = re.sub(r"[ \t]{2,}", " ", out.text).strip()
+    out.text = re.sub(r"[ \t]+(?=\[instruction-like)|(?<=removed\])[ \t]+", " ", out.text).strip()
     return out
 
 
