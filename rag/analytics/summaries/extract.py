@@ -432,106 +432,129 @@ def figures(sents: Sequence[Sentence], default_period: str | None = None,
         text = s.text
         if not VALUE_RE.search(text):
             continue
-        forward = bool(_FORWARD.search(text)) and not _PAST_EXPECT.search(text)
-        consumed: list[tuple[int, int]] = []
-        if forward:
+        if _FORWARD.search(text) and not _PAST_EXPECT.search(text):
             direction = next((d for d, rx in _DIRECTIONS if rx.search(text)), "given")
-            for m in _RANGE_RE.finditer(text):
-                lo_v = m.group("lo")
-                if not re.search(r"[$€£%]|percent|basis|bps|million|billion", lo_v + m.group("hi"),
-                                 re.IGNORECASE):
-                    continue
-                consumed.append((m.start(), m.end()))
-                met = _metric_before(text, m.start(), window=110, link=False)
-                if met is None:
-                    continue
-                value = m.group(0)
-                if _PRIOR_CUE.search(text[max(0, m.start() - 40):m.start()]) and guides \
-                        and guides[-1].sentence == s:
-                    last = guides[-1]
-                    guides[-1] = Guidance(last.metric, last.canonical, last.period, last.value,
-                                          last.direction if last.direction != "given"
-                                          else _compare(last.value, value), value, s)
-                    continue
-                key = (met[1], value)
-                if key in seen_g:
-                    continue
-                seen_g.add(key)
-                period = _period_near(text, m.start(), m.end(), default_period)
-                guides.append(Guidance(met[0], met[1], period or "outlook", value, direction,
-                                       None, s))
-            # A single forward value: "we now expect ARR above $215 million".
-            for m in VALUE_RE.finditer(text):
-                if any(a <= m.start() < b for a, b in consumed):
-                    continue
-                pre = text[max(0, m.start() - 40):m.start()]
-                if not re.search(r"\b(?:of|at|to|above|below|approximately|about|around|"
-                                 r"roughly|least|exceed|over|be|reach)\s*$", pre, re.IGNORECASE):
-                    continue
-                if _PRIOR_CUE.search(pre):
-                    continue
-                met = _metric_before(text, m.start(), window=80, link=False)
-                if met is None:
-                    continue
-                key = (met[1], m.group(0))
-                if key in seen_g:
-                    continue
-                seen_g.add(key)
-                consumed.append((m.start(), m.end()))
-                qual = re.search(r"\b(above|below|approximately|about|around|roughly|at least|"
-                                 r"over|more than|less than)\s*$", pre, re.IGNORECASE)
-                value = (text[m.start() - len(qual.group(0)):m.end()] if qual else m.group(0))
-                guides.append(Guidance(met[0], met[1],
-                                       _period_near(text, m.start(), m.end(), default_period) or "outlook",
-                                       value.strip(), direction, None, s))
+            consumed = _range_guidance(s, direction, default_period, guides, seen_g)
+            _single_guidance(s, direction, default_period, guides, seen_g, consumed)
             continue  # a forward-looking sentence states no reported figures
-        for m in VALUE_RE.finditer(text):
-            if any(a <= m.start() < b for a, b in consumed):
-                continue
-            pre = text[max(0, m.start() - 30):m.start()]
-            to = _TO_RE.search(text[max(0, m.start() - 110):m.start()])
-            change = None
-            if to is not None:
-                chg_start = m.start() - (len(text[max(0, m.start() - 110):m.start()])
-                                         - to.start("chg"))
-                met = _metric_before(text, chg_start)
-                change = _trim_change(to.group("chg"))
-            else:
-                if _CHANGE_CUE.search(pre[-24:]) and re.search(
-                        r"(?:up|down|of|by|with|to|versus|vs\.?|from)\s*$", pre, re.IGNORECASE):
-                    continue  # the change of an earlier value, not a figure of its own
-                met = _metric_before(text, m.start())
-            if met is None:
-                continue
-            value = m.group(0).strip()
-            after = text[m.end():]
-            unit = unit_of(value, after)
-            if met[1] == "EPS" and unit.startswith(("USD", "EUR", "GBP")) and "/" not in unit:
-                unit = unit.split()[0] + "/share"
-            if unit.endswith("/share") and met[1] in ("net income", "revenue"):
-                met = (re.sub(r"net income|net earnings|net profit", "EPS", met[0],
-                              flags=re.IGNORECASE) if met[1] == "net income" else "EPS", "EPS")
-            skip = re.match(_PER, after).end()  # "$0.34 per diluted share, compared with ..."
-            ca = None if change else _CHANGE_AFTER.match(after[skip:])
-            if ca:
-                change = _trim_change(ca.group("chg"))
-                if change:
-                    consumed.append((m.end(), m.end() + skip + ca.end()))
-            if change is None:
-                cb = _CHANGE_BEFORE.search(text[max(0, m.start() - 80):m.start()])
-                if cb:
-                    change = _trim_change(cb.group("chg"))
-            if unit == "%" and met[1] in _GROWTH_OF:
-                met = (met[0] + " growth", met[1] + " growth")
-            key = (met[1], value)  # the same value of the same metric is one figure
-            if key in seen:
-                continue
-            seen.add(key)
-            period = _period_near(text, m.start(), m.end(), default_period) or default_period
-            figs.append(Figure(met[0], met[1], period, value, unit, change, s, m.start()))
+        _reported_figures(s, default_period, figs, seen)
     figs.sort(key=lambda f: (PRIORITY.get(f.canonical, 50), f.sentence.index, f.start))
     return figs[:limit], guides[:limit]
 
+
+def _range_guidance(s: Sentence, direction: str, default_period: str | None,
+                    guides: list[Guidance], seen_g: set[tuple[str, str]]
+                    ) -> list[tuple[int, int]]:
+    """Guidance given as a range ("$210 to $215 million") in a forward-looking sentence,
+    appended to `guides`; returns the spans the ranges take."""
+    text = s.text
+    consumed: list[tuple[int, int]] = []
+    for m in _RANGE_RE.finditer(text):
+        lo_v = m.group("lo")
+        if not re.search(r"[$€£%]|percent|basis|bps|million|billion", lo_v + m.group("hi"),
+                         re.IGNORECASE):
+            continue
+        consumed.append((m.start(), m.end()))
+        met = _metric_before(text, m.start(), window=110, link=False)
+        if met is None:
+            continue
+        value = m.group(0)
+        if _PRIOR_CUE.search(text[max(0, m.start() - 40):m.start()]) and guides \
+                and guides[-1].sentence == s:
+            last = guides[-1]
+            guides[-1] = Guidance(last.metric, last.canonical, last.period, last.value,
+                                  last.direction if last.direction != "given"
+                                  else _compare(last.value, value), value, s)
+            continue
+        key = (met[1], value)
+        if key in seen_g:
+            continue
+        seen_g.add(key)
+        period = _period_near(text, m.start(), m.end(), default_period)
+        guides.append(Guidance(met[0], met[1], period or "outlook", value, direction,
+                               None, s))
+    return consumed
+
+
+def _single_guidance(s: Sentence, direction: str, default_period: str | None,
+                     guides: list[Guidance], seen_g: set[tuple[str, str]],
+                     consumed: list[tuple[int, int]]) -> None:
+    """A single forward value: "we now expect ARR above $215 million" (outside `consumed`)."""
+    text = s.text
+    for m in VALUE_RE.finditer(text):
+        if any(a <= m.start() < b for a, b in consumed):
+            continue
+        pre = text[max(0, m.start() - 40):m.start()]
+        if not re.search(r"\b(?:of|at|to|above|below|approximately|about|around|"
+                         r"roughly|least|exceed|over|be|reach)\s*$", pre, re.IGNORECASE):
+            continue
+        if _PRIOR_CUE.search(pre):
+            continue
+        met = _metric_before(text, m.start(), window=80, link=False)
+        if met is None:
+            continue
+        key = (met[1], m.group(0))
+        if key in seen_g:
+            continue
+        seen_g.add(key)
+        consumed.append((m.start(), m.end()))
+        qual = re.search(r"\b(above|below|approximately|about|around|roughly|at least|"
+                         r"over|more than|less than)\s*$", pre, re.IGNORECASE)
+        value = (text[m.start() - len(qual.group(0)):m.end()] if qual else m.group(0))
+        guides.append(Guidance(met[0], met[1],
+                               _period_near(text, m.start(), m.end(), default_period) or "outlook",
+                               value.strip(), direction, None, s))
+
+
+def _reported_figures(s: Sentence, default_period: str | None, figs: list[Figure],
+                      seen: set[tuple[str, str]]) -> None:
+    """The reported figures of a sentence (value, unit, change, period), appended to `figs`."""
+    text = s.text
+    consumed: list[tuple[int, int]] = []
+    for m in VALUE_RE.finditer(text):
+        if any(a <= m.start() < b for a, b in consumed):
+            continue
+        pre = text[max(0, m.start() - 30):m.start()]
+        to = _TO_RE.search(text[max(0, m.start() - 110):m.start()])
+        change = None
+        if to is not None:
+            chg_start = m.start() - (len(text[max(0, m.start() - 110):m.start()])
+                                     - to.start("chg"))
+            met = _metric_before(text, chg_start)
+            change = _trim_change(to.group("chg"))
+        else:
+            if _CHANGE_CUE.search(pre[-24:]) and re.search(
+                    r"(?:up|down|of|by|with|to|versus|vs\.?|from)\s*$", pre, re.IGNORECASE):
+                continue  # the change of an earlier value, not a figure of its own
+            met = _metric_before(text, m.start())
+        if met is None:
+            continue
+        value = m.group(0).strip()
+        after = text[m.end():]
+        unit = unit_of(value, after)
+        if met[1] == "EPS" and unit.startswith(("USD", "EUR", "GBP")) and "/" not in unit:
+            unit = unit.split()[0] + "/share"
+        if unit.endswith("/share") and met[1] in ("net income", "revenue"):
+            met = (re.sub(r"net income|net earnings|net profit", "EPS", met[0],
+                          flags=re.IGNORECASE) if met[1] == "net income" else "EPS", "EPS")
+        skip = re.match(_PER, after).end()  # "$0.34 per diluted share, compared with ..."
+        ca = None if change else _CHANGE_AFTER.match(after[skip:])
+        if ca:
+            change = _trim_change(ca.group("chg"))
+            if change:
+                consumed.append((m.end(), m.end() + skip + ca.end()))
+        if change is None:
+            cb = _CHANGE_BEFORE.search(text[max(0, m.start() - 80):m.start()])
+            if cb:
+                change = _trim_change(cb.group("chg"))
+        if unit == "%" and met[1] in _GROWTH_OF:
+            met = (met[0] + " growth", met[1] + " growth")
+        key = (met[1], value)  # the same value of the same metric is one figure
+        if key in seen:
+            continue
+        seen.add(key)
+        period = _period_near(text, m.start(), m.end(), default_period) or default_period
+        figs.append(Figure(met[0], met[1], period, value, unit, change, s, m.start()))
 
 def _compare(new: str, old: str) -> str:
     a, b = _mid(new), _mid(old)
