@@ -168,12 +168,15 @@ class Cell:
     quarter: int | None = None
     source: str = "table"
     ordinal: int = 0
+    turn: int | None = None
 
     def location(self) -> str:
         if self.page is not None:
             return f"p. {self.page}"
         if self.row is not None:
             return f"row {self.row}"
+        if self.turn is not None:
+            return f"{self.section}, turn {self.turn}" if self.section else f"turn {self.turn}"
         return ""
 
     def to_dict(self) -> dict[str, Any]:

@@ -56,7 +56,8 @@ def test_filters():
 
 def test_cell_rows_keep_the_value_as_printed():
     rows = ledger.cell_rows(CELLS[2:3])
-    assert rows == [{"document": "acme_10k", "page": 3, "statement": "income statement",
+    assert rows == [{"document": "acme_10k", "page": 3, "where": "p. 3",
+                     "statement": "income statement",
                      "row label": "Cost of sales", "period": "FY2024", "value": "(700)",
                      "unit": "USD millions", "source": "table"}]
     assert list(rows[0]) == ledger.CELL_COLUMNS

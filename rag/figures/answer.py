@@ -21,8 +21,7 @@ def cell_chunk(cell: Cell, chunks: list[Chunk] | None = None) -> Chunk:
 def _operand_line(o: Operand, n: int) -> str:
     c = o.cell
     where = f"{c.doc_name}, {c.location()}".rstrip(", ")
-    label = c.row_label if c.row_label.lower() != o.name.lower() else o.name
-    return f"- {o.name}, {o.period}: {c.text} (“{label}”, {where}) [{n}]"
+    return f"- {o.name}, {o.period}: {c.text} (“{c.row_label}”, {where}) [{n}]"
 
 
 def render(num: NumericAnswer) -> tuple[str, list[Operand]]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, DivisionByZero, InvalidOperation
 from typing import Any
 
+from rag.figures.extract import segment_of
 from rag.figures.metrics import ITEMS, LOOKUP_TRIGGERS, METRICS, LineItem, Metric
 from rag.figures.store import FigureStore
 from rag.figures.values import Period, fmt_decimal, periods_in_question
@@ -251,6 +252,8 @@ class FigureEngine:
                 s += 0.5
             if c.unit.startswith("USD"):
                 s += 0.5
+            if segment_of(c.section):  # a segment's or region's row, not the company's
+                s -= 1.0
             if c.source == "prose":
                 s -= 0.5
             if best is None or s > best[0]:

@@ -48,6 +48,22 @@ _SHARES = re.compile(r"\bshares\b(?! of)|weighted[- ]average (?:number of )?(?:c
                      re.IGNORECASE)
 
 
+_NOT_SEGMENT = re.compile(
+    r"\d|year|ended|months|weeks|quarter|december|january|june|september|march|million|"
+    r"thousand|billion|statement|operations|income|earnings|assets|liabilit|equity|activities|"
+    r"cash flow|expenses|revenues?|sales|costs?|adjustments|changes|table of contents|"
+    r"consolidated|reported|total|per share|except|unaudited|\(", re.IGNORECASE)
+
+
+def segment_of(section: str) -> str:
+    """The business segment or region a row belongs to ('North America', 'AWS'), when its
+    section heading is one; '' for headings that only describe the table or its columns."""
+    s = " ".join((section or "").split()).rstrip(":")
+    if not s or len(s) > 40 or len(s.split()) > 5 or _NOT_SEGMENT.search(s):
+        return ""
+    return s
+
+
 def _split_row(line: str) -> tuple[str, list[str]]:
     """'Net income $ 5,363 $ 4,869' -> ('Net income', ['5,363', '4,869']) (tokens as printed)."""
     values: list[str] = []
@@ -159,6 +175,9 @@ class _PageReader:
             if not periods or not _is_label(label):
                 context.append(line)
                 continue
+            if len(values) >= 2 * len(periods):
+                context.append(line)  # column groups (as reported / FX / constant) we
+                continue  # cannot place: no cells rather than misplaced ones
             if len(values) > len(periods):
                 values = values[-len(periods):]
             if len(values) != len(periods):
@@ -201,6 +220,11 @@ _STOP_LABEL = re.compile(r"^(?:the|our|its|their|this|that|which|and|total)\s+",
 _PERIOD_TAIL = re.compile(
     r"\s+(?:in|for|during|of|over)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?(?:quarter|year|period|"
     r"months?|half|fiscal(?:\s+year)?(?:\s+\d{4})?|q[1-4]|\d{4})$", re.IGNORECASE)
+# 'an increase of 18%', 'a total of $4 million': a change or an amount, not a line item
+_GENERIC_LABEL = re.compile(
+    r"(?:an?|the|this|that|it|which|up|down|total|some|about)?\s*(?:increase|decrease|rise|"
+    r"decline|growth|change|gain|loss|drop|improvement|reduction|total|amount|range|level|"
+    r"figure|number|rate|impact|effect)s?", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])|\n{2,}")
 
 
@@ -219,7 +243,7 @@ def prose_cells(doc_id: str, doc_name: str, unit: Unit, default: Period | None,
             label = _STOP_LABEL.sub("", m.group("label").strip())
             label = _STOP_LABEL.sub("", label)
             label = _PERIOD_TAIL.sub("", label).strip()
-            if not _is_label(label) or len(label.split()) > 6:
+            if not _is_label(label) or len(label.split()) > 6 or _GENERIC_LABEL.fullmatch(label):
                 continue
             val = m.group("val")
             num = re.search(r"\d[\d,]*(?:\.\d+)?", val).group(0)
@@ -237,7 +261,8 @@ def prose_cells(doc_id: str, doc_name: str, unit: Unit, default: Period | None,
             out.append(Cell(
                 doc_id=doc_id, doc_name=doc_name, row_label=label[:120], period=p.label,
                 value=str(v), text=val.strip(), span=sent[:500], unit=unit_s, page=unit.page,
-                row=unit.row, section=unit.speaker or unit.heading or "", period_kind=p.kind,
+                row=unit.row, turn=unit.turn, section=unit.speaker or unit.heading or "",
+                period_kind=p.kind,
                 year=p.year, quarter=p.quarter, source="prose",
                 ordinal=ordinal0 + len(out),
             ))

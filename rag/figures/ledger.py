@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from rag.figures.extract import segment_of
 from rag.figures.values import SCALE_WORDS
 from rag.types import Cell
 
@@ -28,7 +29,7 @@ STATEMENTS: dict[str, str] = {
     "other": "other",
 }
 
-CELL_COLUMNS = ["document", "page", "statement", "row label", "period", "value", "unit",
+CELL_COLUMNS = ["document", "page", "where", "statement", "row label", "period", "value", "unit",
                 "source"]
 
 _KIND_ORDER = {"Q": 0, "6M": 1, "9M": 2, "FY": 3, "I": 3}
@@ -93,7 +94,8 @@ def filter_cells(cells: Iterable[Cell], doc_ids: Sequence[str] = (),
 
 def cell_rows(cells: Iterable[Cell]) -> list[dict]:
     """The cells table: one row a cell, the value exactly as printed."""
-    return [{"document": c.doc_name, "page": c.page, "statement": statement_label(c.statement),
+    return [{"document": c.doc_name, "page": c.page, "where": c.location(),
+             "statement": statement_label(c.statement),
              "row label": c.row_label, "period": c.period, "value": c.text, "unit": c.unit,
              "source": c.source} for c in cells]
 
@@ -212,9 +214,13 @@ def build_ledger(cells: Iterable[Cell]) -> list[LedgerRow]:
         key = norm_label(c.row_label)
         if not key:
             continue
+        seg = segment_of(c.section)  # 'North America: Net sales' is not the company's
+        label = " ".join(c.row_label.split())
+        if seg:
+            key, label = f"{norm_label(seg)}: {key}", f"{seg}: {label}"
         row = rows.get(key)
         if row is None:
-            row = rows[key] = LedgerRow(key, " ".join(c.row_label.split()))
+            row = rows[key] = LedgerRow(key, label)
         if c.doc_name not in row.documents:
             row.documents.append(c.doc_name)
         if c.unit and c.unit not in row.units:

@@ -229,7 +229,7 @@ def _cells_section(name: str, cells: list[Cell]) -> None:
     st.dataframe(cells_frame(shown), hide_index=True, key=TABLE_KEY, on_select=_selected,
                  selection_mode="single-row",
                  column_config={
-                     "page": st.column_config.NumberColumn("page", format="%d"),
+                     "page": None,  # "where" says page, row or speaker turn
                      "value": st.column_config.TextColumn("value", help="As printed"),
                      "source": st.column_config.TextColumn(
                          "source", help="table: a table row; prose: a sentence; sheet: a "
