@@ -48,9 +48,15 @@ class Services:
 
     def ingestor(self, workspace: Workspace) -> Ingestor:
         """An ingestor for `workspace`: a write path, so crashed writes are cleaned up first."""
+        from rag.analytics.questions.log import note_ingest_quietly
+
         self.recover(workspace)
+        data_dir, collection = self.settings.data_dir, workspace.collection_name
         return Ingestor(workspace, self.embedder, self.settings,
-                        figures=self.figure_store(workspace))
+                        figures=self.figure_store(workspace),
+                        # Failures wait on the dashboard until a file of that name is added.
+                        on_report=lambda report: note_ingest_quietly(data_dir, collection,
+                                                                     report))
 
     def searcher(self, workspace: Workspace):
         from rag.retrieve import Retriever

@@ -6,6 +6,7 @@ the current one is embedded, so the two cores are both busy on a batch upload.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -16,7 +17,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rag.analytics.questions import note_ingest_quietly
 from rag.config import Settings
 from rag.errors import RagError, WorkspaceError
 from rag.index.embedder import Embedder
@@ -101,10 +101,14 @@ class Ingestor:
     """Ingest files into one workspace with one embedder."""
 
     def __init__(self, workspace: Workspace, embedder: Embedder, settings: Settings,
-                 figures: FigureSink | None = None) -> None:
+                 figures: FigureSink | None = None,
+                 on_report: Callable[[IngestReport], None] | None = None) -> None:
         self.workspace = workspace
         self.embedder = embedder
         self.settings = settings
+        # Told of every file's report, failed or not (the composition root records failures
+        # in the workspace's question log, where they wait on the dashboard). Never raises.
+        self.on_report = on_report
         # Where a document's table cells go (rag.figures.store); written before the document
         # is committed and read only for ready documents, so cells appear with the chunks.
         self.figures = figures
@@ -167,9 +171,9 @@ class Ingestor:
                 else:
                     report = self._index(doc, sub, parse_s, t0, up.source_name)
                 sub(1.0, report.status)
-                # Failures wait on the dashboard until a file of that name is added.
-                note_ingest_quietly(self.settings.data_dir, self.workspace.collection_name,
-                                    report)
+                if self.on_report is not None:
+                    with contextlib.suppress(Exception):  # bookkeeping must not break an ingest
+                        self.on_report(report)
                 yield report
 
     def ingest_bytes(self, data: bytes, filename: str, options: LoadOptions | None = None,
