@@ -119,6 +119,16 @@ def embedder_identity(settings: Settings) -> tuple[str, int] | None:
     return name, PACKAGED[settings.embed_model][1]
 
 
+def background_embedder(settings: Settings):
+    """The configured packaged model, loading in a background thread (its name and dimension
+    are known at once, so the store opens before the weights are read)."""
+    from rag.index.background import BackgroundEmbedder
+
+    identity = embedder_identity(settings)
+    assert identity is not None, "only packaged models load in the background"
+    return BackgroundEmbedder(*identity, load=lambda: build_embedder(settings))
+
+
 def build_embedder(settings: Settings | None = None) -> Embedder:
     """The configured embedding model (slow: loads the weights). Cache the result."""
     settings = settings or get_settings()

@@ -1,4 +1,5 @@
-"""The UI's composition root (one `st.cache_resource`) and the per-session workspace choice.
+"""The Streamlit cache around `build_services` (one `st.cache_resource`) and the per-session
+workspace choice.
 
 Shared, thread-safe things (the embedding model, the Chroma client, the store) are cached for
 the whole process. Everything that belongs to one user (the chosen workspace, uploads, last
@@ -7,67 +8,18 @@ results) lives in `st.session_state`, never in a shared cache.
 
 from __future__ import annotations
 
-import threading
-
-import numpy as np
 import streamlit as st
 
 from rag.config import Settings, get_settings
-from rag.errors import NotFound, RagError
+from rag.errors import NotFound
+from rag.index.background import BackgroundEmbedder
 from rag.index.embedder import PACKAGED, Embedder
 from rag.index.store import Workspace
-from rag.services import Services, build_embedder, build_services, embedder_identity
+from rag.services import Services, background_embedder, build_embedder, build_services
 
 DEFAULT_WORKSPACE = "default"
 WS_KEY = "workspace"  # the sidebar picker's widget key
 _SWITCH_KEY = "_workspace_switch"
-
-
-class BackgroundEmbedder:
-    """The configured embedder, loading in a background thread so the first page shows at once.
-
-    A packaged model's name and dimension are known without loading it, which is all the store
-    needs to list and open workspaces. `embed()` waits for the load; `ready` tells whether it
-    would wait (the pages then show a spinner).
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        identity = embedder_identity(settings)
-        assert identity is not None, "only packaged models load in the background"
-        self.name, self.dim = identity
-        self._settings = settings
-        self._model: Embedder | None = None
-        self._error: BaseException | None = None
-        self._lock = threading.Lock()
-        threading.Thread(target=self.load, name="embedder-load", daemon=True).start()
-
-    @property
-    def ready(self) -> bool:
-        return self._model is not None
-
-    def load(self) -> Embedder:
-        """Load the model once (raises its RagError, e.g. the model package is missing)."""
-        with self._lock:
-            if self._model is None and self._error is None:
-                try:
-                    model = build_embedder(self._settings)
-                    if (model.name, model.dim) != (self.name, self.dim):
-                        # The store was opened under the announced identity: never mix vectors.
-                        raise RagError(
-                            f"the embedding model loaded as '{model.name}' ({model.dim} "
-                            f"dimensions), not the announced '{self.name}' ({self.dim}): "
-                            "restart the app"
-                        )
-                    self._model = model
-                except Exception as exc:  # noqa: BLE001 - re-raised on every use
-                    self._error = exc
-            if self._error is not None:
-                raise self._error
-            assert self._model is not None
-            return self._model
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        return self.load().embed(texts)
 
 
 @st.cache_resource(show_spinner="Loading the embedding model (first start only)…")
@@ -76,7 +28,7 @@ def _embedder(model: str, backend: str, batch_size: int, threads: int) -> Embedd
         update={"embed_model": model, "embed_backend": backend, "embed_batch_size": batch_size,
                 "threads": threads})
     if model in PACKAGED:
-        return BackgroundEmbedder(settings)
+        return background_embedder(settings)
     return build_embedder(settings)  # a model folder: its dimension is known once loaded
 
 
