@@ -72,15 +72,23 @@ def _glossary_tokens(text_lower: str) -> set[str]:
     return out
 
 
-def support_of(sentence: str, passage: str, glossary: bool = False) -> float:
-    """Share of the sentence's words (numbers aside) found in the passage."""
+def support_of(sentence: str, passage: str, glossary: bool = False,
+               claim_words: bool = False) -> float:
+    """Share of the sentence's words (numbers aside) found in the passage. With
+    `claim_words`, direction words (judged on their own) and generic ones are left out."""
     words = [w for w in tokenize(CITE_RE.sub(" ", sentence)) if not w[0].isdigit()]
+    if claim_words:
+        words = [w for w in words if w not in _GENERIC_WORDS and not _DIR_RE.fullmatch(w)]
     if not words:
         return 1.0
     have = set(tokenize(passage))
     if glossary:
         have |= _glossary_tokens(passage.lower())
     return sum(1 for w in words if w in have) / len(words)
+
+
+_GENERIC_WORDS = frozenset({"company", "companie", "firm", "business", "it", "also", "total",
+                            "report", "reported", "according", "passage", "document"})
 
 
 # -- boilerplate -------------------------------------------------------------------------------
@@ -280,7 +288,7 @@ def direction_in_span(sentence: str, span: str) -> tuple[int, str] | None:
     years = [int(y) for y in _YEAR_RE.findall(body)]
     # A sentence giving both ends ("from 17.8 percent to 9.6 percent") is judged on its own.
     m = _FROM_TO_RE.search(body)
-    if m:
+    if m and not (_YEAR_RE.fullmatch(m.group("a")) and _YEAR_RE.fullmatch(m.group("b"))):
         a, b = _value(m.group("a")), _value(m.group("b"))
         if a is not None and b is not None and a != b:
             return _sign(b, a), m.group(0)
@@ -303,7 +311,7 @@ def direction_in_span(sentence: str, span: str) -> tuple[int, str] | None:
         return best[1], best[2]
     sents = [x for seg in segments(span) for x in _SENT_RE.findall(seg) if x.strip()]
     for i, sent in enumerate(sents):
-        if covers(sent) < 0.6:
+        if covers(sent) < 0.6 and not nums & numbers_in(sent):
             continue
         nxt = sents[i + 1] if i + 1 < len(sents) else ""
         if not re.match(r"\s*(?:this|these|that|which|it)\b", nxt, re.IGNORECASE):
@@ -319,7 +327,7 @@ def direction_in_span(sentence: str, span: str) -> tuple[int, str] | None:
             return (1 if st.group("up") else -1), (sent + " " + nxt).strip()
         for rx, later_first in ((_COMPARED_RE, True), (_FROM_TO_RE, False)):
             m = rx.search(sent)
-            if m:
+            if m and not (_YEAR_RE.fullmatch(m.group("a")) and _YEAR_RE.fullmatch(m.group("b"))):
                 a, b = _value(m.group("a")), _value(m.group("b"))
                 if a is not None and b is not None and a != b:
                     return (_sign(a, b) if later_first else _sign(b, a)), sent.strip()
@@ -484,33 +492,47 @@ def judge(sentence: str, cited: Sequence[Chunk], hits: Sequence[Chunk],
     who = entity_problem(body, cited, hits)
     if who:
         reasons.append(who)
-    support = max(support_of(body, strip_boilerplate(c.text, repeated), glossary=True)
-                  for c in cited)
+    support = max(support_of(body, strip_boilerplate(c.text, repeated), glossary=True,
+                             claim_words=True) for c in cited)
     floor = MIN_SUPPORT_WITH_FIGURES if nums and not missing else MIN_SUPPORT
     if support < floor and not reasons:
         reasons.append("few of its words are in the cited passage"
                        + (" (outside its headers, footers and safe-harbour text)"
-                          if support_of(body, full, glossary=True) >= floor else ""))
+                          if support_of(body, full, glossary=True, claim_words=True) >= floor
+                          else ""))
     return Verdict(tuple(reasons), support, missing)
 
 
 def _period_problems(body: str, nums: set[str], span: str) -> list[str]:
-    """A figure the sentence ties to a year that the span's labelled row gives for another."""
-    years = {int(y) for y in _YEAR_RE.findall(body)}
-    if len(years) != 1:
+    """A figure the sentence ties to a year ("$17,347 million in 2022": the year right after
+    it, or right before it) that the span's labelled table row gives for another year."""
+    rows = _rows(span)
+    if not rows:
         return []
-    (year,) = years
     out = []
-    for _, cells in _rows(span):
-        header = {y for y, _, _ in cells}
-        if year not in header:
+    used: set[int] = set()  # positions of years already tied to a figure before them
+    for m in _FIG_RE.finditer(body):
+        n = norm_number(m.group("num"))
+        if n not in nums or _YEAR_RE.fullmatch(m.group("num")):
             continue
-        for y, _, cell in cells:
-            n = norm_number(re.sub(r"[^\d.,]", "", cell))
-            if n in nums and n != str(year):
-                same = [c for yy, _, c in cells if yy == year
-                        and norm_number(re.sub(r"[^\d.,]", "", c)) == n]
-                if y != year and not same:
-                    out.append(f"{cell.strip()} is the {y} figure in the cited table, not {year}")
-                    return out
+        after = re.match(r"[^\d$€£]{0,25}?\b(?:in|for|of|during|at)\s+(?:fiscal\s+|fy\s?)?"
+                         r"((?:19|20)\d\d)\b", body[m.end():], re.IGNORECASE)
+        before = re.search(r"\b(?:in|for|during)\s+(?:fiscal\s+|fy\s?)?((?:19|20)\d\d),?"
+                           r"[^\d$€£]{0,25}$", body[: m.start()], re.IGNORECASE)
+        if before and before.start(1) in used:
+            before = None
+        tied = after or before
+        if not tied:
+            continue
+        if after:
+            used.add(m.end() + after.start(1))
+        year = int(tied.group(1))
+        for _, cells in rows:
+            if year not in {y for y, _, _ in cells}:
+                continue
+            where = {y for y, _, c in cells if norm_number(re.sub(r"[^\d.,]", "", c)) == n}
+            if where and year not in where:
+                out.append(f"{m.group(0).strip()} is the {min(where)} figure in the cited "
+                           f"table, not {year}")
+                return out
     return out
