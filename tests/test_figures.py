@@ -314,3 +314,23 @@ def test_a_definition_in_the_question_overrides_the_library(engine: FigureEngine
     a = engine.answer("What is the FY2023 EBITDA less capex? Define EBITDA as operating income "
                       "+ depreciation and amortization [from cash flow statement].", ["d1"])
     assert a.computations[0].result_text == "$230 million"  # 250 + 40 - 60
+
+
+def test_documents_stored_before_figures_are_read_from_their_chunks(services, workspace,
+                                                                     ingestor) -> None:
+    from badfiles import text_pdf
+
+    from rag.figures.rebuild import rebuild
+
+    rep = ingestor.ingest_bytes(text_pdf([INCOME, CASHFLOW]), "acme_2023_10k.pdf")
+    store = services.figure_store(workspace)
+    want = {(c.row_label, c.period, c.text) for c in store.cells(doc_ids=[rep.doc.doc_id])}
+    store.delete(rep.doc.doc_id)  # as a workspace of an earlier release
+    assert rebuild(workspace, store) == 1
+    got = {(c.row_label, c.period, c.text) for c in store.cells(doc_ids=[rep.doc.doc_id])}
+    assert want and want <= got
+    assert rebuild(workspace, store) == 0  # nothing left to read
+    store.delete(rep.doc.doc_id)  # re-adding the same file also fills them in
+    assert ingestor.ingest_bytes(text_pdf([INCOME, CASHFLOW]), "acme_2023_10k.pdf").status == \
+        "unchanged"
+    assert store.has(rep.doc.doc_id)

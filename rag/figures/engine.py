@@ -236,7 +236,11 @@ class FigureEngine:
             self._cache = (key, self.store.cells(doc_ids=key))
         return self._cache[1]
 
-    def find(self, item: LineItem, period: Period, cells: list[Cell]) -> Cell | None:
+    def find(self, item: LineItem, period: Period, cells: list[Cell],
+             near: tuple[tuple[str, int | None], ...] = ()) -> Cell | None:
+        """The best cell for a line item in a period; `near` (document, page) pairs of the
+        operands found so far make their table the first choice, so a formula reads one
+        statement when it can."""
         best: tuple[float, Cell] | None = None
         for c in cells:
             if not _period_matches(c, period) or c.unit in ("%", "USD per share"):
@@ -254,6 +258,10 @@ class FigureEngine:
                 s += 0.5
             if segment_of(c.section):  # a segment's or region's row, not the company's
                 s -= 1.0
+            if "consolidated" in c.table.lower():
+                s += 0.3
+            if (c.doc_id, c.page) in near:
+                s += 0.2
             if c.source == "prose":
                 s -= 0.5
             if best is None or s > best[0]:
@@ -308,7 +316,7 @@ class FigureEngine:
 
     def _operand(self, item: LineItem, p: Period, cells: list[Cell], ops: list[Operand]
                  ) -> Decimal:
-        c = self.find(item, p, cells)
+        c = self.find(item, p, cells, tuple((o.cell.doc_id, o.cell.page) for o in ops))
         if c is None:
             if item.name == "gross_profit":  # derive it: revenue - cost of sales
                 rev = self._operand(ITEMS["revenue"], p, cells, ops)
@@ -539,15 +547,21 @@ def _uses_prior(node: tuple) -> bool:
 
 
 def _direction(ok: list[Computation], unit: str, label: str) -> str:
+    """One sentence on the change, written by code from the computed values: the latest
+    step, and the whole span when there are more than two periods."""
     ordered = sorted(ok, key=lambda c: (c.period[-4:], c.period))
-    first, last = ordered[0], ordered[-1]
-    assert first.result is not None and last.result is not None
-    if last.result > first.result:
-        verb = "rose"
-    elif last.result < first.result:
-        verb = "fell"
-    else:
-        return f"{_cap(label)} was unchanged at {last.result_text} from {first.period} " \
-               f"to {last.period}."
-    return (f"{_cap(label)} {verb} from {first.result_text} in {first.period} to "
-            f"{last.result_text} in {last.period}.")
+    name = _cap(label)
+
+    def step(a: Computation, b: Computation) -> str:
+        assert a.result is not None and b.result is not None
+        if b.result > a.result:
+            return f"rose from {a.result_text} in {a.period} to {b.result_text} in {b.period}"
+        if b.result < a.result:
+            return f"fell from {a.result_text} in {a.period} to {b.result_text} in {b.period}"
+        return f"was unchanged at {b.result_text} from {a.period} to {b.period}"
+
+    last = f"{name} {step(ordered[-2], ordered[-1])}"
+    if len(ordered) == 2:
+        return last + "."
+    return f"{last}; over {ordered[0].period}-{ordered[-1].period} it " \
+           f"{step(ordered[0], ordered[-1])}."

@@ -36,6 +36,8 @@ class FigureStore(Protocol):
 
     def doc_ids(self) -> list[str]: ...
 
+    def has(self, doc_id: str) -> bool: ...
+
 
 class DuckFigureStore:
     """Cells in a DuckDB file. Each call opens and closes its own connection, so the app and the
@@ -108,6 +110,10 @@ class DuckFigureStore:
 
     def delete(self, doc_id: str) -> None:
         self._run(lambda con: con.execute("DELETE FROM cells WHERE doc_id = ?", [doc_id]))
+
+    def has(self, doc_id: str) -> bool:
+        return bool(self._run(lambda con: con.execute(
+            "SELECT 1 FROM cells WHERE doc_id = ? LIMIT 1", [doc_id]).fetchall()))
 
     def doc_ids(self) -> list[str]:
         return [r[0] for r in self._run(

@@ -43,6 +43,8 @@ class FigureSink(Protocol):
 
     def delete(self, doc_id: str) -> None: ...
 
+    def has(self, doc_id: str) -> bool: ...
+
 
 @dataclass(frozen=True)
 class Upload:
@@ -188,6 +190,8 @@ class Ingestor:
         timings = {"parse": parse_s}
         try:
             existing = ws.get_document(doc_id)
+            if self.figures is not None and not self.figures.has(doc_id):
+                self._write_figures(doc, doc_id, timings)  # added before figures were read
             return IngestReport(doc.filename, "unchanged",
                                 f"already in this workspace (as '{existing.name}')",
                                 doc=existing, seconds=time.perf_counter() - t0, timings=timings)

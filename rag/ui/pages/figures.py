@@ -103,6 +103,8 @@ def render() -> None:
             st.caption(f"Workspace: {md(name)}")
             show_error(err)
             return
+    if ws is not None and docs and _offer_rebuild(svc, ws, docs):
+        st.rerun()
     with_figures = {c.doc_id for c in cells}
     st.caption(f"Workspace **{md(name)}** · {count(len(with_figures), 'documents')} with "
                f"figures · {count(len(cells), 'figures')} · every value as printed, with the "
@@ -119,6 +121,28 @@ def render() -> None:
     with tab_ledger:
         _ledger_section(name, picked)
     _definitions(name)
+
+
+def _offer_rebuild(svc: Services, ws: Workspace, docs: list[DocumentInfo]) -> bool:
+    """Documents stored before figures were read get a button that reads them from their
+    stored passages; True when it ran (the page then reloads its cells)."""
+    from rag.figures.rebuild import rebuild
+
+    tried = st.session_state.setdefault("fig_rebuild_tried", set())
+    store = svc.figure_store(ws)
+    todo = [d for d in docs if d.doc_id not in tried and d.kind != "table"
+            and not store.has(d.doc_id)]
+    if not todo:
+        return False
+    st.info(f"{count(len(todo), 'documents')} of this workspace were added before RAGdesk read "
+            "figures, or hold none.")
+    if not st.button(f"Read figures from {count(len(todo), 'documents')}", key="fig_rebuild"):
+        return False
+    bar = st.progress(0.0, text="reading figures")
+    rebuild(ws, store, todo, progress=lambda f, m: bar.progress(min(1.0, f), text=m))
+    tried.update(d.doc_id for d in todo)
+    st.session_state.pop(_CELLS_KEY, None)
+    return True
 
 
 def _cells(svc: Services, ws: Workspace, docs: list[DocumentInfo]) -> list[Cell]:
