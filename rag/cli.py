@@ -144,9 +144,9 @@ def _filter_from(args: argparse.Namespace, ws):
 
 def _log_question(svc, ws, answer) -> None:
     """Keep the question in the workspace's log (the Dashboard's questions and gaps)."""
-    from rag.analytics.questions import SOURCE_CLI, log_quietly
+    from rag.analytics.questions import SOURCE_CLI
 
-    log_quietly(svc.settings.data_dir, ws.collection_name, answer, SOURCE_CLI, svc.embedder)
+    svc.log_answer(ws, answer, SOURCE_CLI)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -199,6 +199,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         raise RagError("give a FILE, or --doc DOC_ID (with --workspace) for an ingested table")
     if args.k is not None and args.k < 1:
         raise RagError("--k must be at least 1")
+    svc = None  # built once, and only when needed: a FILE alone needs just the embedder
     if args.file:
         from pathlib import Path
 
@@ -216,7 +217,11 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         items, positions = fb.items_from_rows(table["columns"], table["rows"], args.text_column)
         fb.check_texts([it.text for it in items], args.text_column)
         roles = fb.guess_roles(items, table["columns"], args.text_column, args.date_column)
-        embedder = build_embedder()
+        if args.name_with_model:
+            svc = _services()
+            embedder = svc.embedder
+        else:
+            embedder = build_embedder()
         vectors = embedder.embed([it.text for it in items])
         source = {"file": str(path), "embed_model": embedder.name}
     else:
@@ -234,7 +239,8 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         source = fb.source_of(ws, doc)
     namer = None
     if args.name_with_model:
-        namer = fb.ModelNamer(_services().chat_model())
+        assert svc is not None
+        namer = fb.ModelNamer(svc.chat_model())
     a = fb.analyze(items, vectors, roles, k=args.k, namer=namer, source=source)
     out = fb.cluster_json(a, positions)
     if args.json:
@@ -250,7 +256,6 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 def cmd_summarize(args: argparse.Namespace) -> int:
     """A cited brief of one document (stored with the workspace, reused while unchanged)."""
-    from rag.analytics.summaries import SummaryStore
     from rag.analytics.summaries.brief import summarize_document
     from rag.analytics.summaries.export import to_markdown
 
@@ -267,7 +272,7 @@ def cmd_summarize(args: argparse.Namespace) -> int:
             print(f"[{frac:4.0%}] {msg}", file=sys.stderr, flush=True)
 
     brief, cached = summarize_document(ws, match[0], args.kind, model,
-                                       store=SummaryStore(svc.settings.data_dir),
+                                       store=svc.summary_store(),
                                        refresh=args.refresh, progress=progress,
                                        budget_s=args.budget)
     if args.json:
@@ -312,7 +317,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from rag.eval.dataset import load_eval_set
-    from rag.eval.history import EvalHistory
     from rag.eval.retrieval import evaluate
 
     if args.k < 1:
@@ -325,7 +329,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                    set_name=Path(args.file).name,
                    settings={"chunk_chars": s.chunk_chars, "embed_backend": s.embed_backend})
     if not args.no_save:
-        EvalHistory(s.data_dir, ws.collection_name).add(run)
+        svc.eval_history(ws).add(run)
     if run.missing_docs:
         print(f"warning: {len(run.missing_docs)} document(s) of the set are not in workspace "
               f"'{ws.name}' (their questions count as misses): "

@@ -89,6 +89,40 @@ class Services:
                 self._models[key] = store
         return store
 
+    # -- the side stores kept next to each workspace (ask here; never construct them) -----------
+
+    def question_log(self, workspace: Workspace):
+        """The workspace's question log (and ingest failures): one SQLite file."""
+        from rag.analytics.questions.log import QuestionLog
+
+        return QuestionLog(self.settings.data_dir, workspace.collection_name)
+
+    def eval_history(self, workspace: Workspace):
+        """The workspace's evaluation runs over time."""
+        from rag.eval.history import EvalHistory
+
+        return EvalHistory(self.settings.data_dir, workspace.collection_name)
+
+    def summary_store(self):
+        """Stored briefs (keyed by workspace collection and document in each call)."""
+        from rag.analytics.summaries.store import SummaryStore
+
+        return SummaryStore(self.settings.data_dir)
+
+    def analysis_store(self):
+        """Stored feedback analyses (keyed by workspace collection and document in each call)."""
+        from rag.analytics.feedback.store import AnalysisStore
+
+        return AnalysisStore(self.settings.data_dir)
+
+    def log_answer(self, workspace: Workspace, answer, source: str = "app") -> int | None:
+        """Keep an answer in the workspace's question log, with its question's vector; a log
+        that cannot be written never stops a question from being answered."""
+        from rag.analytics.questions.log import log_quietly
+
+        return log_quietly(self.settings.data_dir, workspace.collection_name, answer, source,
+                           self.embedder)
+
     def figure_engine(self, workspace: Workspace):
         from rag.figures.engine import FigureEngine
 

@@ -17,7 +17,6 @@ from datetime import date, datetime
 import pandas as pd
 import streamlit as st
 
-from rag.analytics import questions as qlog
 from rag.answer import MIN_SUPPORT, Answer, Citation
 from rag.errors import RagError
 from rag.index.store import Workspace
@@ -312,8 +311,7 @@ def render() -> None:
         return
     turn = _answer_new(svc, ws, question, history_of(turns), filt, focus, cfg, compare_cfg)
     turns.append(turn)
-    qlog.log_quietly(svc.settings.data_dir, ws.collection_name, turn.answer,  # the Dashboard's
-                     embedder=svc.embedder)
+    svc.log_answer(ws, turn.answer)  # the Dashboard's questions and gaps
     st.rerun()
 
 

@@ -19,7 +19,6 @@ from rag.analytics import dashboard as dash
 from rag.analytics import questions as qlog
 from rag.errors import RagError
 from rag.eval.dataset import EXTENSIONS, parse_eval_set
-from rag.eval.history import EvalHistory
 from rag.eval.retrieval import evaluate
 from rag.index.store import Workspace
 from rag.services import Services
@@ -205,7 +204,7 @@ def _documents(svc: Services, ws: Workspace, d: dash.DashboardData) -> None:
             files = docs.failed_files
             pick = st.selectbox("File", files, key="dash_dismiss_pick")
             if st.button("Dismiss", key="dash_dismiss"):
-                qlog.QuestionLog(svc.settings.data_dir, ws.collection_name).dismiss_failure(pick)
+                svc.question_log(ws).dismiss_failure(pick)
                 st.session_state[_FLASH_KEY] = f"Dismissed {pick}."
                 st.rerun()
 
@@ -339,7 +338,7 @@ def _unanswered_question(svc: Services, ws: Workspace, r: qlog.QuestionRecord,
             c2.caption(f"Re-asked: still {md(last_try)}.")
             if c2.button("Mark resolved anyway", key=f"dash_force_{r.id}",
                          icon=":material/done:"):
-                qlog.QuestionLog(svc.settings.data_dir, ws.collection_name).mark_resolved(
+                svc.question_log(ws).mark_resolved(
                     r.id, "marked resolved by hand after a re-ask")
                 st.session_state[_STILL_KEY].pop(_still_key(ws, r.id), None)
                 st.session_state[_FLASH_KEY] = "Marked resolved."
@@ -351,7 +350,7 @@ def _still_key(ws: Workspace, qid: int) -> str:
 
 
 def _reask(svc: Services, ws: Workspace, qid: int) -> None:
-    log = qlog.QuestionLog(svc.settings.data_dir, ws.collection_name)
+    log = svc.question_log(ws)
     try:
         state.ensure_model(svc)
         cfg = settings_page.model_config(settings_page.PRIMARY)
@@ -485,7 +484,7 @@ def _run_eval(svc: Services, ws: Workspace, filename: str, data: bytes, k: int,
         run = evaluate(svc.searcher(ws), questions, k=k, focus=focus, set_name=filename,
                        settings={"chunk_chars": s.chunk_chars, "embed_backend": s.embed_backend},
                        progress=progress)
-        EvalHistory(s.data_dir, ws.collection_name).add(run)
+        svc.eval_history(ws).add(run)
     except RagError as err:
         show_error(err)
         return

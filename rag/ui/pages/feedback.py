@@ -177,7 +177,7 @@ def _upload(svc: Services, ws_name: str, expanded: bool) -> None:
 
 
 def _store(svc: Services) -> fb.AnalysisStore:
-    return fb.AnalysisStore(svc.settings.data_dir)
+    return svc.analysis_store()
 
 
 def _current(svc: Services, ws: Workspace, doc: DocumentInfo) -> fb.Analysis | None:

@@ -99,7 +99,7 @@ def render() -> None:
 
 
 def _store(svc: Services) -> SummaryStore:
-    return SummaryStore(svc.settings.data_dir)
+    return svc.summary_store()
 
 
 def _held(svc: Services, ws: Workspace, doc: DocumentInfo, kind: str) -> Brief | None:
