@@ -78,6 +78,23 @@ def run_answers(svc, ws, questions, figures: bool, model, log) -> dict:
             "computed": computed, "median_s": median(secs), "rows": rows}
 
 
+def refresh_cells(svc, ws, log) -> None:
+    """Read every filing's cells again with this checkout's extractor (a kept workspace may
+    hold cells from an older one), exactly as ingestion does."""
+    from rag.figures.extract import extract_cells
+    from rag.ingest.loaders import load
+
+    store = svc.figure_store(ws)
+    by_name = {p.stem: p for p in pdf_paths()}
+    t = time.perf_counter()
+    for d in ws.documents():
+        p = by_name.get(d.name)
+        if p is not None:
+            store.put(d.doc_id, extract_cells(load(p.read_bytes(), p.name, svc.settings),
+                                              d.doc_id))
+    log(f"cells read again in {time.perf_counter() - t:.0f} s")
+
+
 def extraction_figures(pdfs: list[Path], settings, plumber: bool = False) -> dict:
     from rag.figures.extract import extract_cells
     from rag.ingest.loaders import load
@@ -132,6 +149,7 @@ def main() -> None:
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="ragdesk-figures-"))
     svc = open_services(data_dir)
     ws = ensure_financebench(svc, log)
+    refresh_cells(svc, ws, log)
     questions = [q for q in load_questions() if gold_quantities(q["answer"], q["question"])]
     questions = questions[: args.limit] if args.limit else questions
     model = None

@@ -334,3 +334,19 @@ def test_documents_stored_before_figures_are_read_from_their_chunks(services, wo
     assert ingestor.ingest_bytes(text_pdf([INCOME, CASHFLOW]), "acme_2023_10k.pdf").status == \
         "unchanged"
     assert store.has(rep.doc.doc_id)
+
+
+def test_a_store_of_an_older_release_gains_the_new_fields(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute('CREATE TABLE cells (doc_id VARCHAR, doc_name VARCHAR, row_label VARCHAR, '
+                'period VARCHAR, value VARCHAR, text VARCHAR, span VARCHAR, "ordinal" INTEGER)')
+    con.execute("INSERT INTO cells VALUES ('d0', 'old', 'Revenue', 'FY2020', '5', '5', "
+                "'Revenue 5', 0)")
+    con.close()
+    store = DuckFigureStore(path)
+    store.put("d1", extract_cells(_doc([INCOME]), "d1"))
+    assert store.cells(doc_ids=["d0"])[0].turn is None
+    assert store.cells(doc_ids=["d1"])

@@ -88,6 +88,13 @@ class DuckFigureStore:
     def _create(con) -> None:
         cols = ", ".join(f'"{c}" {_TYPES.get(c, "VARCHAR")}' for c in _COLUMNS)
         con.execute(f"CREATE TABLE IF NOT EXISTS cells ({cols})")
+        # A file written by an older release lacks the newer fields: add them (empty).
+        have = {r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'cells'"
+        ).fetchall()}
+        for c in _COLUMNS:
+            if c not in have:
+                con.execute(f'ALTER TABLE cells ADD COLUMN "{c}" {_TYPES.get(c, "VARCHAR")}')
 
     # -- the port --------------------------------------------------------------------------
 
@@ -100,7 +107,7 @@ class DuckFigureStore:
                 con.execute("DELETE FROM cells WHERE doc_id = ?", [doc_id])
                 if rows:
                     marks = ", ".join("?" for _ in _COLUMNS)
-                    con.executemany(f"INSERT INTO cells VALUES ({marks})", rows)
+                    con.executemany(f"INSERT INTO cells ({_SELECT}) VALUES ({marks})", rows)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
