@@ -58,6 +58,15 @@ class Services:
                         on_report=lambda report: note_ingest_quietly(data_dir, collection,
                                                                      report))
 
+    def ingest_files(self, ws_name: str, files, progress=None) -> list:
+        """Ingest `(filename, bytes)` pairs (or `Upload`s) into a workspace, creating it if
+        needed. A bad file gives a `failed` report with its reason; it never stops the others."""
+        from rag.ingest.pipeline import Upload
+
+        uploads = [f if isinstance(f, Upload) else Upload(f[0], data=f[1]) for f in files]
+        ws = self.workspace(ws_name, create=True)
+        return list(self.ingestor(ws).iter_ingest(uploads, progress=progress))
+
     def searcher(self, workspace: Workspace):
         from rag.retrieve import Retriever
 

@@ -24,8 +24,8 @@ from rag.llm.providers import ModelConfig
 from rag.retrieve import SearchFilter
 from rag.services import Services
 from rag.types import Chunk, DocumentInfo
-from rag.ui import state
-from rag.ui.pages import settings as settings_page
+from rag.ui import models as chat_models
+from rag.ui import navigation, state
 from rag.ui.render import count, file_slug, md, md_block, render_hit, show_error
 
 K = 5  # passages per answer
@@ -274,7 +274,7 @@ def render() -> None:
         show_error(err)
         return
     docs = ws.documents() if ws is not None else []
-    cfg = settings_page.model_config(settings_page.PRIMARY)
+    cfg = chat_models.model_config(chat_models.PRIMARY)
     st.caption(f"Workspace **{md(name)}** · {count(len(docs), 'documents')} · answers by "
                f"**{md(cfg.label)}** (change it in Settings)")
     if ws is None or not docs:
@@ -370,7 +370,7 @@ def _options(ws_name: str, turns: list[Turn], cfg: ModelConfig) -> ModelConfig |
                       on_click=_clear, args=(ws_name,))
     if not compare:
         return None
-    second = settings_page.model_config(settings_page.COMPARE)
+    second = chat_models.model_config(chat_models.COMPARE)
     if second == cfg:
         st.warning("The second model is the same as the first: choose another one under "
                    "“Second model” in Settings.", icon=":material/compare_arrows:")
@@ -416,7 +416,7 @@ def _stream(svc: Services, ws: Workspace, cfg: ModelConfig, question: str,
     final: list[Answer] = []
     try:
         state.ensure_model(svc)
-        model = settings_page.load_model(svc, cfg)
+        model = chat_models.load_model(svc, cfg)
         parts = svc.answerer(ws, model, k=K).stream(question, history, filter=filt, focus=focus)
         with st.spinner("Searching the documents and reading the best passages…"):
             first = next(parts, None)  # retrieval and the prompt take most of the wait
@@ -442,7 +442,7 @@ def _ask_once(svc: Services, ws: Workspace, cfg: ModelConfig, question: str,
               history: list[tuple[str, str]], filt: SearchFilter,
               focus: bool) -> tuple[Answer | None, str | None]:
     try:
-        model = settings_page.load_model(svc, cfg)
+        model = chat_models.load_model(svc, cfg)
         with st.spinner("Asking the second model…"):
             return svc.answerer(ws, model, k=K).ask(question, history, filter=filt,
                                                     focus=focus), None
@@ -580,9 +580,7 @@ def _context(ws: Workspace, key: str, c: Citation) -> None:
             st.markdown(md_block(ch.text))
     if st.button("Read the whole document in the Library", key=f"ask_lib_{key}_{c.n}",
                  icon=":material/library_books:"):
-        from rag.ui.pages import library
-
-        st.session_state[library.OPEN_KEY] = c.chunk.doc_id
+        st.session_state[navigation.OPEN_DOC_KEY] = c.chunk.doc_id
         st.switch_page(_page("library"))
 
 

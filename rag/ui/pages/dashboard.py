@@ -22,8 +22,8 @@ from rag.eval.dataset import EXTENSIONS, parse_eval_set
 from rag.eval.retrieval import evaluate
 from rag.index.store import Workspace
 from rag.services import Services
+from rag.ui import models as chat_models
 from rag.ui import state
-from rag.ui.pages import settings as settings_page
 from rag.ui.render import count, file_slug, md, open_page_workspace, shorten, show_error
 
 GROUPS_SHOWN = 12  # topics of unanswered questions shown (all are in the CSV)
@@ -353,8 +353,8 @@ def _reask(svc: Services, ws: Workspace, qid: int) -> None:
     log = svc.question_log(ws)
     try:
         state.ensure_model(svc)
-        cfg = settings_page.model_config(settings_page.PRIMARY)
-        model = settings_page.load_model(svc, cfg)
+        cfg = chat_models.model_config(chat_models.PRIMARY)
+        model = chat_models.load_model(svc, cfg)
         with st.spinner("Asking again with the current documents…"):
             new, resolved = qlog.reask(log, qid, svc.answerer(ws, model))
     except Exception as exc:  # noqa: BLE001 - a model/provider error: one line, no traceback

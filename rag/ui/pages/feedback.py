@@ -27,9 +27,8 @@ from rag.ingest.pipeline import Upload
 from rag.retrieve import SearchFilter
 from rag.services import Services
 from rag.types import DocumentInfo
+from rag.ui import models as chat_models
 from rag.ui import state
-from rag.ui.pages import library
-from rag.ui.pages import settings as settings_page
 from rag.ui.render import count, file_slug, md, md_block, open_page_workspace, shorten, show_error
 
 MAP_POINTS = 10_000  # items drawn on the map at most (a random sample beyond)
@@ -155,8 +154,8 @@ def _upload(svc: Services, ws_name: str, expanded: bool) -> None:
             bar = st.progress(0.0, text="Adding the file…")
             try:
                 state.ensure_model(svc)
-                reports = library.ingest_files(
-                    svc, ws_name,
+                reports = svc.ingest_files(
+                    ws_name,
                     [Upload(f.name, data=f.getvalue(),
                             options=LoadOptions(text_column=text_col, date_column=date_col))],
                     lambda frac, msg: bar.progress(min(max(frac, 0.0), 1.0), text=md(msg)))
@@ -297,7 +296,7 @@ def _run(svc: Services, ws: Workspace, doc: DocumentInfo, roles: fb.Roles, k: in
     if use_model:
         try:
             progress(0.0, "Loading the chat model…")
-            model = settings_page.load_model(svc, settings_page.model_config())
+            model = chat_models.load_model(svc, chat_models.model_config())
             namer = fb.ModelNamer(model, budget_s=NAME_BUDGET_S, per_theme_s=NAME_PER_THEME_S)
         except Exception as exc:  # noqa: BLE001 - naming falls back to terms, never fails
             load_note = (f"{fb.NAMING_NOTE} the chat model could not be loaded "
@@ -521,7 +520,7 @@ def _answer(svc: Services, ws: Workspace, doc: DocumentInfo, a: fb.Analysis, t: 
     box = st.empty()
     try:
         state.ensure_model(svc)
-        model = settings_page.load_model(svc, settings_page.model_config())
+        model = chat_models.load_model(svc, chat_models.model_config())
         raw = ""
         with st.spinner("Reading this theme's comments…"):
             parts = svc.answerer(ws, model, k=ASK_K).stream(question, filter=filt, focus=False)
@@ -649,7 +648,7 @@ def _merge(ws_name: str, doc_id: str) -> None:
 def _name_rest(svc: Services, ws: Workspace, doc: DocumentInfo, a: fb.Analysis) -> None:
     bar = st.progress(0.0, text="Loading the chat model…")
     try:
-        model = settings_page.load_model(svc, settings_page.model_config())
+        model = chat_models.load_model(svc, chat_models.model_config())
     except Exception as exc:  # noqa: BLE001
         bar.empty()
         st.error(md(f"The chat model could not be loaded: {shorten(str(exc), 200)}"),

@@ -296,9 +296,9 @@ def _source(c: Cell) -> None:
         st.caption(md(" · ".join(facts)))
         if st.button("Read the document in the Library", key="fig_open_doc",
                      icon=":material/library_books:"):
-            from rag.ui.pages import library
+            from rag.ui import navigation
 
-            st.session_state[library.OPEN_KEY] = c.doc_id
+            st.session_state[navigation.OPEN_DOC_KEY] = c.doc_id
             page = _page("library")
             if page is not None:
                 st.switch_page(page)

@@ -24,7 +24,7 @@ from rag.ingest.pipeline import Upload
 from rag.services import Services
 from rag.text.columns import meta_key
 from rag.types import Chunk, DocumentInfo, IngestReport
-from rag.ui import state
+from rag.ui import navigation, state
 from rag.ui.demo import DEMO_WORKSPACE, demo_uploads
 from rag.ui.render import (
     count,
@@ -44,7 +44,7 @@ GROUPS_PER_PART = 60
 
 # Session-state keys (per user: never in a shared cache).
 RESULTS_KEY = "library_last_ingest"
-OPEN_KEY = "library_open_doc"
+OPEN_KEY = navigation.OPEN_DOC_KEY
 QUERY_KEY = "library_query"
 _FLASH_KEY = "library_flash"
 _ERROR_KEY = "library_error"
@@ -61,13 +61,8 @@ Progress = Callable[[float, str], None]
 def ingest_files(svc: Services, ws_name: str,
                  files: Iterable[tuple[str, bytes] | Upload],
                  progress: Progress | None = None) -> list[IngestReport]:
-    """Ingest `(filename, bytes)` pairs (or `Upload`s) into a workspace, creating it if needed.
-
-    A bad file gives a `failed` report with its reason; it never stops the others.
-    """
-    uploads = [f if isinstance(f, Upload) else Upload(f[0], data=f[1]) for f in files]
-    ws = svc.workspace(ws_name, create=True)
-    return list(svc.ingestor(ws).iter_ingest(uploads, progress=progress))
+    """`Services.ingest_files` (kept here for the page's callers and tests)."""
+    return svc.ingest_files(ws_name, files, progress)
 
 
 def results_frame(reports: Sequence[dict[str, Any]]) -> pd.DataFrame:

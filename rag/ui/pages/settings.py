@@ -14,24 +14,31 @@ from pathlib import Path
 
 import streamlit as st
 
-from rag.config import Settings, get_settings
+from rag.config import Settings
 from rag.errors import RagError
 from rag.index.embedder import PACKAGED
 from rag.llm.base import Message, complete
 from rag.llm.local_model import MODEL_NOTES, QWEN_05B, installed_packaged
-from rag.llm.providers import PROVIDER_LABELS, PROVIDERS, ModelConfig, config_from_settings
+from rag.llm.providers import PROVIDER_LABELS, PROVIDERS, ModelConfig
 from rag.services import Services
 from rag.ui import state
+from rag.ui.models import (  # the session's model choice (re-exported for old callers)
+    COMPARE,
+    CONFIG_KEY,  # noqa: F401 - re-exported
+    LOCAL_LOADING,  # noqa: F401 - re-exported
+    PRIMARY,
+    default_config,
+    load_model,
+    model_config,
+    set_model_config,
+)
 from rag.ui.render import md, show_error
 
-PRIMARY = "primary"
-COMPARE = "compare"
 SLOT_TITLES = {PRIMARY: "Answer model", COMPARE: "Second model"}
 SLOT_HELP = {PRIMARY: "Answers every question on the Ask page.",
              COMPARE: "Answers too when “Compare two models” is on in Ask, side by side."}
 
 OLLAMA_URL = "http://localhost:11434"
-LOCAL_LOADING = "Loading the local model (first time: a few seconds)…"
 
 # Which text fields each provider needs (a provider missing here gets all three).
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -48,7 +55,6 @@ _PLACEHOLDERS = {
 }
 
 # Session-state keys (per user).
-CONFIG_KEY = "settings_model_{slot}"  # the applied ModelConfig of a slot
 _DRAFTS_KEY = "settings_drafts"  # typed field values per slot and provider, kept across pages
 _TEST_KEY = "settings_test_{slot}"  # the last connection test's outcome, shown until changed
 
@@ -56,31 +62,8 @@ _TEST_KEY = "settings_test_{slot}"  # the last connection test's outcome, shown 
 # -- the session's model choice (read by the Ask page) -----------------------------------------
 
 
-def default_config(settings: Settings | None = None) -> ModelConfig:
-    """The operator's choice from the environment (RAG_LLM_PROVIDER and friends)."""
-    return config_from_settings(settings or get_settings())
-
-
-def model_config(slot: str = PRIMARY) -> ModelConfig:
-    """The model config this session uses for `slot` (the environment's until changed)."""
-    cfg = st.session_state.get(CONFIG_KEY.format(slot=slot))
-    return cfg if isinstance(cfg, ModelConfig) else default_config()
-
-
-def set_model_config(cfg: ModelConfig, slot: str = PRIMARY) -> None:
-    st.session_state[CONFIG_KEY.format(slot=slot)] = cfg
-
-
 def provider_label(name: str) -> str:
     return PROVIDER_LABELS.get(name, name)
-
-
-def load_model(svc: Services, cfg: ModelConfig):
-    """The chat model of a config (built once per process), with a spinner for the local one."""
-    if cfg.provider == "local":
-        with st.spinner(LOCAL_LOADING):
-            return svc.chat_model(cfg)
-    return svc.chat_model(cfg)
 
 
 def test_connection(svc: Services, cfg: ModelConfig) -> tuple[bool, str]:

@@ -21,7 +21,7 @@ from rag.errors import RagError
 from rag.index.store import Workspace
 from rag.services import Services
 from rag.types import DocumentInfo
-from rag.ui.pages import settings as settings_page
+from rag.ui import models as chat_models
 from rag.ui.render import count, file_slug, md, open_page_workspace, shorten, show_error
 
 KIND_OPTIONS = ["auto", "earnings", "meeting", "general"]
@@ -83,7 +83,7 @@ def render() -> None:
         return
     svc, name, ws = opened
     docs = [d for d in (ws.documents() if ws is not None else []) if d.kind != "table"]
-    cfg = settings_page.model_config()
+    cfg = chat_models.model_config()
     st.caption(f"Workspace **{md(name)}** · {count(len(docs), 'documents')} · briefs of earnings "
                f"calls, meetings and reports, every line cited · prose by **{md(cfg.label)}**")
     if ws is None or not docs:
@@ -129,7 +129,7 @@ def _model(svc: Services):
     if not st.session_state.get(MODEL_KEY, True):
         return None, "the chat model is off: an extractive brief is made"
     try:
-        return settings_page.load_model(svc, settings_page.model_config()), None
+        return chat_models.load_model(svc, chat_models.model_config()), None
     except Exception as exc:  # noqa: BLE001 - fall back to an extractive brief, say why
         why = str(exc) if isinstance(exc, RagError) else f"{type(exc).__name__}: {exc}"
         return None, (f"the chat model could not be loaded ({shorten(why, 200)}): an "
