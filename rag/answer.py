@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from rag import claims
+from rag import claims, followup
 from rag.claims import MIN_SUPPORT, norm_number, numbers_in, support_of
 from rag.claims import claim_numbers as _claim_numbers
 from rag.context import focus, glossary_note, label_rows, term_weights
-from rag.injection import Neutralised, check_output, clean_text, neutralise
+from rag.injection import Neutralised, check_output, clean_text, neutralise, outside_text
 from rag.llm.base import ChatModel, Message, complete
 from rag.llm.prompts import (
     ANSWER_SYSTEM,
@@ -422,10 +422,6 @@ def evidence_answer(base: dict[str, Any], raw: str, flags: list[str],
                   rejected=rejected, **base)
 
 
-_FOLLOWUP_RE = re.compile(
-    r"^(and|what about|how about|same|also|then|compared|vs\.?|versus)\b|\b(it|its|that|this|"
-    r"those|these|they|them|previous|prior|last one|same period)\b", re.IGNORECASE)
-
 
 class Answerer:
     """Answers questions over one workspace with one chat model."""
@@ -474,10 +470,38 @@ class Answerer:
         return Answer(text=text, citations=citations, abstained=False,
                       seconds=time.perf_counter() - t0, computation=num.to_dict(), **base)
 
+    def companies(self) -> list[str]:
+        """The companies the workspace's documents are about (from their names)."""
+        ws = getattr(self.retriever, "workspace", None)
+        try:
+            docs = ws.documents() if ws is not None else []
+        except Exception:  # noqa: BLE001 - an aid to follow-ups only
+            docs = []
+        names: dict[str, str] = {}
+        for d in docs:
+            for part in re.split(r"[_\-\s.]+", d.name):
+                low = part.lower()
+                if low in claims.doc_names(Chunk(id="", doc_id="", doc_name=d.name, ordinal=0,
+                                                 text="")):
+                    names.setdefault(low, part if not part.isupper() or len(part) <= 3
+                                     else part.capitalize())
+        return list(names.values())
+
     def rewrite(self, question: str, history: list[tuple[str, str]]) -> str:
-        """A standalone version of a follow-up question (unchanged when it already is one)."""
-        if not history or not _FOLLOWUP_RE.search(question):
+        """A standalone version of a follow-up question (unchanged when it already is one).
+
+        A deterministic resolver first (rag.followup: the previous question's subject,
+        company and period carried over, the period or company the follow-up names put in);
+        the model only when it cannot tell, and then only a question is taken from it."""
+        if not history:
             return question
+        companies = self.companies()
+        if not followup.is_followup(question, companies):
+            return question
+        previous = followup.resolved_history([q for q, _ in history], companies)
+        resolved = followup.resolve(question, previous, companies, history[-1][1])
+        if resolved:
+            return resolved
         convo = "\n".join(f"User: {q}\nAssistant: {a[:300]}" for q, a in history[-3:])
         try:
             out = complete(self.model, [Message("system", REWRITE_SYSTEM),
@@ -487,10 +511,11 @@ class Answerer:
         except Exception:  # noqa: BLE001 - rewriting is an aid; fall back below
             out = []
         text = out[0].strip() if out else ""
-        # Small models sometimes answer instead of rewriting: only a question is taken.
-        if 5 <= len(text) <= 4 * len(question) + 200 and text.endswith("?"):
+        # Small models sometimes answer instead of rewriting, or echo: only a new question.
+        if (5 <= len(text) <= 4 * len(question) + 200 and text.endswith("?")
+                and text.lower() != question.strip().lower()):
             return text
-        return f"{history[-1][0]} {question}"
+        return question
 
     def stream(self, question: str, history: list[tuple[str, str]] | None = None,
                filter: SearchFilter | None = None, focus: bool = True) -> Iterator[str | Answer]:
@@ -532,10 +557,14 @@ class Answerer:
         hits = base["hits"]
         if says_not_in_documents(raw):
             return Answer(text=DO_NOT_SAY, citations=[], abstained=True, raw=raw, **base)
+        if not tokenize(_CITE_RE.sub(" ", raw)):  # nothing but markers: no answer at all
+            return Answer(text=DO_NOT_SAY, citations=[], abstained=True, raw=raw, **base)
         question = f"{base['question']} {base['rewritten']}"
         seen = [guard(h.chunk.text) for h in hits]
         verdict = check_output(raw, question, [g.text for g in seen],
-                               [r for g in seen for r in g.removed], ANSWER_SYSTEM)
+                               [r for g in seen for r in g.removed], ANSWER_SYSTEM,
+                               [outside_text(h.chunk.text, g.removed)
+                                for h, g in zip(hits, seen)])
         if not verdict.ok:
             # The reply itself is not shown: it may hold the prompt or an outside link.
             return evidence_answer(base, raw, [f"refused the model's reply: {verdict.reason}"],

@@ -384,8 +384,11 @@ _INSTRUCTION_WORDS = set(tokenize(
     "other reveal show tell share administrator admin developer mode act role data "
     "confidential secret exactly nothing else instead"))
 
-_OUT_LINK_RE = re.compile(r"!\[[^\]]*\]\([^)]*\)|\[[^\]]*\]\(\s*[^)\s]+[^)]*\)|<\s*img\b|"
-                          r"<\s*a\s+href|<\s*script\b", re.IGNORECASE)
+# A markdown image (fetched when shown), a markdown link or an HTML tag pointing outside.
+_OUT_LINK_RE = re.compile(
+    r"!\[[^\]]*\]\([^)]*\)|\[[^\]]*\]\(\s*(?:[a-z][\w+.-]*:|//|www\.)[^)]*\)|"
+    r"<\s*(?:img|a|script|iframe|link|source|video|audio|object|embed)\b[^>]*"
+    r"(?:src|href|data|action)\s*=\s*[\"']?\s*(?:[a-z][\w+.-]*:|//|www\.)", re.IGNORECASE)
 _URL_RE = re.compile(r"\b(?:https?://|www\.)[^\s)\]>\"']+", re.IGNORECASE)
 _LEAK_PHRASES = re.compile(
     r"\b(?:my|the) (?:system prompt|system message|initial instructions|instructions (?:are|say|"
@@ -414,13 +417,23 @@ class OutputVerdict:
     tokens: tuple[str, ...] = ()
 
 
+def outside_text(text: str, removed: list[str]) -> str:
+    """The document's visible text outside its instruction-like pieces (tags and all): a word
+    found here is the document's own, not only the planted instruction's."""
+    out = _INVISIBLE_RE.sub("", text)
+    for piece in removed:
+        out = out.replace(piece, " ")
+    return out
+
+
 def check_output(answer: str, question: str, kept: list[str], removed: list[str],
-                 system_prompt: str) -> OutputVerdict:
+                 system_prompt: str, outside: list[str] | None = None) -> OutputVerdict:
     """Whether a generated answer may be shown: not obeying a planted instruction, not
     leaking the prompt, not linking out, and about the question.
 
     `kept` is the passage text the model saw; `removed` the instruction-like text taken out of
-    those passages (the original document text)."""
+    those passages (the original document text); `outside` the documents' text outside those
+    pieces (default: `kept`)."""
     body = re.sub(r"\[\d{1,2}(?:\s*[,;]\s*\d{1,2})*\]", " ", answer)
     if _OUT_LINK_RE.search(body):
         return OutputVerdict(False, "the answer carries a link or image to an outside address")
@@ -432,7 +445,9 @@ def check_output(answer: str, question: str, kept: list[str], removed: list[str]
         return OutputVerdict(False, "the answer repeats the system prompt")
     words = set(tokenize(body))
     if removed:
-        planted = (set(tokenize(" ".join(removed))) - set(tokenize(seen)) - set(tokenize(question))
+        own = " ".join(outside) if outside is not None else seen
+        planted = (set(tokenize(" ".join(removed))) - set(tokenize(own)) - set(tokenize(seen))
+                   - set(tokenize(question))
                    - _INSTRUCTION_WORDS - set(tokenize(system_prompt)))
         planted = {w for w in planted if len(w) >= 3 or any(c.isdigit() for c in w)}
         hit = sorted(words & planted)
@@ -442,7 +457,8 @@ def check_output(answer: str, question: str, kept: list[str], removed: list[str]
         # Code words survive tokenising badly ("PINEAPPLE-7731"): compare raw forms as well.
         codes = {c.lower() for c in re.findall(r"[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)+",
                                                " ".join(removed))}
-        codes -= {c.lower() for c in re.findall(r"[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)+", seen)}
+        codes -= {c.lower() for c in re.findall(r"[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)+",
+                                                seen + " " + own)}
         raw = {c.lower() for c in re.findall(r"[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)+", body)}
         if codes & raw:
             return OutputVerdict(False, "the answer repeats a code from instruction-like text "
