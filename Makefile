@@ -7,6 +7,12 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
+# llama.cpp built for any x86-64 with AVX2, not for the build machine (-march=native): a native
+# build on a CPU that reports AMX crashes in ggml's AMX kernels where the kernel or hypervisor
+# does not grant the AMX tile state (seen here: a segfault on the first prompt).
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+
 .PHONY: install run test lint bench clean
 
 $(BIN)/python:
@@ -17,7 +23,7 @@ $(BIN)/python:
 install: $(BIN)/python
 	@# llama-cpp-python compiles once (about 12 min on 2 cores); pip caches the wheel.
 	$(PIP) install --quiet torch==2.13.0
-	CMAKE_BUILD_PARALLEL_LEVEL=2 $(PIP) install --quiet -e ".[dev]"
+	CMAKE_BUILD_PARALLEL_LEVEL=2 CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install --quiet -e ".[dev]"
 	$(BIN)/python -m rag.setup_models
 
 run: install

@@ -245,7 +245,9 @@ def test_report_and_csv_exports_hold_the_same_figures(app_env):
     assert len(rows) == d.questions.unanswered
 
 
-def test_reask_resolves_or_offers_to_mark_resolved(app_env):
+def test_reask_resolves_or_offers_to_mark_resolved(app_env, monkeypatch):
+    # The model path (numeric questions are computed from cells by default).
+    monkeypatch.setenv("RAG_COMPUTE_FIGURES", "false")
     svc = state.services()
     ws = svc.workspace(state.DEFAULT_WORKSPACE, create=True)
     assert library.ingest_files(svc, ws.name, [("warehouse.txt", REPORT_TXT)])[0].ok
@@ -460,7 +462,9 @@ def _goto(at: AppTest, url_path: str) -> AppTest:
     return at.run()
 
 
-def test_a_question_asked_on_the_ask_page_reaches_the_dashboard(app_env):
+def test_a_question_asked_on_the_ask_page_reaches_the_dashboard(app_env, monkeypatch):
+    # The model path (numeric questions are computed from cells by default).
+    monkeypatch.setenv("RAG_COMPUTE_FIGURES", "false")
     from rag.ui.pages import ask
 
     svc = state.services()
