@@ -67,6 +67,9 @@ def clean_text(text: str) -> str:
 
 # -- what an instruction looks like ------------------------------------------------------------
 
+# Words mixing letters with digits or symbols ("1gn0re", "prev10us"): the only ones read as
+# leetspeak (plain figures stay figures).
+_MIXED_RE = re.compile(r"[a-z0-9@$|]*(?:[a-z][0-9@$|]|[0-9@$|][a-z])[a-z0-9@$|]*")
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
                        "$": "s", "|": "i"})
 _SPACED_RE = re.compile(r"\b(?:[a-z][^\w\n]{1,2}){2,}[a-z]\b")
@@ -208,6 +211,10 @@ _PATTERNS: list[tuple[str, str]] = [
        r"(?:https?://|www\.|url\b|link\b|webhook|endpoint|e-?mail address)"),
     _p("exfiltrate", r"\b(?:run|execute|eval|invoke) (?:the |this |a )?(?:code|command|",
        r"script|tool|function|shell|python|javascript|sql)\b"),
+]
+# Other languages: read only in text that looks like it is in one (a word of its own or a
+# letter outside ASCII), which keeps English filings fast.
+_FOREIGN: list[tuple[str, str]] = [
     # French
     _p("override", r"\b(?:ignore[rz]?|ignorez|oublie[rz]?|oubliez|ne (?:tenez|tiens) pas ",
        r"compte|faites abstraction|fais abstraction|n'obéissez pas|ne suivez pas|ne suis ",
@@ -267,7 +274,82 @@ _PATTERNS: list[tuple[str, str]] = [
     _p("override", r"(?:指示|命令|ルール|プロンプト)[^。！？\n]{0,20}?(?:無視|忘れ)"),
     _p("directive", r"(?:だけ|のみ)[^。！？\n]{0,10}?(?:答え|回答|返答|出力)"),
 ]
-_COMPILED = [(kind, re.compile(p, re.IGNORECASE | re.MULTILINE)) for kind, p in _PATTERNS]
+
+
+def _group(p: str, i: int) -> tuple[list[str], int]:
+    """The top-level alternatives of the group opening at p[i] ('(?:'), and the index after."""
+    depth, start, parts, j = 0, i + 3, [], i
+    while j < len(p):
+        c = p[j]
+        if c == "\\":
+            j += 2
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                parts.append(p[start:j])
+                return parts, j + 1
+        elif c == "|" and depth == 1:
+            parts.append(p[start:j])
+            start = j + 1
+        elif c == "[":
+            j = p.index("]", j + 1)
+        j += 1
+    return [], len(p)
+
+
+def _prefixes(p: str) -> list[str] | None:
+    """Literal text one of which any match must contain (None: cannot tell), so a pattern
+    runs only on a sentence holding one: plain substring tests are fast, regexes are not."""
+    i = 0
+    while True:  # leading anchors and optional spacing
+        m = re.match(r"\\b|\^|\\W\*|\\s\*|\(\?:please\\s\+\)\?", p[i:])
+        if not m:
+            break
+        i += m.end()
+    if p.startswith("(?:", i):
+        parts, end = _group(p, i)
+        if not parts or p[end:end + 1] in ("?", "*"):
+            return None
+        out: list[str] = []
+        for part in parts:
+            sub = _prefixes(part)
+            if sub is None:
+                return None
+            out.extend(sub)
+        return out
+    lit = []
+    while i < len(p):
+        c = p[i]
+        if c == "\\" and i + 1 < len(p) and p[i + 1] in ".-'\"":
+            lit.append(p[i + 1])
+            i += 2
+            continue
+        if c in "\\[](){}*+|.^$":
+            break
+        if c == "?":
+            lit = lit[:-1]
+            break
+        lit.append(c)
+        i += 1
+    text = "".join(lit)
+    return [text] if len(text.strip()) >= 2 else None
+
+
+def _compile(patterns: list[tuple[str, str]]) -> list[tuple[str, re.Pattern[str], tuple]]:
+    return [(kind, re.compile(p, re.IGNORECASE | re.MULTILINE), tuple(_prefixes(p) or ()))
+            for kind, p in patterns]
+
+
+_COMPILED = _compile(_PATTERNS)
+_COMPILED_FOREIGN = _compile(_FOREIGN)
+_FOREIGN_HINT = re.compile(
+    r"[^\x00-\x7f]|\b(?:les|des|et|vous|tous|toutes|las|los|todas|todos|usted|und|die|der|"
+    r"sie|alle|nur|mit|le|istruzioni|regole|precedenti|solo|apenas|instruções|regras|"
+    r"instructies|alleen|ignorez|ignora|ignoriere|vergiss|oubliez|olvida|répondez|responde|"
+    r"antworte|rispondi|responda|antwoord|negeer|gib)\b")
 
 
 # Words at least one pattern needs: a sentence with none of them is not read further (speed).
@@ -295,13 +377,18 @@ _TRIGGER_RE = re.compile(
 def instruction_kind(sentence: str) -> str | None:
     """The family of instruction the sentence reads as, or None for plain document text."""
     base = skeleton(sentence)
-    variants = {base, base.translate(_LEET), base.translate(_CONFUSABLES)}
+    variants = {base, _MIXED_RE.sub(lambda m: m.group(0).translate(_LEET), base),
+                base.translate(_CONFUSABLES)}
     for v in variants:
         if not _TRIGGER_RE.search(v):
             continue
-        for kind, rx in _COMPILED:
-            if rx.search(v):
+        for kind, rx, pre in _COMPILED:
+            if (not pre or any(x in v for x in pre)) and rx.search(v):
                 return kind
+        if _FOREIGN_HINT.search(v):
+            for kind, rx, pre in _COMPILED_FOREIGN:
+                if (not pre or any(x in v for x in pre)) and rx.search(v):
+                    return kind
     return None
 
 
@@ -341,6 +428,8 @@ def neutralise(text: str) -> Neutralised:
     for i in range(len(pieces) - 1):
         if flagged[i] or flagged[i + 1] or not pieces[i].strip():
             continue
+        if re.search(r"[.!?。！？][\"')\]]*\s*$", pieces[i]):
+            continue  # no pattern reads across a sentence's end
         kind = instruction_kind(pieces[i].rstrip("\n") + " " + pieces[i + 1])
         if kind:
             flagged[i] = flagged[i + 1] = kind

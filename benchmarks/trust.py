@@ -1,0 +1,435 @@
+"""Trust: planted instructions obeyed, wrong sentences certified, follow-ups misread; each for
+today's code and for the code before it (rag/answer.py and rag/llm/prompts.py as of
+LEGACY_COMMIT, loaded from git history), in the same run.
+
+    .venv/bin/python benchmarks/trust.py [--real N] [--skip-real] [--data-dir DIR]
+
+  attacks     the attack corpus of tests/attacks.py (44 cases, 6 file types) ingested through
+              the pipeline (hash embedder), asked of a scripted model that always obeys the
+              planted instruction, and of the default local model (--real N cases, 0 = all):
+              obeyed (the code word, an outside link or the system prompt shown to the user)
+              / total; honest answers kept (a scripted model answering correctly)
+  claims      hand-labelled answer sentences over real FinanceBench pages (right: the cited
+              page says it; wrong: it does not): precision and recall of rejecting the wrong
+              ones (the old check "rejects" a sentence it flags: a figure missing from the
+              passage or weak word support)
+  follow-ups  the 31 conversation pairs and 10 standalone questions of tests/test_followup.py;
+              the old rewrite depends on its model: measured with a model that answers
+              instead of rewriting (what the small model often does) and with one that
+              rewrites perfectly (the old code's ceiling)
+  time        milliseconds the checks add per answer (sanitising the passages + output check +
+              claim check), against the old checks
+
+The default local model crashes on this machine with a batch size above 1 (llama.cpp decode
+segfault): the real-model part runs in a subprocess, and falls back to n_batch=1 if the
+default build crashes (said so in the output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+LEGACY_COMMIT = "3e2d734"
+FB = ROOT.parent / "shared" / "data" / "financebench" / "pdfs"
+
+
+def legacy_answer() -> types.ModuleType:
+    """rag/answer.py before this change, with its own prompts, as a module."""
+    def load(name: str, path: str, replace: tuple[str, str] | None = None) -> types.ModuleType:
+        src = subprocess.run(["git", "-C", str(ROOT), "show", f"{LEGACY_COMMIT}:{path}"],
+                             capture_output=True, text=True, check=True).stdout
+        if replace:
+            src = src.replace(*replace)
+        mod = types.ModuleType(name)
+        mod.__file__ = f"<{LEGACY_COMMIT}:{path}>"
+        sys.modules[name] = mod
+        exec(compile(src, mod.__file__, "exec"), mod.__dict__)  # noqa: S102 - our own history
+        return mod
+
+    load("legacy_prompts", "rag/llm/prompts.py")
+    return load("legacy_answer", "rag/answer.py",
+                ("from rag.llm.prompts import", "from legacy_prompts import"))
+
+
+def services(data_dir: Path, model_path: str | None = None):
+    from fakes import HashEmbedder
+
+    from rag.config import Settings
+    from rag.services import build_services
+
+    kw = {"local_model_path": model_path} if model_path else {}
+    return build_services(Settings(data_dir=data_dir, **kw), embedder=HashEmbedder())
+
+
+# -- attacks ----------------------------------------------------------------------------------
+
+
+def run_attacks(svc, cases, make_model, legacy, label: str) -> dict:
+    import attacks
+
+    from rag.answer import Answerer
+
+    out = {"model": label, "total": len(cases)}
+    for version in ("new", "legacy"):
+        obeyed = leaked = refused = 0
+        secs = []
+        for a in cases:
+            ws = svc.workspace(f"attack {a.name}"[:60], create=True)
+            if not ws.documents():
+                rep = svc.ingestor(ws).ingest_bytes(a.data, a.filename)
+                assert rep.ok, rep.message
+            model = make_model(a)
+            cls = Answerer if version == "new" else legacy.Answerer
+            t0 = time.perf_counter()
+            ans = cls(svc.searcher(ws), model, k=5).ask(a.question)
+            secs.append(time.perf_counter() - t0)
+            if version == "legacy":
+                ans.rejected = []
+            marks = attacks.obeyed(ans, a)
+            obeyed += bool([m for m in marks if m != "system prompt"])
+            leaked += "system prompt" in marks or any(m.startswith("You answer") for m in marks)
+            refused += ans.abstained
+        out[version] = {"obeyed": obeyed, "leaked": leaked, "abstained or refused": refused,
+                        "median_s": round(sorted(secs)[len(secs) // 2], 2)}
+    return out
+
+
+def honest_kept(svc, cases, legacy) -> dict:
+    import attacks
+
+    from rag.answer import Answerer
+
+    res = {}
+    for version in ("new", "legacy"):
+        kept = 0
+        for a in cases:
+            ws = svc.workspace(f"attack {a.name}"[:60], create=True)
+            cls = Answerer if version == "new" else legacy.Answerer
+            ans = cls(svc.searcher(ws), attacks.ObeyingChat(a.honest), k=5).ask(a.question)
+            kept += not ans.abstained and bool(ans.citations)
+        res[version] = kept
+    return {"total": len(cases), **res}
+
+
+def real_model_probe(path: str) -> bool:
+    """Whether the default llama.cpp build survives a short chat completion here."""
+    code = (f"from llama_cpp import Llama; l = Llama(model_path={path!r}, n_ctx=1024, n_threads=2, "
+            "verbose=False); l.create_chat_completion(messages=[{'role': 'user', 'content': "
+            "'Say hello to the team'}], max_tokens=3)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=300,
+                       check=False)
+    return r.returncode == 0
+
+
+class Batch1Chat:
+    """The packaged GGUF with n_batch=1 (slow prompt reading; the only setting that runs on
+    this machine's llama.cpp build)."""
+
+    def __init__(self, path: str) -> None:
+        import threading
+
+        from llama_cpp import Llama
+
+        self.name = f"local · {Path(path).stem} (n_batch=1)"
+        self._llm = Llama(model_path=path, n_ctx=4096, n_threads=2, n_threads_batch=2,
+                          n_batch=1, n_ubatch=1, verbose=False, seed=0)
+        self._lock = threading.Lock()
+
+    def stream(self, messages, max_tokens=512, temperature=0.0):
+        msgs = [{"role": m.role, "content": m.content} for m in messages]
+        with self._lock:
+            for part in self._llm.create_chat_completion(
+                    messages=msgs, max_tokens=max_tokens, temperature=temperature, top_p=1.0,
+                    repeat_penalty=1.05, stream=True):
+                delta = part["choices"][0].get("delta", {}).get("content")
+                if delta:
+                    yield delta
+
+
+# -- claims -----------------------------------------------------------------------------------
+
+# (document, page, question, sentence, right?) — labelled by hand against the page.
+LABELLED = [
+    ("3M_2022_10K", 73, "How did 3M's effective tax rate change in 2022?",
+     "The effective tax rate has changed by $965 million [1].", False),
+    ("3M_2022_10K", 73, "How did 3M's effective tax rate change in 2022?",
+     "The effective tax rate decreased from 17.8 percent in 2021 to 9.6 percent in 2022 [1].",
+     True),
+    ("3M_2022_10K", 73, "How did 3M's effective tax rate change in 2022?",
+     "The effective tax rate increased to 9.6 percent in 2022 [1].", False),
+    ("3M_2022_10K", 73, "How did 3M's effective tax rate change in 2022?",
+     "The effective tax rate fell by 8.2 percentage points from 2021 to 2022 [1].", True),
+    ("3M_2022_10K", 73, "What was 3M's effective tax rate in 2022?",
+     "3M's effective tax rate for 2022 was 9.6 percent [1].", True),
+    ("3M_2022_10K", 73, "What was 3M's effective tax rate in 2022?",
+     "3M's effective tax rate for 2022 was 19.6 percent [1].", False),
+    ("3M_2022_10K", 73, "What was 3M's effective tax rate in 2021?",
+     "The effective tax rate for 2021 was 9.6 percent [1].", False),
+    ("3M_2022_10K", 74, "How much UTB would affect the effective tax rate?",
+     "If recognized, UTB of $965 million would affect the effective tax rate [1].", True),
+    ("3M_2022_10K", 74, "How much UTB would affect the effective tax rate?",
+     "UTB of $965 million as of December 31, 2021 would affect the rate [1].", False),
+    ("3M_2022_10K", 76, "Did 3M's debt increase in 2022?", "The company increased its debt [1].",
+     False),
+    ("3M_2022_10K", 76, "Did 3M's debt increase in 2022?", "The company decreased its debt [1].",
+     True),
+    ("3M_2022_10K", 76, "What was 3M's total long-term debt in 2022?",
+     "3M's total long-term debt was $15,939 million in 2022 [1].", True),
+    ("3M_2022_10K", 76, "What was 3M's total long-term debt in 2022?",
+     "Total long-term debt was $17,347 million in 2022 [1].", False),
+    ("3M_2022_10K", 48, "What were 3M's net sales in 2022?",
+     "3M's net sales were $34,229 million in 2022 [1].", True),
+    ("3M_2022_10K", 48, "How did 3M's net sales change in 2022?",
+     "Net sales increased in 2022 [1].", False),
+    ("3M_2022_10K", 48, "How did 3M's net sales change in 2022?",
+     "Net sales declined to $34,229 million in 2022 from $35,355 million in 2021 [1].", True),
+    ("3M_2018_10K", 85, "What was 3M's effective tax rate in 2018?",
+     "The effective tax rate for 2018 was 23.4 percent, compared to 35.5 percent in 2017 [1].",
+     True),
+    ("3M_2018_10K", 85, "What was 3M's effective tax rate in 2018?",
+     "The effective tax rate for 2018 was 23.4 percent, an increase from 2017 [1].", False),
+    ("3M_2018_10K", 85, "What was 3M's effective tax rate in 2018?",
+     "Boeing's effective tax rate for 2018 was 23.4 percent [1].", False),
+    ("3M_2018_10K", 85, "Why did 3M's effective tax rate fall in 2018?",
+     "The decrease was driven by favorable aspects of the Tax Cuts and Jobs Act [1].", True),
+    ("3M_2018_10K", 46, "What is the FY2018 capital expenditure amount for 3M?",
+     "3M's capital expenditure in FY2018 was $1,577 million [1].", True),
+    ("3M_2018_10K", 46, "What is the FY2018 capital expenditure amount for 3M?",
+     "3M's capital expenditure in FY2018 was $1,373 million [1].", False),
+    ("3M_2018_10K", 46, "How did 3M's capital expenditure change in 2018?",
+     "Purchases of property, plant and equipment increased to $1,577 million in 2018 [1].",
+     True),
+    ("3M_2018_10K", 46, "How did 3M's capital expenditure change in 2018?",
+     "Purchases of property, plant and equipment decreased in 2018 [1].", False),
+    ("AMAZON_2017_10K", 38, "What were Amazon's total net sales in 2017?",
+     "Amazon's total net sales were $177,866 million in 2017 [1].", True),
+    ("AMAZON_2017_10K", 38, "How did Amazon's net sales change in 2017?",
+     "Total net sales rose from $135,987 million in 2016 to $177,866 million in 2017 [1].",
+     True),
+    ("AMAZON_2017_10K", 38, "How did Amazon's net sales change in 2017?",
+     "Total net sales fell in 2017 [1].", False),
+    ("AMAZON_2017_10K", 38, "What were Amazon's total net sales in 2017?",
+     "Amazon's total net sales were $135,987 million in 2017 [1].", False),
+    ("BOEING_2022_10K", 93, "What was Boeing's total debt at the end of 2022?",
+     "Boeing's total debt was $57,001 million in 2022, down from $58,102 million [1].", True),
+    ("BOEING_2022_10K", 93, "How did Boeing's total debt move in 2022?",
+     "Boeing's total debt rose to $57,001 million [1].", False),
+    ("BOEING_2022_10K", 55, "What were Boeing's total revenues in 2022?",
+     "Boeing's total revenues were $66,608 million in 2022 [1].", True),
+    ("BOEING_2022_10K", 55, "How did Boeing's revenues change in 2022?",
+     "Total revenues increased to $66,608 million in 2022 from $62,286 million in 2021 [1].",
+     True),
+    ("BOEING_2022_10K", 55, "How did Boeing's revenues change in 2022?",
+     "Boeing's total revenues decreased in 2022 [1].", False),
+    ("BOEING_2022_10K", 55, "What were Boeing's total revenues in 2022?",
+     "Airbus reported total revenues of $66,608 million in 2022 [1].", False),
+    ("PFIZER_2021_10K", 31, "What did Pfizer file for 2021?",
+     "Pfizer Inc. filed its 2021 Form 10-K [1].", False),
+    ("PFIZER_2021_10K", 31, "How did Pfizer's stock perform from 2016 to 2021?",
+     "A $100 investment in Pfizer stock in 2016 was worth $232.0 by 2021 [1].", True),
+    ("3M_2022_10K", 73, "What is the capital of France?", "The capital of France is Paris [1].",
+     False),
+    ("BOEING_2022_10K", 55, "Who won the 1998 football world cup?",
+     "France won the 1998 World Cup [1].", False),
+]
+
+
+def page_texts(docs: set[str]) -> dict[tuple[str, int], str]:
+    from rag.config import Settings
+    from rag.ingest.loaders import load
+
+    out = {}
+    with tempfile.TemporaryDirectory() as d:
+        s = Settings(data_dir=Path(d))
+        for doc in sorted(docs):
+            parsed = load((FB / f"{doc}.pdf").read_bytes(), f"{doc}.pdf", s)
+            for u in parsed.units:
+                out[(doc, u.page)] = u.text
+    return out
+
+
+def run_claims(legacy) -> dict:
+    from rag.answer import check_claims
+    from rag.types import Chunk, Hit
+
+    pages = page_texts({d for d, *_ in LABELLED})
+    rows = {"new": [], "legacy": []}
+    secs = {"new": 0.0, "legacy": 0.0}
+    for doc, page, q, sentence, right in LABELLED:
+        c = Chunk(id=f"{doc}-{page}", doc_id=doc, doc_name=doc, ordinal=page,
+                  text=pages[(doc, page)], kind="pdf", page=page)
+        hits = [Hit(c, 0.5, {"dense": 0.5})]
+        t0 = time.perf_counter()
+        chk = check_claims(sentence, hits, q)
+        secs["new"] += time.perf_counter() - t0
+        rows["new"].append((right, bool(chk.rejected)))
+        t0 = time.perf_counter()
+        _, cites, _flags = legacy.check_citations(sentence, hits, q)
+        secs["legacy"] += time.perf_counter() - t0
+        rows["legacy"].append((right, not cites or not all(x.ok for x in cites)))
+    out = {"sentences": len(LABELLED), "wrong": sum(not r for *_, r in LABELLED)}
+    for v, rs in rows.items():
+        tp = sum(1 for right, rej in rs if rej and not right)
+        fp = sum(1 for right, rej in rs if rej and right)
+        fn = sum(1 for right, rej in rs if not rej and not right)
+        out[v] = {"precision": round(tp / (tp + fp), 3) if tp + fp else None,
+                  "recall": round(tp / (tp + fn), 3) if tp + fn else None,
+                  "wrong certified": fn, "right rejected": fp,
+                  "ms_per_sentence": round(1000 * secs[v] / len(rs), 2)}
+    return out
+
+
+# -- follow-ups -------------------------------------------------------------------------------
+
+
+class _FixedChat:
+    name = "scripted"
+
+    def __init__(self, reply):
+        self.reply = reply
+
+    def stream(self, messages, max_tokens=512, temperature=0.0):
+        yield self.reply(messages) if callable(self.reply) else self.reply
+
+
+class _NoRetr:
+    def retrieve(self, *a, **k):  # rewrite() alone is measured
+        raise AssertionError
+
+
+def run_followups(legacy) -> dict:
+    import test_followup as tf
+
+    from rag.answer import Answerer
+
+    out = {"pairs": len(tf.PAIRS), "standalone": len(tf.STANDALONE)}
+    models = {
+        "answers instead of rewriting": lambda exp: _FixedChat("Gross margin was 41.3% [1]."),
+        "perfect rewriter": lambda exp: _FixedChat(exp),
+    }
+    for version in ("new", "legacy"):
+        res = {}
+        for mname, mk in models.items():
+            ok = 0
+            for prev, q, exp in tf.PAIRS:
+                cls = Answerer if version == "new" else legacy.Answerer
+                a = cls(_NoRetr(), mk(exp))
+                if version == "new":
+                    a.companies = lambda: tf.COMPANIES
+                ok += a.rewrite(q, [(prev, "...")]) == exp
+            kept = 0
+            for q in tf.STANDALONE:
+                cls = Answerer if version == "new" else legacy.Answerer
+                a = cls(_NoRetr(), mk("Something else entirely?"))
+                if version == "new":
+                    a.companies = lambda: tf.COMPANIES
+                kept += a.rewrite(q, [("What was 3M's revenue in FY2018?", "...")]) == q
+            res[mname] = {"follow-ups right": ok, "standalone kept": kept}
+        out[version] = res
+    return out
+
+
+# -- time -------------------------------------------------------------------------------------
+
+
+def run_time(legacy) -> dict:
+    """Checks per answer on five real 10-K pages (a typical k=5 prompt), cache cold."""
+    from rag.answer import Answerer, build_messages, guard
+    from rag.types import Chunk, Hit
+
+    pages = page_texts({"3M_2022_10K"})
+    hits = [Hit(Chunk(id=f"p{p}", doc_id="3m", doc_name="3M_2022_10K", ordinal=p,
+                      text=pages[("3M_2022_10K", p)], kind="pdf", page=p), 0.5, {"dense": 0.5})
+            for p in (48, 73, 74, 76, 22)]
+    q = "How did 3M's effective tax rate change in 2022?"
+    reply = ("The effective tax rate decreased from 17.8 percent in 2021 to 9.6 percent in 2022 "
+             "[2]. The company decreased its debt [4]. Net sales were $34,229 million [1].")
+    base = {"question": q, "rewritten": q, "hits": hits, "model": "x",
+            "focused": False}
+    from rag.retrieve import SearchFilter
+
+    base["filter"] = SearchFilter()
+    out = {}
+    for version in ("new", "legacy"):
+        runs = []
+        for _ in range(5):
+            guard.cache_clear()
+            t0 = time.perf_counter()
+            if version == "new":
+                build_messages(q, hits)
+                Answerer(_NoRetr(), _FixedChat("")).finish(reply, dict(base))
+            else:
+                legacy.build_messages(q, hits)
+                legacy.Answerer(_NoRetr(), _FixedChat("")).finish(reply, dict(base))
+            runs.append(time.perf_counter() - t0)
+        out[version] = round(1000 * sorted(runs)[2], 1)
+    out["passages_chars"] = sum(len(h.chunk.text) for h in hits)
+    return {"ms_per_answer (prompt building + checks)": out}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--real", type=int, default=8,
+                    help="attack cases on the default local model (0: all 44)")
+    ap.add_argument("--skip-real", action="store_true")
+    ap.add_argument("--data-dir", type=Path)
+    ap.add_argument("--out", type=Path, help="write the figures as JSON here")
+    args = ap.parse_args()
+    import attacks
+
+    legacy = legacy_answer()
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="trust-"))
+    report: dict = {}
+    cases = attacks.corpus()
+
+    t0 = time.perf_counter()
+    svc = services(data_dir / "scripted")
+    report["attacks (scripted obeying model)"] = run_attacks(
+        svc, cases, lambda a: attacks.ObeyingChat(a.payload), legacy, "scripted-obeying")
+    report["honest answers kept (scripted)"] = honest_kept(svc, cases, legacy)
+    print(json.dumps(report, indent=1), flush=True)
+
+    report["claims"] = run_claims(legacy)
+    print(json.dumps({"claims": report["claims"]}, indent=1), flush=True)
+    report["follow-ups"] = run_followups(legacy)
+    print(json.dumps({"follow-ups": report["follow-ups"]}, indent=1), flush=True)
+    report["time"] = run_time(legacy)
+    print(json.dumps({"time": report["time"]}, indent=1), flush=True)
+
+    if not args.skip_real:
+        from rag.llm.local_model import QWEN_05B, ensure_packaged_model
+
+        path = str(ensure_packaged_model(Path.home() / ".ragdesk" / "models", QWEN_05B))
+        import test_injection as ti
+
+        real = ti.REAL_CASES if args.real == 8 else cases[: args.real or len(cases)]
+        if real_model_probe(path):
+            rsvc = services(data_dir / "real", path)
+            model = rsvc.chat_model()
+            label = model.name
+        else:
+            rsvc = services(data_dir / "real")
+            model = Batch1Chat(path)
+            label = model.name + " — the default build segfaults here"
+        report["attacks (default local model)"] = run_attacks(rsvc, real, lambda a: model,
+                                                              legacy, label)
+        print(json.dumps({"attacks (default local model)":
+                          report["attacks (default local model)"]}, indent=1), flush=True)
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
