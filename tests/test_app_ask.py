@@ -247,8 +247,13 @@ def test_flags_weak_and_missing_numbers(app_env, monkeypatch):
     _ingest([("northwind_q2_2026_call.txt", CALL_TXT), ("ops_review.txt", REPORT_TXT)])
     REPLY["text"] = "Revenue in the second quarter was $999.9 million [1]."
     at = _ask(_app(), REVENUE_Q)
-    assert any("number not found in the passage: 999.9" in w.value.replace("\\", "")
+    # A figure its passage does not hold is no longer kept with a warning: the sentence is
+    # removed, the user is told why, and it is listed struck through under "How it was made".
+    assert any("removed" in w.value and "999.9" in w.value.replace("\\", "")
                for w in at.warning)
+    assert any("~~" in m.value and "999" in m.value for m in at.markdown)
+    (turn,) = _turns(at)
+    assert "999.9" not in turn.answer.text
 
 
 def test_marker_after_the_full_stop_is_checked_and_a_bare_marker_is_no_answer(app_env):

@@ -495,6 +495,7 @@ def _render_answer(ws: Workspace, names: dict[str, str], turn: Turn, side: str,
             st.warning("None of this answer could be tied to a passage: the documents may "
                        "not say this.", icon=":material/warning:")
             st.markdown(md_block(answer.text))
+        _render_removed(answer)
         if answer.hits:
             st.markdown("**Closest passages**")
             for i, hit in enumerate(answer.hits[:CLOSEST], 1):
@@ -503,10 +504,23 @@ def _render_answer(ws: Workspace, names: dict[str, str], turn: Turn, side: str,
         st.markdown(answer_markdown(answer.text))
         if answer.computation:
             _render_computation(answer)
+        _render_removed(answer)
         st.markdown("**Sources**")
         for c in answer.citations:
             _render_citation(ws, f"{turn.id}_{side}", c)
     _how(answer, names)
+
+
+def _render_removed(answer: Answer) -> None:
+    """Sentences the claim check removed: said once under the answer, listed in full in
+    'How this answer was made'."""
+    removed = getattr(answer, "rejected", None) or []
+    if removed:
+        n = len(removed)
+        st.warning(f"{count(n, 'sentences')} of the model's answer {'was' if n == 1 else 'were'} "
+                   "removed: the cited passages do not say "
+                   f"{'it' if n == 1 else 'them'} ({md(removed[0]['reason'])}"
+                   f"{'; ...' if n > 1 else ''}).", icon=":material/content_cut:")
 
 
 def _render_computation(answer: Answer) -> None:
@@ -616,5 +630,9 @@ def _how(answer: Answer, names: dict[str, str]) -> None:
         if answer.flags:
             st.markdown("**Citation checks**  \n" + "  \n".join(f"· {md(f)}"
                                                                 for f in answer.flags))
+        removed = getattr(answer, "rejected", None) or []
+        if removed:
+            st.markdown("**Removed by the claim check**  \n" + "  \n".join(
+                f"· ~~{md(r['sentence'])}~~ ({md(r['reason'])})" for r in removed))
         elif answer.citations:
             st.caption("Citation checks: every cited sentence is supported by its passage.")
