@@ -265,6 +265,25 @@ def _prose_series(sent: str) -> list[tuple[int, float, str]]:
     return out
 
 
+_DATED_RE = re.compile(
+    r"(?P<fig>[$€£]?\s?\d[\d,]*(?:\.\d+)?\s?(?:million|billion|thousand|%|percent)?)\s+(?:as of|at|"
+    r"in|for)\s+(?:[A-Z][a-z]+\s+\d{1,2},\s+)?(?P<y>(?:19|20)\d\d)\b")
+
+
+def _dated_series(sent: str) -> list[tuple[int, float, str]]:
+    """'$965 million as of December 31, 2022, $1,112 million as of December 31, 2021' ->
+    [(2022, 965.0, ...), (2021, 1112.0, ...)]."""
+    out = []
+    for m in _DATED_RE.finditer(sent):
+        fig = m.group("fig").strip()
+        if _YEAR_RE.fullmatch(fig):
+            continue
+        v = _value(re.sub(r"[^\d.,()$-]", "", fig))
+        if v is not None:
+            out.append((int(m.group("y")), v, fig))
+    return out if len({y for y, _, _ in out}) >= 2 else []
+
+
 def _pick(cells: list[tuple[int, float, str]], years: list[int]
           ) -> tuple[tuple[int, float, str], tuple[int, float, str]]:
     by_year = sorted(cells, key=lambda c: -c[0])
@@ -282,8 +301,10 @@ def direction_in_span(sentence: str, span: str) -> tuple[int, str] | None:
     decrease of", in it or in the sentence after it), compares two figures ("X, compared to
     Y", "from X to Y"), or lists them by year ("respectively")."""
     body = CITE_RE.sub(" ", sentence)
+    names = {t for m in _NAME_RE.finditer(body) for t in tokenize(m.group("name"))
+             if m.start() > 0 or m.group("pos")}
     subject = {w for w in tokenize(body) if not w[0].isdigit() and not _DIR_RE.fullmatch(w)
-               and w not in _SUBJECT_NOISE}
+               and w not in _SUBJECT_NOISE and w not in names and len(w) > 1}
     nums = claim_numbers(body)
     years = [int(y) for y in _YEAR_RE.findall(body)]
     # A sentence giving both ends ("from 17.8 percent to 9.6 percent") is judged on its own.
@@ -371,6 +392,8 @@ _GENERIC = frozenset({
     "no", "however", "also", "additionally", "therefore", "so", "while", "during", "after",
     "before", "since", "per",
 })
+_STARTERS = frozenset({"revenue", "revenues", "sales", "income", "earnings", "management",
+                       "it", "they", "we", "he", "she", "this", "that", "everyone", "nobody"})
 _DOC_NOISE = {"10k", "10q", "8k", "10-k", "10-q", "8-k", "earnings", "call", "transcript",
               "dated", "annual", "report", "q1", "q2", "q3", "q4", "fy", "meeting", "memo"}
 
@@ -405,10 +428,13 @@ def entity_problem(sentence: str, cited: Sequence[Chunk], hits: Sequence[Chunk])
         low = name.lower()
         at_start = first or body[: m.start()].rstrip().endswith((":", ".", "\n"))
         first = False
-        if low in _GENERIC or len(low) < 2:
+        if low in _GENERIC or len(low) < 2 or re.fullmatch(r"(?:fy|q[1-4]|h[12]|cy)\d{2,4}", low):
             continue
         known = low in other_names or low in cited_names
-        if at_start and not m.group("pos") and not known:
+        says = re.match(r"\s+(?:reported|said|announced|posted|recorded|earned|generated|"
+                        r"had|has|made|delivered|booked|filed|won|lost)\b", body[m.end():])
+        if at_start and not m.group("pos") and not known and not (
+                says and low not in GLOSSARY and low not in _STARTERS):
             continue
         if low in cited_names or _mentions(cited_text, low):
             continue
@@ -506,7 +532,8 @@ def judge(sentence: str, cited: Sequence[Chunk], hits: Sequence[Chunk],
 def _period_problems(body: str, nums: set[str], span: str) -> list[str]:
     """A figure the sentence ties to a year ("$17,347 million in 2022": the year right after
     it, or right before it) that the span's labelled table row gives for another year."""
-    rows = _rows(span)
+    rows = _rows(span) + [("", ser) for seg in segments(span) for sent in _SENT_RE.findall(seg)
+                          for ser in [_prose_series(sent), _dated_series(sent)] if len(ser) >= 2]
     if not rows:
         return []
     out = []
@@ -515,8 +542,9 @@ def _period_problems(body: str, nums: set[str], span: str) -> list[str]:
         n = norm_number(m.group("num"))
         if n not in nums or _YEAR_RE.fullmatch(m.group("num")):
             continue
-        after = re.match(r"[^\d$€£]{0,25}?\b(?:in|for|of|during|at)\s+(?:fiscal\s+|fy\s?)?"
-                         r"((?:19|20)\d\d)\b", body[m.end():], re.IGNORECASE)
+        after = re.match(r"[^\d$€£]{0,25}?\b(?:in|for|of|during|at|by|as of)\s+"
+                         r"(?:[a-z]+\s+\d{1,2},?\s+)?(?:fiscal\s+|fy\s?)?((?:19|20)\d\d)\b",
+                         body[m.end():], re.IGNORECASE)
         before = re.search(r"\b(?:in|for|during)\s+(?:fiscal\s+|fy\s?)?((?:19|20)\d\d),?"
                            r"[^\d$€£]{0,25}$", body[: m.start()], re.IGNORECASE)
         if before and before.start(1) in used:
