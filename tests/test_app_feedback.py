@@ -49,7 +49,12 @@ class ScriptedChat:
             first = messages[1].content.split("Frequent terms: ", 1)[1].split(",")[0]
             yield f"{first.strip().title()} <img src=x> theme"
         elif messages[0].content == ANSWER_SYSTEM:
-            yield SCRIPT.get("answer", "Customers describe this issue [1].")
+            # A grounded answer: the first passage's own words, cited (the claim check removes
+            # a sentence its passage does not support).
+            body = re.search(r"<<<passage 1>>> from [^\n]*:\n(.*?)\n<<<end>>>",
+                             messages[1].content, re.S)
+            words = " ".join(body.group(1).split()[:8]) if body else "Customers describe this"
+            yield SCRIPT.get("answer", f"Customers say: {words} [1].")
         else:
             yield "OK"
 
