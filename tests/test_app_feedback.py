@@ -52,7 +52,7 @@ class ScriptedChat:
             # A grounded answer: the first passage's own words, cited (the claim check removes
             # a sentence its passage does not support).
             body = re.search(r"<<<passage 1>>> from [^\n]*:\n(.*?)\n<<<end>>>",
-                             messages[1].content, re.S)
+                             messages[1].content, re.DOTALL)
             words = " ".join(body.group(1).split()[:8]) if body else "Customers describe this"
             yield SCRIPT.get("answer", f"Customers say: {words} [1].")
         else:
