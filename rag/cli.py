@@ -41,10 +41,22 @@ class _PlainStdout:
         return getattr(self.unfiltered, name)
 
 
+_CLI_USER: str | None = None  # the global --user option
+
+
 def _services():
     from rag.services import build_services
 
-    return build_services()
+    return _acting(build_services())
+
+
+def _acting(svc):
+    """`svc` acting for --user; without it, the local admin (single-user mode only)."""
+    if _CLI_USER:
+        return svc.as_user(_CLI_USER)
+    if svc.access.mode != "single":
+        raise RagError("sign-in is configured: run ragdesk as a named user with --user EMAIL")
+    return svc
 
 
 def _print_json(obj: Any) -> None:
@@ -182,12 +194,15 @@ def cmd_workspaces(args: argparse.Namespace) -> int:
     svc = _services()
     if args.create:
         svc.workspace(args.create, create=True)
-    items = svc.store.list_workspaces()
+    if args.delete:
+        svc.delete_workspace(args.delete)
+        print(f"deleted workspace '{args.delete}'", file=sys.stderr)
+    items = svc.list_workspaces()
     if args.json:
         _print_json(items)
     else:
         for w in items:
-            print(f"{w['name']}  ({w['collection']}, {w['embed_model']})")
+            print(f"{w['name']}  ({w['collection']}, {w['embed_model']}, {w['role']})")
     return 0
 
 
@@ -409,6 +424,9 @@ def _filter_args(sp: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ragdesk", description=__doc__)
+    p.add_argument("--user", metavar="EMAIL",
+                   help="act as this user (needed when sign-in is configured; default: the "
+                        "local admin)")
     sub = p.add_subparsers(dest="command", required=True)
 
     def ws_arg(sp: argparse.ArgumentParser) -> None:
@@ -450,8 +468,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("workspaces", help="list (or --create) workspaces")
     sp.add_argument("--create", metavar="NAME")
+    sp.add_argument("--delete", metavar="NAME", help="delete a workspace (owners only)")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_workspaces)
+    from rag.auth.cli import add_parsers
+
+    add_parsers(sub, lambda: _services(), _print_json)
     _cluster_parser(sub)
     _summarize_parser(sub)
     _eval_parser(sub)
@@ -470,7 +492,9 @@ def _silence_stdout(stream) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global _CLI_USER
     args = build_parser().parse_args(argv)
+    _CLI_USER = args.user
     stdout = sys.stdout
     sys.stdout = _PlainStdout(stdout)
     try:

@@ -75,6 +75,17 @@ class Settings(BaseSettings):
     pending_grace_s: int = 3600
     """A document left half-written by another process is cleaned up after this long."""
 
+    database_url: str | None = None
+    """Side state (memberships, audit trail) in this database (postgresql://user:pw@host/db);
+    empty means SQLite in the data directory (ragdesk.sqlite3). Never logged."""
+
+    auth: str = "auto"
+    """auto: sign-in when an identity provider is configured (.streamlit/secrets.toml [auth]
+    or RAG_OIDC_*), else single-user mode; required: refuse to start without one."""
+
+    admins: str = ""
+    """Comma-separated emails of the admins, who see and manage every workspace."""
+
     @property
     def workspaces_dir(self) -> Path:
         return self.data_dir / "chroma"

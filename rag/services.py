@@ -6,10 +6,12 @@ own settings, client or embedder (constructor injection).
 
 from __future__ import annotations
 
+import copy
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from rag.auth.principal import Principal
 from rag.config import Settings, get_settings
 from rag.errors import RagError
 from rag.index.embedder import Embedder
@@ -26,14 +28,59 @@ class Services:
     _recovered: set[str] = field(default_factory=set, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _models: dict = field(default_factory=dict, init=False, repr=False)
+    user: Principal | str | None = None
+    """Who these services act for (the CLI's --user); None: the app's signed-in user, or the
+    local admin in single-user mode (rag.auth.guard.Access.resolve)."""
+    _access: Any = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.store = Store(self.client, self.embedder.name, self.embedder.dim)
 
-    def workspace(self, name: str, create: bool = False, recover: bool = False) -> Workspace:
-        """Open a workspace. Write paths pass `recover=True`: the first such open in this
+    # -- who is asking: every workspace is opened through rag.auth's checks ---------------------
+
+    @property
+    def access(self):
+        """Memberships, role checks and the audit trail (rag.auth.guard), built once."""
+        from rag.auth.guard import Access
+
+        with self._lock:
+            if self._access is None:
+                self._access = Access(self.settings)
+        return self._access
+
+    def principal(self, user: Principal | str | None = None) -> Principal:
+        return self.access.resolve(user if user is not None else self.user)
+
+    def as_user(self, user: Principal | str) -> Services:
+        """These services (same store, models and caches) acting for `user`."""
+        other = copy.copy(self)
+        other.user = self.access.resolve(user)
+        return other
+
+    def list_workspaces(self, user: Principal | str | None = None) -> list[dict]:
+        """The workspaces the user belongs to (all for admins), each with their `role`."""
+        return self.access.visible(self.principal(user), self.store.list_workspaces())
+
+    def delete_workspace(self, name: str, user: Principal | str | None = None) -> None:
+        """Delete a workspace (its owners and admins only), its members with it."""
+        self.access.delete_workspace(self.principal(user), name, self.store)
+
+    def audit(self, action: str, workspace: Workspace | None = None, target: str = "",
+              detail: dict | None = None, user: Principal | str | None = None) -> None:
+        """Append a record to the audit trail (exports, settings changes...)."""
+        who = getattr(workspace, "principal", None) or self.principal(user)
+        self.access.record(who, action, workspace.collection_name if workspace else None,
+                           target, detail)
+
+    def workspace(self, name: str, create: bool = False, recover: bool = False,
+                  user: Principal | str | None = None) -> Workspace:
+        """Open a workspace for `user` (see `principal`): non-members are refused, a write
+        path (`recover=True`) needs the editor role, and the handle refuses writes its role
+        does not allow. Write paths pass `recover=True`: the first such open in this
         process cleans up crashed writes (reading never removes anything)."""
-        ws = self.store.workspace(name, create=create)
+        ws = self.access.open(self.principal(user), name,
+                              lambda make: self.store.workspace(name, create=make),
+                              create=create, need="editor" if recover else "viewer")
         ws.purge_hooks.append(self.figure_store(ws).delete)
         if recover:
             self.recover(ws)
@@ -50,13 +97,17 @@ class Services:
         """An ingestor for `workspace`: a write path, so crashed writes are cleaned up first."""
         from rag.analytics.questions.log import note_ingest_quietly
 
+        self.access.require(workspace, "editor", "adding documents")
         self.recover(workspace)
         data_dir, collection = self.settings.data_dir, workspace.collection_name
+
+        def on_report(report) -> None:
+            # Failures wait on the dashboard until a file of that name is added.
+            note_ingest_quietly(data_dir, collection, report)
+            self.access.note_ingest(workspace, report)
+
         return Ingestor(workspace, self.embedder, self.settings,
-                        figures=self.figure_store(workspace),
-                        # Failures wait on the dashboard until a file of that name is added.
-                        on_report=lambda report: note_ingest_quietly(data_dir, collection,
-                                                                     report))
+                        figures=self.figure_store(workspace), on_report=on_report)
 
     def ingest_files(self, ws_name: str, files, progress=None) -> list:
         """Ingest `(filename, bytes)` pairs (or `Upload`s) into a workspace, creating it if
@@ -129,6 +180,7 @@ class Services:
         that cannot be written never stops a question from being answered."""
         from rag.analytics.questions.log import log_quietly
 
+        self.access.note_question(workspace, answer, source)
         return log_quietly(self.settings.data_dir, workspace.collection_name, answer, source,
                            self.embedder)
 

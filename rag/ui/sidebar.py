@@ -14,7 +14,7 @@ SIDEBAR_HITS = 3
 
 def workspace_names(svc: Services) -> list[str]:
     """Existing workspaces, or just the default one (created on the first upload)."""
-    names = [w["name"] for w in svc.store.list_workspaces()]
+    names = [w["name"] for w in svc.list_workspaces()]  # the user's own (all for admins)
     return names or [state.DEFAULT_WORKSPACE]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rag.ui.pages import ask, dashboard, feedback, figures, library, settings, summaries
+from rag.ui.pages import ask, audit, dashboard, feedback, figures, library, settings, summaries
 
 
 def pages() -> list[st.Page]:
@@ -23,4 +23,5 @@ def pages() -> list[st.Page]:
                 url_path="figures"),
         st.Page(feedback.render, title="Feedback", icon=":material/hub:", url_path="feedback"),
         st.Page(settings.render, title="Settings", icon=":material/settings:", url_path="settings"),
+        st.Page(audit.render, title="Audit", icon=":material/policy:", url_path="audit"),
     ]

@@ -190,7 +190,7 @@ def _run_ingest(svc: Services, ws_name: str, uploads: list[Upload], label: str) 
 
 
 def _demo_offer(svc: Services) -> None:
-    names = {w["name"] for w in svc.store.list_workspaces()}
+    names = {w["name"] for w in svc.list_workspaces()}
     with st.container(border=True):
         if DEMO_WORKSPACE in names:
             st.markdown("This workspace is empty. The demo workspace is ready to explore.")
