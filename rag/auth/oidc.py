@@ -42,7 +42,9 @@ def env_auth_section(environ: Mapping[str, str] | None = None) -> dict | None:
                if not (v or "").strip()]
     if missing:
         raise AuthNotConfigured("RAG_OIDC_CLIENT_ID is set but " + ", ".join(missing)
-                                + " is not: set it too (or unset RAG_OIDC_CLIENT_ID)")
+                                + (" is" if len(missing) == 1 else " are") + " not: set "
+                                + ("it" if len(missing) == 1 else "them") + " too (or unset "
+                                "RAG_OIDC_CLIENT_ID)")
     return {
         "redirect_uri": env.get("RAG_OIDC_REDIRECT_URI", "").strip()
         or "http://localhost:8501/oauth2callback",
