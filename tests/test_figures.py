@@ -350,3 +350,25 @@ def test_a_store_of_an_older_release_gains_the_new_fields(tmp_path: Path) -> Non
     store.put("d1", extract_cells(_doc([INCOME]), "d1"))
     assert store.cells(doc_ids=["d0"])[0].turn is None
     assert store.cells(doc_ids=["d1"])
+
+
+AERO = """CONSOLIDATED STATEMENTS OF OPERATIONS
+(Dollars in millions)
+Years ended December 31, 2022 2021 2020
+Total revenues $ 66,608 $ 62,286 $ 58,158
+Cost of products (55,154) (51,386) (54,568)
+Cost of services (9,592) (8,686) (9,232)
+Total costs and expenses (63,106) (59,269) (63,843)
+"""
+
+
+def test_improving_as_of_a_year_reads_the_years_before_and_a_total_cost_line(tmp_path) -> None:
+    store = DuckFigureStore(tmp_path / "a.duckdb")
+    store.put("b", extract_cells(_doc([AERO], "aero_2022_10k"), "b"))
+    a = FigureEngine(store).answer("Does Aero have an improving gross margin profile as of "
+                                   "FY2022? If gross margin is not a useful metric, explain "
+                                   "why.", ["b"])
+    assert a is not None and [c.period for c in a.computations if c.ok][-2:] == ["FY2021",
+                                                                                "FY2022"]
+    assert a.computations[-1].result_text == "5.3%"  # (66,608 - 63,106) / 66,608
+    assert "rose from 4.8% in FY2021 to 5.3% in FY2022" in a.judgement

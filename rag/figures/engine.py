@@ -34,6 +34,8 @@ _LOOKUP_INTENT = re.compile(
     r"^(?:(?!\b(?:which|any|whether|are there|who|list)\b).)*"
     r"\b(?:what (?:is|was|were|are)(?: the)?|how much|quantity of|amount of|total|"
     r"grow|grew|change|increase|decrease|compare|improv)\b", re.IGNORECASE | re.DOTALL)
+_IMPROVING = re.compile(r"\b(?:improv\w*|trend\w*|worsen\w*|deteriorat\w*|getting (?:better|"
+                        r"worse)|over time|profile)\b", re.IGNORECASE)
 _YOY = re.compile(r"year[- ]over[- ]year|\byoy\b|prior[- ]year|same (?:quarter|period)", re.IGNORECASE)
 
 
@@ -207,9 +209,13 @@ class FigureEngine:
 
     @staticmethod
     def is_numeric(question: str) -> bool:
+        """A question whose main ask (its first sentence) is a figure, not an explanation:
+        'Does X have an improving gross margin? If gross margin is not useful, explain why'
+        is numeric; 'What drove the margin change?' is not."""
+        first = re.split(r"(?<=[?.!])\s+", question.strip(), maxsplit=1)[0]
         return bool(_NUMERIC_INTENT.search(question)) and not (
-            _EXPLAIN.search(question) and not re.search(r"\b(?:calculate|compute|what is|"
-                                                         r"what was)\b", question, re.IGNORECASE))
+            _EXPLAIN.search(first) and not re.search(r"\b(?:calculate|compute|what is|"
+                                                      r"what was)\b", first, re.IGNORECASE))
 
     @staticmethod
     def places_of(question: str, default: int) -> int:
@@ -418,6 +424,9 @@ class FigureEngine:
                     kind, label, "", None, "", "", [],
                     [f"{label}: no period named, and no table in these documents reports it"],
                     definition)])
+        if len(periods) == 1 and periods[0].kind == "FY" and _IMPROVING.search(question):
+            y = periods[0].year  # 'improving as of FY2022': the years up to it
+            periods = [Period("FY", y - 2), Period("FY", y - 1), periods[0]]
         prev = None
         uses_prior = _uses_prior(node)
         if uses_prior and len(periods) == 2 and (

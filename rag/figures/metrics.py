@@ -45,7 +45,9 @@ ITEMS: dict[str, LineItem] = {i.name: i for i in [
     LineItem("cogs", "cost of sales", (
         "cost of sales", "cost of revenue", "cost of revenues", "cost of goods sold",
         "cost of products sold", "total cost of revenues", "total cost of sales",
-        "cost of net revenue", "cost of goods and services sold", "cost of products"),
+        "cost of net revenue", "cost of goods and services sold",
+        # filings with no cost-of-sales line (an aerospace 10-K) print only this total
+        "total costs and expenses"),
         "income", expense=True),
     LineItem("gross_profit", "gross profit", ("gross profit", "gross margin"), "income"),
     LineItem("operating_income", "operating income", (
