@@ -251,7 +251,8 @@ def _cite(sentences: list[_Sentence], hits: list[Hit],
             ok = None if checked is None else True
             if n not in cited:
                 cited[n] = Citation(len(order) + 1, hits[n - 1].chunk,
-                                    best_quote(s.body, passage), sup, missing, s.inferred, ok)
+                                    best_quote(s.body, sanitize_passage(passage)), sup, missing,
+                                    s.inferred, ok)
                 order.append(n)
             else:
                 prev = cited[n]
