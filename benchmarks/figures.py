@@ -140,12 +140,19 @@ def main() -> None:
     ap.add_argument("--skip-model", action="store_true",
                     help="computation only (no model-only baseline): seconds, not minutes")
     ap.add_argument("--compare-pdfplumber", action="store_true")
+    ap.add_argument("--extraction-only", action="store_true",
+                    help="only the table-extraction figures (no workspace, no answers)")
     ap.add_argument("--out", type=Path, default=None, help="write every answer as JSONL")
     args = ap.parse_args()
     log = lambda s: print(s, file=sys.stderr, flush=True)
 
     if args.model_path:
         os.environ["RAG_LOCAL_MODEL_PATH"] = args.model_path
+    if args.extraction_only:
+        from rag.config import Settings
+
+        print_extraction(Settings(pdf_timeout_s=1800), args.compare_pdfplumber)
+        return
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="ragdesk-figures-"))
     svc = open_services(data_dir)
     ws = ensure_financebench(svc, log)
@@ -169,9 +176,13 @@ def main() -> None:
                 for row in r["rows"]:
                     f.write(json.dumps({"path": name, **row}) + "\n")
 
-    ex = {"pdfium page text (default)": extraction_figures(pdf_paths(), svc.settings)}
-    if args.compare_pdfplumber:
-        ex["pdfplumber text"] = extraction_figures(pdf_paths(), svc.settings, plumber=True)
+    print_extraction(svc.settings, args.compare_pdfplumber)
+
+
+def print_extraction(settings, plumber: bool) -> None:
+    ex = {"pdfium page text (default)": extraction_figures(pdf_paths(), settings)}
+    if plumber:
+        ex["pdfplumber text"] = extraction_figures(pdf_paths(), settings, plumber=True)
     print("\nTable extraction on the dev PDFs")
     print(table([[k, v["pdfs"], v["pages"], v["tables"], v["cells"], f"{v['ms_per_page']:.1f}"]
                  for k, v in ex.items()],
