@@ -129,6 +129,10 @@ class Answer:
             lines.append(f"[{c.n}] {c.chunk.doc_name}, {c.chunk.location()}: “{c.quote}”")
         for r in self.rejected:
             lines.append(f"Removed, not supported: ~~{r['sentence']}~~ ({r['reason']})")
+        for f in self.flags:  # every warning the page showed stays with its answer
+            lines.append(f"Warning: {f}")
+        if self.computation and self.computation.get("formula"):
+            lines.append(f"Computed: {self.computation['formula']}")
         return "\n".join(lines)
 
 

@@ -372,3 +372,21 @@ def test_improving_as_of_a_year_reads_the_years_before_and_a_total_cost_line(tmp
                                                                                 "FY2022"]
     assert a.computations[-1].result_text == "5.3%"  # (66,608 - 63,106) / 66,608
     assert "rose from 4.8% in FY2021 to 5.3% in FY2022" in a.judgement
+
+
+def test_exports_and_the_log_keep_warnings_and_removals() -> None:
+    from rag.analytics.questions.records import CHECK_FLAGGED, CHECK_OK, citation_check
+    from rag.answer import Answer, Citation
+    from rag.types import Chunk
+
+    chunk = Chunk(id="c", doc_id="d", doc_name="acme", ordinal=0, text="Revenue was $5.", page=1)
+    cite = Citation(1, chunk, "Revenue was $5.", 1.0)
+    ok = Answer(question="q", rewritten="q", text="Revenue was $5 [1].", citations=[cite],
+                abstained=False, hits=[], model="m")
+    assert citation_check(ok) == CHECK_OK
+    cut = Answer(question="q", rewritten="q", text="Revenue was $5 [1].", citations=[cite],
+                 abstained=False, hits=[], model="m", flags=["[1] weak support"],
+                 rejected=[{"sentence": "Costs fell.", "reason": "no figure"}])
+    assert citation_check(cut) == CHECK_FLAGGED  # the Dashboard does not count it answered
+    md = cut.to_markdown()
+    assert "~~Costs fell.~~" in md and "Warning: [1] weak support" in md

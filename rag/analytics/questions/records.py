@@ -82,10 +82,13 @@ class QuestionRecord:
 
 
 def citation_check(answer: Any) -> str:
-    """ok when every citation of the answer holds, flagged when one does not, none without."""
+    """ok when every citation of the answer holds and no sentence was removed by the claim
+    check, flagged when one does not or was, none without citations."""
     citations = list(getattr(answer, "citations", []) or [])
     if not citations:
         return CHECK_NONE
+    if getattr(answer, "rejected", None):  # a sentence failed the claim check: not answered
+        return CHECK_FLAGGED
     return CHECK_OK if all(c.ok for c in citations) else CHECK_FLAGGED
 
 
