@@ -339,10 +339,18 @@ def test_follow_up_is_rewritten_and_chat_can_be_cleared(app_env):
     at = _ask(at, "And what about its gross margin?")
     first, second = _turns(at)
     assert second.answer.rewritten.startswith("What was the gross margin")
-    assert any(c.value.startswith("Searched for: What was the gross margin") for c in at.caption)
+    assert any(c.value.startswith("Read as: What was the gross margin") for c in at.caption)
     md_file = ask.conversation_markdown(state.DEFAULT_WORKSPACE, [first, second])
     assert md_file.count("**Q:**") == 2 and "412.6" in md_file and "[1] northwind_q2" in md_file
     assert len(at.chat_message) == 4
+    # The reading is editable: the edited question is asked as it stands.
+    at.text_input(key=f"ask_edit_{second.id}").set_value("What was Northwind's gross margin "
+                                                           "in Q2 2026?")
+    at.button(key=f"ask_edit_go_{second.id}").click().run()
+    _ok(at)
+    third = _turns(at)[-1]
+    assert third.question == "What was Northwind's gross margin in Q2 2026?"
+    assert third.answer.rewritten == third.question  # standalone: never rewritten
     at.button(key="ask_clear").click().run()
     _ok(at)
     assert _turns(at) == [] and not at.chat_message

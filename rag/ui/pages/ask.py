@@ -36,6 +36,7 @@ CLOSEST = 3  # passages shown with an abstention
 CHATS_KEY = "ask_chats"  # {workspace name: [Turn, ...]}
 COMPARE_KEY = "ask_compare"
 INPUT_KEY = "ask_input"
+_QUEUED_KEY = "ask_queued"  # a question edited in 'Read as', asked on the next script run
 _PENDING_KEY = "ask_pending"  # a re-ask asked for by a button, run on the next script run
 _FILTER_KEY = "ask_filter_{name}_{ws}"  # filter widgets, one set per workspace
 
@@ -94,6 +95,16 @@ def _spans(text: str, quote: str) -> list[tuple[int, int]]:
         if i >= 0:
             out.append((i, i + len(line)))
             pos = i + len(line)
+        elif line:
+            # The quote comes from the passage as the model saw it (markup and planted
+            # instructions taken out): find its words in order, whatever stood between them.
+            words = re.findall(r"\w+", line)[:40]
+            if len(words) >= 3:
+                pat = r"\W+(?:[^\n]{0,200}?\W+)??".join(re.escape(w) for w in words)
+                m = re.compile(pat).search(text, pos)
+                if m:
+                    out.append((m.start(), m.end()))
+                    pos = m.end()
     return out
 
 
@@ -302,6 +313,9 @@ def render() -> None:
         _render_turn(ws, names, turn, latest=i == len(turns) - 1 and question is None)
 
     typed = st.chat_input("Ask a question about your documents", key=INPUT_KEY, max_chars=2000)
+    queued = st.session_state.pop(_QUEUED_KEY, None)
+    if question is None and queued and queued.get("workspace") == name and queued["text"]:
+        question = queued["text"]  # an edited reading of a follow-up, asked as it stands
     if question is None and typed and typed.strip():
         question = typed.strip()
     if question is None:
@@ -313,6 +327,11 @@ def render() -> None:
     turns.append(turn)
     svc.log_answer(ws, turn.answer)  # the Dashboard's questions and gaps
     st.rerun()
+
+
+def _queue_question(ws_name: str, input_key: str) -> None:
+    text = str(st.session_state.get(input_key) or "").strip()  # the value as edited now
+    st.session_state[_QUEUED_KEY] = {"workspace": ws_name, "text": text}
 
 
 def _filters(ws: Workspace, docs: list[DocumentInfo]) -> SearchFilter:
@@ -476,7 +495,13 @@ def _render_answer(ws: Workspace, names: dict[str, str], turn: Turn, side: str,
         st.error(md(error or "no answer"), icon=":material/error:")
         return
     if answer.rewritten.strip() != answer.question.strip():
-        st.caption(f"Searched for: {md(answer.rewritten)}")
+        st.caption(f"Read as: {md(answer.rewritten)}")
+        if latest and side == "a":
+            with st.popover("Not what you meant? Edit the question", icon=":material/edit:"):
+                st.text_input("Ask instead", value=answer.rewritten,
+                              key=f"ask_edit_{turn.id}", max_chars=2000)
+                st.button("Ask this", key=f"ask_edit_go_{turn.id}", on_click=_queue_question,
+                          args=(ws.name, f"ask_edit_{turn.id}"))
     if answer.focused:
         focus_names = ", ".join(names.get(d, d) for d in answer.filter.doc_ids)
         c1, c2 = st.columns([3, 1], vertical_alignment="center")
