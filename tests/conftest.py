@@ -99,6 +99,21 @@ def services(settings, fake_embedder):
 
 
 @pytest.fixture
+def cli(services, monkeypatch, capsys):
+    """Run `ragdesk ARGS` in this process on the test's services; returns (rc, out, err)."""
+    import rag.cli
+
+    monkeypatch.setattr(rag.cli, "_services", lambda: services)
+
+    def run(*args: str):
+        rc = rag.cli.main(list(args))
+        out, err = capsys.readouterr()
+        return rc, out, err
+
+    return run
+
+
+@pytest.fixture
 def workspace(services):
     return services.workspace("Test workspace", create=True)
 

@@ -10,7 +10,6 @@ import badfiles
 import pytest
 from conftest import RAGDESK, cli_env, close_client
 
-import rag.cli
 from rag.config import Settings
 from rag.index.store import Store, make_client
 
@@ -35,17 +34,6 @@ def files(tmp_path):
     return src
 
 
-@pytest.fixture
-def cli(services, monkeypatch, capsys):
-    """Run `ragdesk ARGS` in this process on the test's services; returns (rc, out, err)."""
-    monkeypatch.setattr(rag.cli, "_services", lambda: services)
-
-    def run(*args: str):
-        rc = rag.cli.main(list(args))
-        out, err = capsys.readouterr()
-        return rc, out, err
-
-    return run
 
 
 def test_ingest_prints_one_line_a_file_and_fails_after_the_rest(cli, files):

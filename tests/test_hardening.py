@@ -27,20 +27,6 @@ from rag.ingest.text import decode_text
 from rag.services import Services
 from rag.types import Chunk, DocumentInfo
 
-
-@pytest.fixture
-def cli(services, monkeypatch, capsys):
-    """Run `ragdesk ARGS` in this process on the test's services; returns (rc, out, err)."""
-    monkeypatch.setattr(rag.cli, "_services", lambda: services)
-
-    def run(*args: str):
-        rc = rag.cli.main(list(args))
-        out, err = capsys.readouterr()
-        return rc, out, err
-
-    return run
-
-
 # ---------------------------------------------------------------------------------------------
 # 3. Western legacy text is read as cp1252
 
