@@ -488,14 +488,19 @@ class FigureEngine:
         return [Period("FY", y) for y in ys]
 
 
-def _items_of(node: tuple) -> list[str]:
+def _item_nodes(node: tuple) -> list[tuple]:
+    """The line-item leaves of a formula, left to right, through the metrics it names."""
     if node[0] == "item":
-        return [node[1]]
+        return [node]
     if node[0] == "metric":
-        return _items_of(METRICS[node[1]].formula)
+        return _item_nodes(METRICS[node[1]].formula)
     if node[0] == "num":
         return []
-    return _items_of(node[1]) + _items_of(node[2])
+    return _item_nodes(node[1]) + _item_nodes(node[2])
+
+
+def _items_of(node: tuple) -> list[str]:
+    return [n[1] for n in _item_nodes(node)]
 
 
 def _substitute(node: tuple, metric: str, tree: tuple) -> tuple:
@@ -536,23 +541,11 @@ def _cap(s: str) -> str:
 
 
 def _has_avg(node: tuple) -> bool:
-    if node[0] == "item":
-        return node[3] == "avg"
-    if node[0] == "metric":
-        return _has_avg(METRICS[node[1]].formula)
-    if node[0] == "num":
-        return False
-    return _has_avg(node[1]) or _has_avg(node[2])
+    return any(n[3] == "avg" for n in _item_nodes(node))
 
 
 def _uses_prior(node: tuple) -> bool:
-    if node[0] == "item":
-        return node[2] == -1 or node[3] in ("avg", "chg")
-    if node[0] == "metric":
-        return _uses_prior(METRICS[node[1]].formula)
-    if node[0] == "num":
-        return False
-    return _uses_prior(node[1]) or _uses_prior(node[2])
+    return any(n[2] == -1 or n[3] in ("avg", "chg") for n in _item_nodes(node))
 
 
 def _direction(ok: list[Computation], unit: str, label: str) -> str:

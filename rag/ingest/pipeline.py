@@ -114,6 +114,10 @@ class Ingestor:
         # Where a document's table cells go (rag.figures.store); written before the document
         # is committed and read only for ready documents, so cells appear with the chunks.
         self.figures = figures
+        # A document's cells go with it (roll-back, replacement, deletion, recovery): the
+        # workspace calls its purge hooks; register ours unless the services already did.
+        if figures is not None and figures.delete not in workspace.purge_hooks:
+            workspace.purge_hooks.append(figures.delete)
 
     def _write_figures(self, doc: ParsedDocument, doc_id: str, timings: dict) -> None:
         if self.figures is None:
@@ -238,8 +242,6 @@ class Ingestor:
             # Roll back what this document wrote; the workspace stays as it was before it.
             try:
                 ws._purge(doc_id)
-                if self.figures is not None:
-                    self.figures.delete(doc_id)
             except Exception:  # noqa: BLE001 - recover() will finish the job on next start
                 pass
             if isinstance(exc, Exception):
@@ -253,8 +255,6 @@ class Ingestor:
             for old in same_source:
                 try:
                     ws.delete_document(old.doc_id)
-                    if self.figures is not None:
-                        self.figures.delete(old.doc_id)
                 except RagError:
                     pass
             status = "replaced"
