@@ -52,6 +52,9 @@ def _services():
 
 def _acting(svc):
     """`svc` acting for --user; without it, the local admin (single-user mode only)."""
+    ro = svc.store.read_only
+    if ro is not None:  # a full or read-only data dir: reading a copy of it, writes refused
+        print(f"note: {plain_text(str(ro))}", file=sys.stderr)
     if _CLI_USER:
         return svc.as_user(_CLI_USER)
     if svc.access.mode != "single":
@@ -509,6 +512,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # A full, read-only or failing disk met outside the store (side files, a log): say so
+        # in one line; anything else is a bug and keeps its traceback.
+        from rag.config import get_settings
+        from rag.index.disk import disk_error
+
+        err = disk_error(exc, get_settings().data_dir)
+        if err is None:
+            raise
+        print(f"error: {plain_text(str(err))}", file=sys.stderr)
+        return 2
     finally:
         sys.stdout = stdout
 

@@ -80,7 +80,8 @@ class Services:
         process cleans up crashed writes (reading never removes anything)."""
         ws = self.access.open(self.principal(user), name,
                               lambda make: self.store.workspace(name, create=make),
-                              create=create, need="editor" if recover else "viewer")
+                              create=create, need="editor" if recover else "viewer",
+                              collection=self.store.collection_for(name))
         ws.purge_hooks.append(self.figure_store(ws).delete)
         if recover:
             self.recover(ws)
@@ -144,8 +145,9 @@ class Services:
         with self._lock:
             store = self._models.get(key)
             if store is None:
-                store = DuckFigureStore(figures_path(self.settings.data_dir,
-                                                     workspace.collection_name))
+                # A read-only data dir: no cells (numeric questions go to the model).
+                store = DuckFigureStore(":memory:" if self.store.read_only else figures_path(
+                    self.settings.data_dir, workspace.collection_name))
                 self._models[key] = store
         return store
 

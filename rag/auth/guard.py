@@ -90,13 +90,15 @@ class Access:
     # -- workspaces ----------------------------------------------------------------------------
 
     def open(self, who: Principal, name: str, opener: Callable[[bool], Any], create: bool,
-             need: str = "viewer"):
+             need: str = "viewer", collection: str | None = None):
         """Open workspace `name` for `who` (`opener(create)` opens it in the store): a
         non-member gets NotAMember (NotFound when it does not exist and is not created), a
-        role below `need` RoleTooLow. Creating a workspace makes its creator its owner."""
+        role below `need` RoleTooLow. Creating a workspace makes its creator its owner.
+        `collection`: the workspace's id as the store resolves the name (Store.collection_for);
+        without it, the id a new workspace of that name gets."""
         from rag.index.store import collection_name_for
 
-        coll = collection_name_for((name or "").strip())
+        coll = collection or collection_name_for(name)
         role = self.role(who, coll)
         created = False
         if role is None:
@@ -168,9 +170,7 @@ class Access:
         return [{**w, "role": mine[w["collection"]]} for w in items if w["collection"] in mine]
 
     def delete_workspace(self, who: Principal, name: str, store) -> None:
-        from rag.index.store import collection_name_for
-
-        coll = collection_name_for((name or "").strip())
+        coll = store.collection_for(name)
         role = self.role(who, coll)
         if role is None:
             store.workspace(name)  # NotFound when there is none

@@ -16,12 +16,14 @@ import os
 import re
 import socket
 import time
+import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
 from rag.errors import ModelMismatch, NotFound, WorkspaceError
+from rag.index.disk import StorageUnavailable, disk_error
 from rag.types import Chunk, DocumentInfo, Hit
 
 WORKSPACE_TAG = "ragdesk-workspace"
@@ -30,8 +32,52 @@ _CHUNK_FIELDS = ("page", "heading", "speaker", "speakers", "start", "end", "turn
 _HOST = socket.gethostname()
 
 
-def collection_name_for(display_name: str) -> str:
-    """A Chroma-valid collection name ([a-zA-Z0-9._-], 3-63 chars) kept apart from the label."""
+# Characters a workspace name may not hold: C0/C1 controls, and the invisible format
+# characters (bidi embeddings, overrides and isolates, zero-width joiners and spaces, the BOM)
+# that make two names look alike or reorder what is shown.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def normalize_name(name: str) -> str:
+    """A workspace name as it is kept: NFC (so a composed and a decomposed "Café" are one
+    name) and trimmed."""
+    return unicodedata.normalize("NFC", name or "").strip()
+
+
+def check_name(name: str) -> str:
+    """`name` normalised, or WorkspaceError naming the first character it may not hold."""
+    norm = normalize_name(name)
+    if not norm or len(norm) > 100:
+        raise WorkspaceError("a workspace name needs 1 to 100 characters")
+    for ch in norm:
+        cat = unicodedata.category(ch)
+        if ch in _BIDI or cat in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
+            what = ("a text-direction control" if ch in _BIDI else "a control character"
+                    if cat in ("Cc", "Zl", "Zp") else "an invisible or unassigned character")
+            raise WorkspaceError(
+                f"a workspace name cannot contain {what} (U+{ord(ch):04X}"
+                f"{' ' + unicodedata.name(ch, '') if unicodedata.name(ch, '') else ''}): "
+                "type the name again without it")
+    return norm
+
+
+def _slug(name: str, width: int) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:width].strip("-") or "ws"
+
+
+def collection_name_for(display_name: str, attempt: int = 0) -> str:
+    """The Chroma collection ([a-zA-Z0-9._-], 3-63 chars with its "--docs" twin) a workspace
+    of this name is created as: a readable slug and 80 bits of SHA-256 of the NFC name. The
+    store checks the collection's own display name before using it, and takes `attempt` 1, 2...
+    in the (unseen) case another name already holds it, so ids never collide."""
+    norm = normalize_name(display_name)
+    digest = hashlib.sha256(norm.encode()).hexdigest()[:20]
+    return f"rd-{_slug(norm, 24)}-{digest}" + (f"-{attempt}" if attempt else "")
+
+
+def legacy_collection_name(display_name: str) -> str:
+    """The id earlier releases gave a workspace (40-character slug, 32 bits of SHA-1 of the
+    name as typed: two names could share it). Workspaces created then keep it."""
     slug = re.sub(r"[^a-z0-9]+", "-", display_name.lower()).strip("-")[:40] or "ws"
     digest = hashlib.sha1(display_name.encode()).hexdigest()[:8]
     return f"rd-{slug}-{digest}"
@@ -54,13 +100,58 @@ def make_client(settings) -> Any:
                 ssl=u.scheme == "https",
                 settings=chroma_settings,
             )
-        except Exception as exc:  # noqa: BLE001 - connection errors vary by version
+        except Exception as exc:
             raise WorkspaceError(
                 f"cannot reach the Chroma server at {settings.chroma_url}: {exc}. "
                 "Start it (`chroma run --path DIR`) or unset RAG_CHROMA_URL"
             ) from exc
-    settings.workspaces_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.workspaces_dir), settings=chroma_settings)
+    path = settings.workspaces_dir
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except Exception as exc:
+        err = disk_error(exc, settings.data_dir)
+        if err is None:
+            raise
+        if not path.is_dir():
+            raise err from None
+    # Chroma writes as it opens, so a full or read-only data dir cannot be opened in place:
+    # read a copy instead (writes are refused with the reason), when there is room for one.
+    copy = _snapshot(path, err)
+    client = chromadb.PersistentClient(path=str(copy), settings=chroma_settings)
+    _READ_ONLY[id(client)] = (client, err)
+    return client
+
+
+# Clients reading a copy of a data dir that could not be opened for writing, by id().
+_READ_ONLY: dict[int, tuple[Any, Any]] = {}
+
+
+def read_only_reason(client: Any):
+    """The StorageUnavailable that made `client` a read-only copy, or None."""
+    entry = _READ_ONLY.get(id(client))
+    return entry[1] if entry and entry[0] is client else None
+
+
+def _snapshot(path, err) -> str:
+    """A private copy of the Chroma folder at `path` in the temporary dir (removed at exit);
+    `err` is raised when there is no room for it."""
+    import atexit
+    import shutil
+    import tempfile
+
+    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    tmp = tempfile.gettempdir()
+    if shutil.disk_usage(tmp).free < size * 1.2 + 50 * 1024**2:
+        raise err from None
+    copy = tempfile.mkdtemp(prefix="ragdesk-readonly-")
+    atexit.register(shutil.rmtree, copy, True)
+    try:
+        shutil.copytree(path, copy, dirs_exist_ok=True)
+    except OSError:
+        shutil.rmtree(copy, True)
+        raise err from None
+    return copy
 
 
 def _chunk_metadata(c: Chunk) -> dict[str, Any]:
@@ -200,6 +291,62 @@ def _setting_of(embedder_name: str) -> str:
     return f"RAG_EMBED_BACKEND={backend} RAG_EMBED_MODEL={model}"
 
 
+def _where(client: Any) -> str | None:
+    """The folder (or server) a client stores in, for messages."""
+    ro = read_only_reason(client)
+    if ro is not None:
+        return ro.path
+    try:
+        cs = client.get_settings()
+    except Exception:  # noqa: BLE001 - a stand-in client
+        return None
+    if getattr(cs, "is_persistent", False) and getattr(cs, "persist_directory", None):
+        return str(cs.persist_directory)
+    host = getattr(cs, "chroma_server_host", None)
+    return f"the Chroma server {host}" if host else None
+
+
+def _is_store_error(exc: BaseException) -> bool:
+    """An error of Chroma's own (not a caller's mistake such as a bad argument)."""
+    return type(exc).__module__.startswith("chromadb") and type(exc).__name__ in (
+        "InternalError", "ChromaError")
+
+
+def _storage_errors(method):
+    """Turn a full, read-only or failing disk met by `method` into StorageUnavailable."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except StorageUnavailable:
+            raise
+        except Exception as exc:
+            err = disk_error(exc, _where(self.client), store_error=_is_store_error(exc))
+            if err is None:
+                raise
+            raise err from exc
+
+    return wrapper
+
+
+def _writes(method):
+    """A write: refused at once on a read-only copy, and with storage errors mapped."""
+    import functools
+
+    inner = _storage_errors(method)
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        ro = read_only_reason(self.client)
+        if ro is not None:
+            raise ro
+        return inner(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Workspace:
     """One workspace: its chunks (with embeddings) and its document manifest."""
 
@@ -222,6 +369,7 @@ class Workspace:
         res = self._manifest.get(where=where, include=["metadatas"])
         return [m for m in (res.get("metadatas") or []) if m]
 
+    @_storage_errors
     def documents(self, include_pending: bool = False) -> list[DocumentInfo]:
         """Documents of the workspace, newest first; only ready ones unless asked."""
         docs = [_doc_from_record(m) for m in self._records()]
@@ -229,9 +377,11 @@ class Workspace:
             docs = [d for d in docs if d.status == "ready"]
         return sorted(docs, key=lambda d: (-d.added_at, d.name))
 
+    @_storage_errors
     def ready_ids(self) -> list[str]:
         return [m["doc_id"] for m in self._records({"status": "ready"})]
 
+    @_storage_errors
     def get_document(self, doc_id: str) -> DocumentInfo:
         res = self._manifest.get(ids=[doc_id], include=["metadatas"])
         mds = res.get("metadatas") or []
@@ -239,11 +389,13 @@ class Workspace:
             raise NotFound(f"no document '{doc_id}' in workspace '{self.name}'")
         return _doc_from_record(mds[0])
 
+    @_storage_errors
     def find_by_name(self, name: str) -> list[DocumentInfo]:
         """Ready documents of this display name (the stem: several files can share it)."""
         return [_doc_from_record(m) for m in self._records({"name": name})
                 if m.get("status") == "ready"]
 
+    @_storage_errors
     def find_by_source(self, source: str, kind: str) -> list[DocumentInfo]:
         """Ready documents that a new version of `source` (of this kind) replaces."""
         recs = self._records({"source": source})
@@ -265,10 +417,12 @@ class Workspace:
 
     # -- writing ----------------------------------------------------------------------------
 
+    @_writes
     def begin(self, doc: DocumentInfo) -> None:
         """Announce a document being written: invisible to search until `commit`."""
         self._put_record(doc, "pending")
 
+    @_writes
     def heartbeat(self, doc: DocumentInfo) -> None:
         """Say the pending document is still being written (call it between batches).
 
@@ -284,10 +438,12 @@ class Workspace:
                 f"'{doc.filename}' was removed by another process while it was being written")
         self._put_record(doc, "pending")
 
+    @_storage_errors
     def count_doc_chunks(self, doc_id: str) -> int:
         """How many chunks of this document are stored (ids only, no text or vectors)."""
         return len(self._chunks.get(where={"doc_id": doc_id}, include=[])["ids"])
 
+    @_writes
     def add_chunks(self, chunks: list[Chunk], embeddings: np.ndarray) -> None:
         if len(chunks) != len(embeddings):
             raise ValueError("one embedding per chunk")
@@ -312,10 +468,12 @@ class Workspace:
         except Exception:  # noqa: BLE001 - older servers
             return 500
 
+    @_writes
     def commit(self, doc: DocumentInfo) -> None:
         """Make a fully written document visible."""
         self._put_record(doc, "ready")
 
+    @_writes
     def delete_document(self, doc_id: str) -> None:
         """Hide the document at once, then remove its chunks and its record."""
         res = self._manifest.get(ids=[doc_id], include=["metadatas"])
@@ -332,6 +490,7 @@ class Workspace:
             hook(doc_id)
         self._manifest.delete(ids=[doc_id])
 
+    @_writes
     def recover(self, grace_s: float = 3600.0) -> list[str]:
         """Clean up what a crashed writer left: pending/deleting records and their chunks.
 
@@ -367,9 +526,11 @@ class Workspace:
 
     # -- reading ----------------------------------------------------------------------------
 
+    @_storage_errors
     def count_chunks(self) -> int:
         return int(self._chunks.count())
 
+    @_storage_errors
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         res = self._chunks.get(where={"doc_id": doc_id}, include=["documents", "metadatas"])
         chunks = [chunk_from_record(i, t, m) for i, t, m in
@@ -391,6 +552,7 @@ class Workspace:
                     yield chunk_from_record(i, t, m)
             offset += len(ids)
 
+    @_storage_errors
     def embeddings_of(self, doc_id: str) -> tuple[list[Chunk], np.ndarray]:
         res = self._chunks.get(where={"doc_id": doc_id},
                                include=["documents", "metadatas", "embeddings"])
@@ -400,6 +562,7 @@ class Workspace:
         emb = np.asarray([e for *_, e in rows], dtype=np.float32).reshape(-1, self.embed_dim)
         return chunks, emb
 
+    @_storage_errors
     def query(self, embedding: np.ndarray, k: int = 5, where: dict | None = None,
               doc_ids: Iterable[str] | None = None, ids: list[str] | None = None) -> list[Hit]:
         """Nearest chunks among ready documents (optionally only `doc_ids` / chunk `ids`)."""
@@ -437,6 +600,12 @@ class Store:
         self.embed_model = embed_model
         self.embed_dim = embed_dim
 
+    @property
+    def read_only(self):
+        """Why this store reads a copy and refuses writes (a StorageUnavailable), or None."""
+        return read_only_reason(self.client)
+
+    @_storage_errors
     def list_workspaces(self) -> list[dict[str, Any]]:
         out = []
         for col in self.client.list_collections():
@@ -447,29 +616,86 @@ class Store:
                             "created_at": md.get("created_at")})
         return sorted(out, key=lambda w: w["name"].lower())
 
-    def _get(self, name: str) -> Any | None:
+    def _collection(self, coll: str) -> Any | None:
         try:
-            return self.client.get_collection(collection_name_for(name), embedding_function=None)
-        except Exception:  # noqa: BLE001 - NotFoundError/ValueError differ across versions
+            return self.client.get_collection(coll, embedding_function=None)
+        except Exception as exc:
+            disk = disk_error(exc, _where(self.client))
+            if disk is not None:
+                raise disk from exc
             return None
 
+    def _get(self, name: str) -> Any | None:
+        """The chunk collection of the workspace called `name`, whichever id scheme named it:
+        each candidate counts only when its own display name is this name (exactly, or once
+        normalised), so two names never share a workspace."""
+        raw = (name or "").strip()
+        norm = normalize_name(raw)
+
+        def named(col: Any, exact_only: bool = False) -> bool:
+            stored = (col.metadata or {}).get("display_name")
+            if stored is None:  # very old records kept no display name: trust the id
+                return exact_only
+            return stored == raw or (not exact_only and normalize_name(stored) == norm)
+
+        # An exact legacy match first: "Café" typed NFD and NFC made two old workspaces.
+        col = self._collection(legacy_collection_name(raw))
+        if col is not None and named(col, exact_only=True):
+            return col
+        for attempt in range(100):
+            col = self._collection(collection_name_for(norm, attempt))
+            if col is None:
+                break
+            if named(col):
+                return col
+        for coll in dict.fromkeys([legacy_collection_name(norm), legacy_collection_name(raw)]):
+            col = self._collection(coll)
+            if col is not None and named(col):
+                return col
+        # A legacy workspace whose name was typed in another normal form: look it up by name.
+        for w in self.list_workspaces():
+            if normalize_name(w["name"]) == norm:
+                return self._collection(w["collection"])
+        return None
+
+    def collection_for(self, name: str) -> str:
+        """The collection the workspace `name` has, or would be created with."""
+        col = self._get(name)
+        return col.name if col is not None else self._free_id(normalize_name(name))
+
+    def _free_id(self, norm: str) -> str:
+        for attempt in range(100):
+            coll = collection_name_for(norm, attempt)
+            col = self._collection(coll)
+            if col is None or normalize_name((col.metadata or {}).get("display_name", "")) == norm:
+                return coll
+        raise WorkspaceError(f"no free id for workspace '{norm}'")  # pragma: no cover
+
+    @_storage_errors
     def workspace(self, name: str, create: bool = False) -> Workspace:
-        """Open a workspace (creating it if asked); refuse one built with another model."""
-        name = (name or "").strip()
-        if not name or len(name) > 100:
+        """Open a workspace (creating it if asked); refuse one built with another model.
+
+        Names are NFC-normalised and trimmed; a new name may not hold control, bidi or other
+        invisible characters (an existing workspace keeps opening under its old name)."""
+        raw = (name or "").strip()
+        if not normalize_name(raw) or len(normalize_name(raw)) > 100:
             raise WorkspaceError("a workspace name needs 1 to 100 characters")
-        chunks = self._get(name)
+        chunks = self._get(raw)
         if chunks is None:
             if not create:
-                raise NotFound(f"no workspace named '{name}': create it first")
+                raise NotFound(f"no workspace named '{normalize_name(raw)}': create it first")
+            norm = check_name(raw)
+            if read_only_reason(self.client) is not None:
+                raise read_only_reason(self.client)
             chunks = self.client.get_or_create_collection(
-                collection_name_for(name),
+                self._free_id(norm),
                 embedding_function=None,
                 configuration={"hnsw": {"space": "cosine"}},
-                metadata={"kind": WORKSPACE_TAG, "display_name": name,
+                metadata={"kind": WORKSPACE_TAG, "display_name": norm,
                           "embed_model": self.embed_model, "embed_dim": self.embed_dim,
                           "created_at": time.time()},
             )
+        name = (chunks.metadata or {}).get("display_name") or normalize_name(raw)
         md = chunks.metadata or {}
         if md.get("embed_model") != self.embed_model or int(md.get("embed_dim", 0)) != self.embed_dim:
             raise ModelMismatch(
@@ -485,10 +711,12 @@ class Store:
         )
         return Workspace(self.client, chunks, manifest, name, self.embed_model, self.embed_dim)
 
+    @_writes
     def delete_workspace(self, name: str) -> None:
-        col = collection_name_for(name)
-        if self._get(name) is None:
-            raise NotFound(f"no workspace named '{name}'")
+        chunks = self._get(name)
+        if chunks is None:
+            raise NotFound(f"no workspace named '{normalize_name(name)}'")
+        col = chunks.name
         self.client.delete_collection(col)
         try:
             self.client.delete_collection(col + "--docs")

@@ -57,10 +57,18 @@ def show_error(err: BaseException) -> None:
 
 @contextmanager
 def guarded() -> Iterator[None]:
-    """Show any RagError raised inside the block with `show_error` and carry on."""
+    """Show any RagError raised inside the block with `show_error` and carry on; a full,
+    read-only or failing disk is shown as one too ("the disk is full at PATH")."""
+    from rag.index.disk import disk_error
+
     try:
         yield
     except RagError as err:
+        show_error(err)
+    except Exception as exc:
+        err = disk_error(exc)
+        if err is None:
+            raise
         show_error(err)
 
 
