@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -311,6 +311,7 @@ def check_claims(text: str, hits: list[Hit], question: str = "") -> ClaimCheck:
     flags: list[str] = []
     sentences = _analyse(text, hits, question, flags)
     given = frozenset(numbers_in(question))
+    asked = claims.kind_asked(question)
     chunks = [h.chunk for h in hits]
     repeated = claims.repeated_lines(chunks)
     kept: list[_Sentence] = []
@@ -321,7 +322,8 @@ def check_claims(text: str, hits: list[Hit], question: str = "") -> ClaimCheck:
         if not s.refs and claims.is_meta(s.body):
             kept.append(s)
             continue
-        v = claims.judge(s.body, [chunks[n - 1] for n in s.refs], chunks, given, repeated)
+        v = claims.judge(s.body, [chunks[n - 1] for n in s.refs], chunks, given, repeated,
+                         asked)
         if v.ok:
             found[len(kept)] = (v.support, ())
             kept.append(s)
@@ -428,6 +430,21 @@ def evidence_answer(base: dict[str, Any], raw: str, flags: list[str],
 
 
 
+def with_figures(figures: Answer, explained: Answer) -> Answer:
+    """The computed figures an explanation is about, above the model's checked explanation:
+    one answer, the explanation's citations numbered after the figures' cells."""
+    m = len(figures.citations)
+    text = _CITE_RE.sub(lambda x: "".join(f"[{int(n) + m}]" for n in re.findall(r"\d+", x.group(0))),
+                        explained.text)
+    cites = figures.citations + [replace(c, n=c.n + m) for c in explained.citations]
+    flags = list(explained.flags)
+    if explained.abstained:
+        flags.append("the figures are computed; the passages do not explain the change")
+    return replace(explained, text=f"{figures.text}\n\n{text}", citations=cites,
+                   abstained=False, computation=figures.computation, flags=flags,
+                   model=f"{explained.model} + computed from cells")
+
+
 class Answerer:
     """Answers questions over one workspace with one chat model."""
 
@@ -445,7 +462,7 @@ class Answerer:
         figure engine reads; None to let the model answer from the passages."""
         if self.figures is None:
             return None
-        from rag.figures.answer import cell_chunk, missing_text, render
+        from rag.figures.answer import missing_text
 
         ws = self.retriever.workspace
         ready = ws.ready_ids()
@@ -455,16 +472,53 @@ class Answerer:
             num = self.figures.answer(question, doc_ids)
         except Exception:  # noqa: BLE001 - computation is an aid: the model path still answers
             return None
-        if num is None:
-            return None
-        if not num.ok and num.computations and num.computations[0].kind == "lookup":
-            return None  # a line item no table holds: the passages may still state it
+        if num is None or (not num.ok and num.computations
+                           and num.computations[0].kind == "lookup"):
+            # no table answers it (a line item no table holds): a change the passages state
+            # as two figures is still computed; otherwise the model reads the passages
+            return self.prose_change(question, result, base, t0)
         if not num.ok:
             names = sorted({d.name for d in ws.documents() if d.doc_id in set(doc_ids)})
             return Answer(text=missing_text(num, names), citations=[], abstained=True,
                           seconds=time.perf_counter() - t0, computation=num.to_dict(),
                           flags=[f"not computed: no figure for {m}" for m in num.missing],
                           **base)
+        return self._from_cells(num, base, t0)
+
+    def prose_change(self, question: str, result: SearchResult, base: dict[str, Any],
+                     t0: float) -> Answer | None:
+        """'By how many points did X raise guidance?' answered from a sentence that states the
+        two figures ('9 percent (previously 8 percent)'): the difference computed by code."""
+        asked = claims.kind_asked(question)
+        if asked is None or asked[0] != "change" or not result.hits:
+            return None
+        from rag.figures.prose import change_for
+
+        ch = change_for(question, [h.chunk for h in result.hits])
+        if ch is None:
+            return None
+        what = ch.subject[:1].upper() + ch.subject[1:] if ch.subject else "The change"
+        text = (f"**Change: {'-' if ch.result < 0 else ''}{ch.result_text}** [1]\n"
+                f"Computed: {ch.formula}.\n\n"
+                f"Figures used:\n- {what}: {ch.new_text} (now) and {ch.old_text} (before), as "
+                f"stated in “{ch.sentence}” ({source_label(ch.chunk)}) [1]")
+        cite = Citation(1, ch.chunk, ch.sentence, 1.0, (), False, True)
+        operand = {"name": ch.subject, "citation": {"n": 1, "doc_id": ch.chunk.doc_id,
+                                                    "doc_name": ch.chunk.doc_name,
+                                                    "page": ch.chunk.page, "span": ch.sentence}}
+        computation = {"kind": "prose change", "metric": "change", "period": "",
+                       "formula": ch.formula, "definition": "later figure - earlier figure",
+                       "operands": [{**operand, "value": ch.new_text, "period": "now"},
+                                    {**operand, "value": ch.old_text, "period": "before"}],
+                       "result": ch.result_text, "missing": []}
+        return Answer(text=text, citations=[cite], abstained=False,
+                      seconds=time.perf_counter() - t0, computation=computation, **base)
+
+    def _from_cells(self, num: Any, base: dict[str, Any], t0: float) -> Answer:
+        """A computed answer's text and citations: each operand cites its cell's passage."""
+        from rag.figures.answer import cell_chunk, render
+
+        ws = self.retriever.workspace
         text, ops = render(num)
         chunks_by_doc: dict[str, list[Chunk]] = {}
         citations = []
@@ -474,6 +528,23 @@ class Answerer:
             citations.append(Citation(i, chunk, o.cell.span, 1.0, (), False))
         return Answer(text=text, citations=citations, abstained=False,
                       seconds=time.perf_counter() - t0, computation=num.to_dict(), **base)
+
+    def context_figures(self, question: str, result: SearchResult, base: dict[str, Any],
+                        t0: float) -> Answer | None:
+        """For a question that asks why a metric changed ('What drove the operating margin
+        change in FY2022?'): the metric computed for that period and the one before, to stand
+        above the model's explanation; None when there is no such metric or no figure."""
+        if self.figures is None or not hasattr(self.figures, "context"):
+            return None
+        ws = self.retriever.workspace
+        ready = ws.ready_ids()
+        flt = result.filter
+        doc_ids = [d for d in flt.doc_ids if d in ready] if flt.doc_ids else ready
+        try:
+            num = self.figures.context(question, doc_ids)
+        except Exception:  # noqa: BLE001 - an aid: the model path still answers
+            return None
+        return None if num is None else self._from_cells(num, base, t0)
 
     def companies(self) -> list[str]:
         """The companies the workspace's documents are about (from their names)."""
@@ -537,15 +608,23 @@ class Answerer:
             done.first_token_s = time.perf_counter() - t0
             yield done
             return
+        ctx = self.context_figures(rewritten, result, {**base, "model": "computed from cells"},
+                                   t0)
+        first = None
+        if ctx is not None:
+            yield ctx.text + "\n\n"
+            first = time.perf_counter() - t0
         if not relevant_enough(rewritten, result):
             msg = ("The documents do not say. The closest passages are shown below"
                    if hits else "The documents do not say: nothing in this workspace matches")
+            if ctx is not None:
+                msg = "The passages do not say what drove it."
             yield msg
-            yield Answer(text=msg, citations=[], abstained=True,
-                         seconds=time.perf_counter() - t0, **base)
+            answer = Answer(text=msg, citations=[], abstained=True,
+                            seconds=time.perf_counter() - t0, **base)
+            yield with_figures(ctx, answer) if ctx is not None else answer
             return
         raw = ""
-        first = None
         for piece in self.model.stream(build_messages(rewritten, hits),
                                        max_tokens=self.max_tokens):
             if first is None:
@@ -553,6 +632,8 @@ class Answerer:
             raw += piece
             yield piece
         answer = self.finish(raw, base)
+        if ctx is not None:
+            answer = with_figures(ctx, answer)
         answer.seconds = time.perf_counter() - t0
         answer.first_token_s = first
         yield answer

@@ -450,6 +450,80 @@ def entity_problem(sentence: str, cited: Sequence[Chunk], hits: Sequence[Chunk])
 
 # -- the judgement -----------------------------------------------------------------------------
 
+# -- the kind of figure a question asks for ------------------------------------------------------
+# 'By how much did X increase?' asks for a change, 'the total amount under its agreements' for a
+# sum, 'how much does it expect to pay in the future' for what remains. A figure the passage gives
+# as something else (the new agreement's amount, the whole programme's cost) is not the answer,
+# however verbatim: only code may derive the change or the sum (rag.figures).
+_ASKED_KINDS: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    ("change", "a change", re.compile(
+        r"\bby how (?:much|many)\b|\bhow many (?:percentage )?points\b|"
+        r"\bhow much (?:did|has|have|had|was|were|does|do)\b[^?]*?\b(?:increas|decreas|ris|rose|"
+        r"fell|fall|grow|grew|chang|rais|lower|declin|improv|expand|shrank|shrink|cut)\w*|"
+        r"\bwhat (?:is|was|were) the (?:\w+ )?(?:change|increase|decrease|difference|growth)\b",
+        re.IGNORECASE)),
+    ("total", "a total", re.compile(
+        r"\btotal amount\b|\bin total\b|\bcombined\b|\baltogether\b|\bsum of\b|"
+        r"\bin aggregate\b|\baggregate (?:amount|value|total)\b", re.IGNORECASE)),
+    ("remaining", "what remains", re.compile(
+        r"\bremaining\b|\bin the future\b|\bleft to (?:pay|spend|incur)\b|\byet to be\b|"
+        r"\bstill (?:to|expect)\w*\b|\bhave left\b", re.IGNORECASE)),
+)
+_KIND_CUES = {
+    "change": re.compile(
+        r"\b(?:increas\w*|decreas\w*|chang\w*|grew|grow\w*|growth|rose|rise[sn]?|fell|fall\w*|"
+        r"declin\w*|up(?!\s+to\b)|down|higher|lower|rais\w*|reduc\w*|cut|improv\w*|expand\w*|"
+        r"points?|pp|bps|basis points?|previously|from)\b", re.IGNORECASE),
+    "total": re.compile(r"\b(?:total\w*|aggregate\w*|combined|in all|together|collectively|"
+                        r"sum)\b", re.IGNORECASE),
+    "remaining": re.compile(r"\b(?:remain\w*|remainder|yet to|not yet|left|outstanding|"
+                            r"unpaid|unspent|still)\b", re.IGNORECASE),
+}
+
+
+def kind_asked(question: str) -> tuple[str, str] | None:
+    """('change', 'a change') when the question asks for a change, a total or what remains."""
+    for kind, label, pat in _ASKED_KINDS:
+        if pat.search(question):
+            return kind, label
+    return None
+
+
+def _is_figure(m: re.Match[str]) -> bool:
+    """A stated amount or rate, not a year, a day or a list number."""
+    num = m.group("num")
+    if _unit(m) != "plain":
+        return True
+    n = norm_number(num)
+    return len(n.replace(".", "")) >= 3 and not (n.isdigit() and 1900 <= int(n) <= 2099)
+
+
+def kind_problem(body: str, span: str, asked: tuple[str, str] | None,
+                 given: frozenset[str] = frozenset()) -> str | None:
+    """The sentence answers a change/total/remaining question with figures that the passage
+    gives as something else: none of them stands near a word of that kind in the passage."""
+    if asked is None:
+        return None
+    kind, label = asked
+    stated = [m for m in _FIG_RE.finditer(CITE_RE.sub(" ", body)) if _is_figure(m)
+              and norm_number(m.group("num")) not in given]
+    if not stated:
+        return None
+    cue = _KIND_CUES[kind]
+    for m in stated:
+        n = norm_number(m.group("num"))
+        for f in _FIG_RE.finditer(span):
+            if norm_number(f.group("num")) != n:
+                continue
+            seg_start = max(span.rfind(".", 0, f.start()) + 1, f.start() - 80)
+            near = span[seg_start: f.end() + 40]
+            if cue.search(near):
+                return None
+    shown = ", ".join(m.group(0).strip() for m in stated[:3])
+    return (f"the question asks for {label}, but the cited passage gives {shown} as a stated "
+            f"amount, not as {label}")
+
+
 _META_RE = re.compile(
     r"\b(?:passages?|documents?|context|sources?|filings?|provided (?:text|information)|"
     r"information (?:provided|given|available))\b[^.]{0,80}\b(?:do(?:es)? not|don't|doesn't|"
@@ -476,7 +550,8 @@ class Verdict:
 
 def judge(sentence: str, cited: Sequence[Chunk], hits: Sequence[Chunk],
           given: frozenset[str] = frozenset(),
-          repeated: frozenset[str] = frozenset()) -> Verdict:
+          repeated: frozenset[str] = frozenset(),
+          asked: tuple[str, str] | None = None) -> Verdict:
     """Whether the cited passages support what the sentence asserts; the reasons if not."""
     body = CITE_RE.sub(" ", sentence).strip()
     if not cited:
@@ -506,6 +581,9 @@ def judge(sentence: str, cited: Sequence[Chunk], hits: Sequence[Chunk],
                 shown = "a percentage" if "pct" in there else "an amount"
                 reasons.append(f"{m.group(0).strip()} is {shown} in the cited passage")
         reasons.extend(_period_problems(body, nums, span))
+        wrong_kind = kind_problem(body, span, asked, given)
+        if wrong_kind:
+            reasons.append(wrong_kind)
     if rate_in_money(body):
         reasons.append("a rate is said to change by an amount of money")
     claimed = direction_claimed(body)

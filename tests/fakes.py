@@ -49,3 +49,23 @@ class FailingEmbedder(HashEmbedder):
             self.calls += 1
             raise RuntimeError("embedder exploded")
         return super().embed(texts)
+
+
+class ScriptedChat:
+    """A chat model that replies with a fixed text (or a function of the messages), in small
+    pieces as a stream does, and records what it was sent."""
+
+    name = "scripted"
+
+    def __init__(self, reply) -> None:
+        self.reply = reply
+        self.sent: list = []
+
+    def stream(self, messages, max_tokens=512, temperature=0.0, **kw):
+        self.sent.append(messages)
+        text = self.reply(messages) if callable(self.reply) else self.reply
+        for i in range(0, len(text), 7):
+            yield text[i: i + 7]
+
+    def complete(self, messages, max_tokens=512, temperature=0.0, **kw) -> str:
+        return "".join(self.stream(messages, max_tokens, temperature))

@@ -51,9 +51,10 @@ def render(num: NumericAnswer) -> tuple[str, list[Operand]]:
         lines.append("")
         lines.append("Figures used:")
         lines.extend(_operand_line(o, index[id(o.cell)]) for o in ops)
-    if ok and ok[0].definition:
+    defs = list(dict.fromkeys((c.label, c.definition) for c in ok if c.definition))
+    if defs:
         lines.append("")
-        lines.append(f"Definition used: {ok[0].label} = {ok[0].definition}.")
+        lines.extend(f"Definition used: {label} = {d}." for label, d in defs)
     return "\n".join(lines), ops
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal, DivisionByZero, InvalidOperation
 from typing import Any
 
 from rag.figures.extract import segment_of
-from rag.figures.metrics import ITEMS, LOOKUP_TRIGGERS, METRICS, LineItem, Metric
+from rag.figures.metrics import BUNDLES, ITEMS, LOOKUP_TRIGGERS, METRICS, Bundle, LineItem, Metric
 from rag.figures.store import FigureStore
 from rag.figures.values import Period, fmt_decimal, periods_in_question
 from rag.types import Cell
@@ -36,6 +36,8 @@ _LOOKUP_INTENT = re.compile(
     r"grow|grew|change|increase|decrease|compare|improv)\b", re.IGNORECASE | re.DOTALL)
 _IMPROVING = re.compile(r"\b(?:improv\w*|trend\w*|worsen\w*|deteriorat\w*|getting (?:better|"
                         r"worse)|over time|profile)\b", re.IGNORECASE)
+# 'Is X capital-intensive?', 'Does X have a healthy liquidity profile?', 'How profitable is X?'
+_ASSESS = re.compile(r"^\s*(?:is|are|does|do|has|have|how|would|was|were)\b", re.IGNORECASE)
 _YOY = re.compile(r"year[- ]over[- ]year|\byoy\b|prior[- ]year|same (?:quarter|period)", re.IGNORECASE)
 
 
@@ -60,7 +62,8 @@ def label_score(label: str, item: LineItem) -> float:
         if n == alias:
             best = max(best, 3.0 + bonus)
         elif n.startswith(alias) and (re.match(r"^\s*\(", n[len(alias):])
-                                      or n[len(alias):].strip() in ("", "net", ", net")):
+                                      or n[len(alias):].strip() in ("", "net", ", net")
+                                      or re.match(r"^[\s,—–-]*net of\b", n[len(alias):])):
             best = max(best, 2.5 + bonus)
         elif n.startswith((alias + " attributable to", alias + ", net")):
             best = max(best, 2.0 + bonus)
@@ -208,11 +211,25 @@ class FigureEngine:
         return ITEMS[best[1]] if best else None
 
     @staticmethod
+    def bundle_of(question: str) -> Bundle | None:
+        """The assessment an 'Is X capital-intensive?' / 'Does X have a healthy liquidity
+        profile?' question asks for (a yes/no or how question only)."""
+        if not _ASSESS.search(question):
+            return None
+        q = question.lower()
+        for b in BUNDLES.values():
+            if any(re.search(t, q) for t in b.triggers):
+                return b
+        return None
+
+    @staticmethod
     def is_numeric(question: str) -> bool:
         """A question whose main ask (its first sentence) is a figure, not an explanation:
         'Does X have an improving gross margin? If gross margin is not useful, explain why'
         is numeric; 'What drove the margin change?' is not."""
         first = re.split(r"(?<=[?.!])\s+", question.strip(), maxsplit=1)[0]
+        if FigureEngine.bundle_of(first) is not None and not _EXPLAIN.search(first):
+            return True
         return bool(_NUMERIC_INTENT.search(question)) and not (
             _EXPLAIN.search(first) and not re.search(r"\b(?:calculate|compute|what is|"
                                                       r"what was)\b", first, re.IGNORECASE))
@@ -258,6 +275,8 @@ class FigureEngine:
                 continue
             if item.statement and c.statement == item.statement:
                 s += 1.0
+            elif item.statement == "balance" and c.statement == "cash_flow":
+                s -= 1.5  # 'Accounts receivable (105)' there is the year's change, not the balance
             if c.source == "table":
                 s += 0.5
             if c.unit.startswith("USD"):
@@ -397,12 +416,46 @@ class FigureEngine:
         if not doc_ids or not self.is_numeric(question):
             return None
         metric = self.metric_of(question)
+        bundle = None if metric else self.bundle_of(question)
+        if bundle is not None:
+            return self._bundle(question, bundle, doc_ids)
         item = None if metric else self.lookup_of(question)
         if metric is None and item is None:
             return None
         if item is not None and not _LOOKUP_INTENT.search(question):
             return None
+        return self._answer(question, metric, item, doc_ids)
+
+    def context(self, question: str, doc_ids: list[str]) -> NumericAnswer | None:
+        """The figures an explanation question is about ('What drove the operating margin
+        change in FY2022?'): the metric it names for that period and the one before, computed,
+        with the direction of change; the grounded-answer path then explains it. None when the
+        question names no metric or no figure is found."""
+        if not doc_ids or self.is_numeric(question) or not _EXPLAIN.search(question):
+            return None
+        metric = self.metric_of(question)
+        if metric is None:
+            return None
         periods = periods_in_question(question)
+        if len(periods) == 1 and periods[0].kind == "FY":
+            periods = [Period("FY", periods[0].year - 1), periods[0]]
+        num = self._answer(question, metric, None, doc_ids, periods or None, want=2)
+        return num if num is not None and num.ok and num.judgement else None
+
+    def _bundle(self, question: str, bundle: Bundle, doc_ids: list[str]) -> NumericAnswer | None:
+        comps: list[Computation] = []
+        for name in bundle.metrics:
+            num = self._answer(question, METRICS[name], None, doc_ids, trend=False)
+            if num is not None:
+                comps.extend(num.computations)
+        if not comps:
+            return None
+        return NumericAnswer(question, comps, judgement=bundle.note)
+
+    def _answer(self, question: str, metric: Metric | None, item: LineItem | None,
+                doc_ids: list[str], periods: list[Period] | None = None, want: int = 0,
+                trend: bool = True) -> NumericAnswer | None:
+        periods = list(periods) if periods is not None else periods_in_question(question)
         cells = self._cells(doc_ids)
         if not cells:
             return None
@@ -418,18 +471,19 @@ class FigureEngine:
             places = self.places_of(question, 0 if not self.money_scale(question) else 2)
             kind = "lookup"
         if not periods:
-            periods = self._latest_periods(node, cells, want=3 if _TREND.search(question) else 1)
+            periods = self._latest_periods(
+                node, cells, want=want or (3 if trend and _TREND.search(question) else 1))
             if not periods:
                 return NumericAnswer(question, [Computation(
                     kind, label, "", None, "", "", [],
                     [f"{label}: no period named, and no table in these documents reports it"],
                     definition)])
-        if len(periods) == 1 and periods[0].kind == "FY" and _IMPROVING.search(question):
+        if len(periods) == 1 and periods[0].kind == "FY" and trend and _IMPROVING.search(question):
             y = periods[0].year  # 'improving as of FY2022': the years up to it
             periods = [Period("FY", y - 2), Period("FY", y - 1), periods[0]]
         prev = None
         uses_prior = _uses_prior(node)
-        if uses_prior and len(periods) == 2 and (
+        if uses_prior and len(periods) == 2 and not want and (
                 not re.search(r"\baverage\b", question, re.IGNORECASE) or _has_avg(node)):
             # 'from FY2016 to FY2017' / 'Q2 versus Q1': the earlier is the base period
             a, b = sorted(periods, key=lambda x: (x.year, x.quarter or 0))
@@ -563,6 +617,16 @@ def _direction(ok: list[Computation], unit: str, label: str) -> str:
         return f"was unchanged at {b.result_text} from {a.period} to {b.period}"
 
     last = f"{name} {step(ordered[-2], ordered[-1])}"
+    a, b = ordered[-2], ordered[-1]
+    if unit == "%" and a.result is not None and b.result is not None and a.result != b.result:
+        # from the values as shown, so the reader can check it: 19.1% - 20.8% = -1.7 points
+        shown_a, shown_b = (Decimal(c.result_text.rstrip("%")) for c in (a, b))
+        if shown_a != shown_b:
+            places = len(b.result_text.rstrip("%").partition(".")[2])
+            pp = fmt_decimal(abs(shown_b - shown_a), places)
+            before = a.result_text if shown_a >= 0 else f"({a.result_text})"
+            last += (f", {'up' if shown_b > shown_a else 'down'} {pp} percentage points "
+                     f"({b.result_text} - {before})")
     if len(ordered) == 2:
         return last + "."
     return f"{last}; over {ordered[0].period}-{ordered[-1].period} it " \

@@ -213,8 +213,48 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
         (r"(?:capex|capital expenditures?|capital spending) (?:as (?:a )?%|as (?:a )?percent(?:age)?"
         r"|to revenue|intensity|/ revenue)"), r"capex intensity"),
            _div(_i("capex"), _i("revenue")), "%", "capital expenditure / revenue"),
+    Metric("fixed_asset_ratio", "net PP&E as % of total assets", (
+        (r"(?:fixed assets?|pp&e|property, plant and equipment) (?:to|/|as (?:a )?% of|as (?:a )?"
+        r"(?:share|percent(?:age)?) of) total assets"),),
+           _div(_i("ppe_net"), _i("total_assets")), "%", "net PP&E / total assets"),
     Metric("gross_profit_calc", "gross profit", (r"gross profit(?! margin)",), _GROSS, "money",
            "revenue - cost of sales", 0),
+]}
+
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """An assessment a question asks for ('Is X capital-intensive?', 'Does X have a healthy
+    liquidity profile?'): the metrics analysts read it from. Code computes each; the judgement
+    is left to the reader, with the note saying what the measures mean."""
+
+    name: str
+    label: str
+    triggers: tuple[str, ...]
+    metrics: tuple[str, ...]
+    note: str
+
+
+BUNDLES: dict[str, Bundle] = {b.name: b for b in [
+    Bundle("capital_intensity", "capital intensity",
+           (r"capital[- ]intensive", r"capital intensity", r"asset[- ](?:heavy|light)"),
+           ("capex_intensity", "fixed_asset_ratio", "fixed_asset_turnover"),
+           "A business is usually called capital-intensive when capital expenditure takes a large "
+           "share of revenue and PP&E a large share of its assets; the figures are computed, the "
+           "judgement is left to you."),
+    Bundle("liquidity", "liquidity",
+           (r"\bliquidity (?:profile|position|health|ratios?)\b", r"\bhealthy liquidity\b",
+            r"\b(?:is|are) [^?]{0,60}\bliquid\b"),
+           ("current_ratio", "quick_ratio"),
+           "A current or quick ratio above 1 means current assets (or the most liquid of them) "
+           "cover current liabilities; the figures are computed, the judgement is left to you."),
+    Bundle("profitability", "profitability",
+           (r"\bprofitability (?:profile|position|trend)?\b", (r"\b(?:is|are) [^?]{0,60}"
+            r"\bprofitable\b")),
+           ("gross_margin", "operating_margin", "net_margin"),
+           "Margins are shares of revenue kept at each level of the income statement; the figures "
+           "are computed, the judgement is left to you."),
 ]}
 
 # Line items a question may ask for by name (a lookup answered from one cell).

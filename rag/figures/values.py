@@ -182,11 +182,15 @@ def column_periods(years: list[int], context: str, near: str | None = None) -> l
 
 _Q_PATTERNS = [
     # Q2 2023, Q2'23, Q2 FY2023, 2Q23, 2Q 2023
-    re.compile(r"\bq([1-4])\s*(?:'|’|fy|of\s+(?:fiscal\s+)?)?\s*((?:19|20)?\d{2})\b", re.IGNORECASE),
+    re.compile(r"\bq([1-4])\s*(?:'|’|fy|of\s+(?:fiscal\s+(?:year\s+)?|fy\s*)?)?\s*((?:19|20)?\d{2})\b",
+               re.IGNORECASE),
     re.compile(r"\b([1-4])q\s*'?((?:19|20)?\d{2})\b", re.IGNORECASE),
-    re.compile(r"\b((?:19|20)\d{2})\s*q([1-4])\b", re.IGNORECASE),
-    re.compile(r"\b(first|second|third|fourth)[ -]quarter(?:\s+of)?\s+(?:fiscal\s+)?"
+    re.compile(r"\b(?:fy\s*)?((?:19|20)\d{2})\s*q([1-4])\b", re.IGNORECASE),
+    re.compile(r"\b(first|second|third|fourth)[ -]quarter(?:\s+of)?\s+(?:fiscal\s+(?:year\s+)?|fy\s*)?"
                r"((?:19|20)\d{2})\b", re.IGNORECASE),
+    # 'the quarter ended June 30, 2023', 'three months ended July 2, 2023'
+    re.compile(r"\b(?:quarter|three months|3 months|13 weeks) ended,?\s+([a-z]{3,9})\.?\s+(\d{1,2}),?"
+               r"\s+((?:19|20)\d{2})\b", re.IGNORECASE),
 ]
 _FY_PATTERNS = [
     re.compile(r"\bfy\s*'?((?:19|20)?\d{2})\b", re.IGNORECASE),
@@ -217,6 +221,11 @@ def periods_in_question(q: str) -> list[Period]:
             elif i == 3:
                 add(m.start(), m.end(), Period("Q", _year4(m.group(2)),
                                                _ORDINAL_Q[m.group(1).lower()]))
+            elif i == 4:
+                month = MONTHS.get(m.group(1)[:3].lower())
+                if month:
+                    add(m.start(), m.end(), Period("Q", int(m.group(3)),
+                                                   quarter_of_month(month, int(m.group(2)))))
             else:
                 add(m.start(), m.end(), Period("Q", _year4(m.group(2)), int(m.group(1))))
     for pat in _FY_PATTERNS:
