@@ -10,11 +10,18 @@ No cross-encoder reranker ships its weights on PyPI, so the fused ranking is fin
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import logging
+import os
 import re
 import threading
+import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +29,8 @@ import numpy as np
 from rag.index.embedder import Embedder
 from rag.index.store import Workspace
 from rag.types import Chunk, DocumentInfo, Hit
+
+log = logging.getLogger(__name__)
 
 RRF_K = 60
 CANDIDATES = 40
@@ -330,17 +339,25 @@ class LexicalIndex:
     A filing's table is often cut into several chunks: the statement's title and column years
     in the first, the line asked about in a later one. The unit index scores the whole page, so
     a question naming both the statement and the line item finds that page.
+
+    `save`/`load` keep it in one file per workspace (plain arrays and JSON, no pickle), so a
+    fresh process reads it instead of tokenising every chunk again.
     """
 
     def __init__(self, chunks: list[Chunk]) -> None:
         import bm25s
 
         self.chunks = chunks
-        self.pos = {c.id: i for i, c in enumerate(chunks)}
         self._bm25 = bm25s.BM25()
         corpus = [tokenize(_lexical_text(c)) for c in chunks]
         if chunks:
             self._bm25.index(corpus, show_progress=False)
+        self._init_units()
+        self._unit_bm25: Any = None
+
+    def _init_units(self) -> None:
+        chunks = self.chunks
+        self.pos = {c.id: i for i, c in enumerate(chunks)}
         members: dict[tuple, list[int]] = {}
         for i, c in enumerate(chunks):
             members.setdefault(unit_of(c), []).append(i)
@@ -351,7 +368,6 @@ class LexicalIndex:
         for j, m in enumerate(self.unit_members):
             self.chunk_unit[m] = j
         self._unit_lock = threading.Lock()
-        self._unit_bm25: Any = None
 
     def scores(self, query: str) -> np.ndarray:
         if not self.chunks:
@@ -381,19 +397,153 @@ class LexicalIndex:
             return np.zeros(len(self.units), dtype=np.float32)
         return np.asarray(self._units_bm25().get_scores(toks), dtype=np.float32)
 
+    # -- on disk ------------------------------------------------------------------------------
+
+    def save(self, path: Path, fingerprint: str) -> None:
+        """Write the index (both rankings) to `path` atomically: a reader sees the old file
+        or the new one, never half of one."""
+        from rag.index.store import _chunk_metadata
+
+        arrays: dict[str, np.ndarray] = {
+            "meta": _blob({"fingerprint": fingerprint, "n": len(self.chunks)}),
+            "chunks": _blob([[c.id, c.text, _chunk_metadata(c)] for c in self.chunks]),
+        }
+        if self.chunks:
+            arrays.update(_bm25_arrays("c_", self._bm25))
+            if self.units:
+                arrays.update(_bm25_arrays("u_", self._units_bm25()))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, path: Path, fingerprint: str) -> LexicalIndex | None:
+        """The index saved at `path` for this fingerprint; None when absent, stale or
+        unreadable (the caller rebuilds it)."""
+        from rag.index.store import chunk_from_record
+
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = _unblob(z["meta"])
+                if meta.get("fingerprint") != fingerprint:
+                    return None
+                records = _unblob(z["chunks"])
+                index = cls.__new__(cls)
+                index.chunks = [chunk_from_record(i, t, m) for i, t, m in records]
+                if len(index.chunks) != meta.get("n"):
+                    return None
+                index._init_units()
+                if index.chunks:
+                    index._bm25 = _bm25_from(z, "c_")
+                    index._unit_bm25 = _bm25_from(z, "u_") if index.units else None
+                else:
+                    import bm25s
+
+                    index._bm25, index._unit_bm25 = bm25s.BM25(), None
+                return index
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+            return None
+
+
+def _blob(obj: Any) -> np.ndarray:
+    return np.frombuffer(json.dumps(obj, ensure_ascii=False).encode(), dtype=np.uint8)
+
+
+def _unblob(arr: np.ndarray) -> Any:
+    return json.loads(arr.tobytes().decode())
+
+
+def _bm25_arrays(prefix: str, bm: Any) -> dict[str, np.ndarray]:
+    vocab = sorted(bm.vocab_dict.items(), key=lambda kv: kv[1])
+    if [v for _, v in vocab] != list(range(len(vocab))):
+        raise ValueError("unexpected BM25 vocabulary ids")
+    out = {prefix + k: np.asarray(bm.scores[k]) for k in ("data", "indices", "indptr")}
+    out[prefix + "num_docs"] = np.asarray(bm.scores["num_docs"])
+    out[prefix + "vocab"] = _blob([t for t, _ in vocab])
+    if getattr(bm, "nonoccurrence_array", None) is not None:
+        out[prefix + "nonocc"] = np.asarray(bm.nonoccurrence_array)
+    return out
+
+
+def _bm25_from(z: Any, prefix: str) -> Any:
+    import bm25s
+
+    bm = bm25s.BM25()
+    bm.scores = {k: z[prefix + k] for k in ("data", "indices", "indptr")}
+    bm.scores["num_docs"] = int(z[prefix + "num_docs"])
+    bm.vocab_dict = {t: i for i, t in enumerate(_unblob(z[prefix + "vocab"]))}
+    bm.unique_token_ids_set = set(bm.vocab_dict.values())
+    bm.nonoccurrence_array = z[prefix + "nonocc"] if prefix + "nonocc" in z.files else None
+    return bm
+
+
+# Anything that changes what the index holds for the same documents: the file format, the
+# tokenizer's rules, the text indexed per chunk, the BM25 library.
+LEXICAL_FORMAT = 1
+
+
+def _lexical_version() -> str:
+    import bm25s
+
+    parts = [str(LEXICAL_FORMAT), getattr(bm25s, "__version__", "?"), _TOKEN_RE.pattern,
+             _PERIOD_RE.pattern, " ".join(sorted(_STOP))]
+    for fn in (tokenize, _lexical_text, unit_of):  # their code, so an edit invalidates
+        code = fn.__code__
+        parts += [code.co_code.hex(), repr(code.co_consts), repr(code.co_names)]
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
+
+
+def lexical_fingerprint(ws: Workspace) -> str:
+    """What the index of `ws` is built from: its ready documents (id, chunk count, when
+    added) and the indexing rules. Adding, deleting or replacing a document changes it."""
+    docs = sorted((d.doc_id, d.chunks, repr(d.added_at)) for d in ws.documents())
+    raw = json.dumps([_lexical_version(), ws.collection_name, docs])
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def lexical_path(cache_dir: Path, collection: str) -> Path:
+    return Path(cache_dir) / f"{collection}.npz"
+
+
+def forget_lexical(cache_dir: Path | None, collection: str) -> None:
+    """Remove a workspace's saved index (when the workspace is deleted)."""
+    if cache_dir is not None:
+        with contextlib.suppress(OSError):
+            lexical_path(cache_dir, collection).unlink(missing_ok=True)
+
 
 _LEX_CACHE: OrderedDict[tuple, LexicalIndex] = OrderedDict()
 _LEX_LOCK = threading.Lock()
 
 
-def lexical_index(ws: Workspace) -> LexicalIndex:
-    """The workspace's BM25 index, rebuilt only when its set of ready documents changes."""
-    key = (id(ws.client), ws.collection_name, tuple(sorted(ws.ready_ids())))
+def lexical_index(ws: Workspace, cache_dir: Path | None = None) -> LexicalIndex:
+    """The workspace's BM25 index, rebuilt only when its set of ready documents changes.
+
+    With `cache_dir` it is kept there too (one file per workspace): a new process loads it
+    instead of reading and tokenising every chunk, until the documents change."""
+    fingerprint = lexical_fingerprint(ws)
+    key = (id(ws.client), ws.collection_name, fingerprint)
     with _LEX_LOCK:
         if key in _LEX_CACHE:
             _LEX_CACHE.move_to_end(key)
             return _LEX_CACHE[key]
-    index = LexicalIndex(list(ws.iter_chunks()))
+    path = lexical_path(cache_dir, ws.collection_name) if cache_dir is not None else None
+    index = LexicalIndex.load(path, fingerprint) if path is not None else None
+    if index is None:
+        index = LexicalIndex(list(ws.iter_chunks()))
+        # The documents may have changed while the chunks were read: keep it only if not.
+        if path is not None and lexical_fingerprint(ws) == fingerprint:
+            try:
+                index.save(path, fingerprint)
+            except OSError as exc:  # a full or read-only data dir: search still works
+                log.warning("keyword index of %s not saved: %s", ws.collection_name, exc)
     with _LEX_LOCK:
         _LEX_CACHE[key] = index
         while len(_LEX_CACHE) > 8:
@@ -498,10 +648,12 @@ class Retriever:
     """Finds the passages of a workspace that best match a query."""
 
     def __init__(self, workspace: Workspace, embedder: Embedder,
-                 config: RetrievalConfig | None = None) -> None:
+                 config: RetrievalConfig | None = None,
+                 lexical_dir: Path | None = None) -> None:
         self.workspace = workspace
         self.embedder = embedder
         self.config = config or RetrievalConfig()
+        self.lexical_dir = lexical_dir  # where the keyword index is kept (None: memory only)
 
     def search(self, query: str, k: int = 5, filter: SearchFilter | None = None,
                mode: str = "hybrid", focus: bool = False) -> list[Hit]:
@@ -523,7 +675,7 @@ class Retriever:
                 focused = True
         plan = plan_query(query) if cfg.plan else QueryPlan(query, query)
         info: dict[str, Any] = {"query": plan.core, "hints": list(plan.hints)}
-        lex = lexical_index(self.workspace) if mode in ("hybrid", "lexical") or \
+        lex = lexical_index(self.workspace, self.lexical_dir) if mode in ("hybrid", "lexical") or \
             filt.needs_chunk_ids() else None
         allowed_ids = None
         mask = None

@@ -63,7 +63,11 @@ class Services:
 
     def delete_workspace(self, name: str, user: Principal | str | None = None) -> None:
         """Delete a workspace (its owners and admins only), its members with it."""
+        from rag.retrieve import forget_lexical
+
+        collection = self.store.collection_for(name)
         self.access.delete_workspace(self.principal(user), name, self.store)
+        forget_lexical(self.lexical_dir, collection)
 
     def audit(self, action: str, workspace: Workspace | None = None, target: str = "",
               detail: dict | None = None, user: Principal | str | None = None) -> None:
@@ -122,7 +126,13 @@ class Services:
     def searcher(self, workspace: Workspace):
         from rag.retrieve import Retriever
 
-        return Retriever(workspace, self.embedder)
+        return Retriever(workspace, self.embedder,
+                         lexical_dir=None if self.store.read_only else self.lexical_dir)
+
+    @property
+    def lexical_dir(self):
+        """Where each workspace's keyword index is kept between processes."""
+        return self.settings.data_dir / "lexical"
 
     def chat_model(self, cfg=None):
         """The chat model a config names (default: from settings), built once per config."""

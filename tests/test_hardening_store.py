@@ -326,3 +326,118 @@ def test_a_real_read_only_and_full_filesystem(tiny_fs, fake_embedder, monkeypatc
     assert rc != 0 and "Traceback" not in err, (out, err)
     assert f"the disk is full at {settings.data_dir}" in out + err, (out, err)
     close_client(full.client)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. the keyword index is kept on disk
+
+
+def _rebuilds(monkeypatch) -> list[int]:
+    """Count LexicalIndex builds from chunks (loading a saved one does not build)."""
+    from rag import retrieve
+
+    calls: list[int] = []
+    real = retrieve.LexicalIndex.__init__
+
+    def counting(self, chunks):
+        calls.append(len(chunks))
+        real(self, chunks)
+
+    monkeypatch.setattr(retrieve.LexicalIndex, "__init__", counting)
+    return calls
+
+
+def _fresh_process() -> None:
+    """What a new process starts with: no index in memory."""
+    from rag import retrieve
+
+    retrieve._LEX_CACHE.clear()
+
+
+def _results(svc, query: str, mode: str = "hybrid"):
+    ws = svc.workspace("default")
+    hits = svc.searcher(ws).retrieve(query, k=8, mode=mode).hits
+    return [(h.chunk, round(h.score, 6), {k: round(v, 6) for k, v in h.scores.items()})
+            for h in hits]
+
+
+PAGES = [
+    ("minutes.txt", ("The board approved the robotics budget of 4.2 million for FY2024. "
+                    "Revenue grew 12 percent. The battery swap plan ships in May.")),
+    ("notes.md", ("# Plan\n\nThe battery supplier changed. Capital expenditures rose.\n\n"
+                 "# Risks\n\nLitigation about the robotics patent continues.")),
+    ("feedback.csv", ("id,comment\n1,The battery lasts long\n2,Robotics arm is noisy\n"
+                     "3,Support answered quickly\n")),
+]
+
+
+def test_a_new_process_loads_the_keyword_index_instead_of_rebuilding(
+        settings, fake_embedder, monkeypatch):
+    from rag.ingest.loaders import LoadOptions
+
+    svc = build_services(settings, embedder=fake_embedder)
+    ws = svc.workspace("default", create=True)
+    ing = svc.ingestor(ws)
+    for name, text in PAGES:
+        opts = LoadOptions(text_column="comment") if name.endswith(".csv") else None
+        assert ing.ingest_bytes(text.encode(), name, opts).ok
+    _fresh_process()
+    built = _rebuilds(monkeypatch)
+    queries = ["robotics budget FY2024", "battery", "capex litigation", "support"]
+    first = {(q, m): _results(svc, q, m) for q in queries for m in ("hybrid", "lexical")}
+    assert built == [ws.count_chunks()]  # built once, and saved
+    assert (settings.data_dir / "lexical" / f"{ws.collection_name}.npz").exists()
+    close_client(svc.client)
+
+    _fresh_process()
+    again = build_services(settings, embedder=fake_embedder)
+    second = {(q, m): _results(again, q, m) for q in queries for m in ("hybrid", "lexical")}
+    assert len(built) == 1  # loaded, not rebuilt
+    assert second == first and all(first.values())
+    # The same as an index built from the chunks (memory only).
+    _fresh_process()
+    plain = again.searcher(again.workspace("default"))
+    plain.lexical_dir = None
+    ref = [(h.chunk, round(h.score, 6)) for h in plain.retrieve("battery", k=8).hits]
+    assert ref == [(c, s) for c, s, _ in first[("battery", "hybrid")]]
+    close_client(again.client)
+
+
+def test_adding_or_deleting_a_document_invalidates_the_saved_index(settings, fake_embedder,
+                                                                   monkeypatch):
+    svc = build_services(settings, embedder=fake_embedder)
+    a = _add(svc, "default", "a.txt", "The battery swap plan ships in May.")
+    built = _rebuilds(monkeypatch)
+    assert [c.doc_id for c, *_ in _results(svc, "battery")] == [a.doc_id]
+    b = _add(svc, "default", "b.txt", "A second battery note from the supplier.")
+    _fresh_process()
+    assert {c.doc_id for c, *_ in _results(svc, "battery")} == {a.doc_id, b.doc_id}
+    assert len(built) == 2  # the saved index was stale: rebuilt
+    svc.workspace("default", recover=True).delete_document(a.doc_id)
+    _fresh_process()
+    other = build_services(settings, embedder=fake_embedder)  # another process deleted it
+    assert [c.doc_id for c, *_ in _results(other, "battery")] == [b.doc_id]
+    assert len(built) == 3
+    _fresh_process()
+    assert [c.doc_id for c, *_ in _results(other, "battery")] == [b.doc_id]
+    assert len(built) == 3
+    other.delete_workspace("default")
+    assert not list((settings.data_dir / "lexical").glob("*.npz"))
+    close_client(svc.client)
+    close_client(other.client)
+
+
+def test_a_damaged_or_foreign_index_file_is_rebuilt(services, monkeypatch):
+    from rag.retrieve import lexical_path
+
+    _add(services, "default", "a.txt", "The battery swap plan ships in May.")
+    ws = services.workspace("default")
+    path = lexical_path(services.lexical_dir, ws.collection_name)
+    for junk in (b"not a zip", b"PK\x03\x04garbage"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(junk)
+        _fresh_process()
+        built = _rebuilds(monkeypatch)
+        assert _results(services, "battery")
+        assert len(built) == 1
+        monkeypatch.undo()
