@@ -34,6 +34,7 @@ def workspace_picker(svc: Services) -> str:
     """Draw the picker; return the chosen workspace's display name."""
     state.apply_workspace_switch()
     names = workspace_names(svc)
+    state.workspace_from_url(names)
     current = st.session_state.get(state.WS_KEY)
     if current not in names:
         if current:  # e.g. just requested, or deleted by another replica: keep it visible
@@ -52,7 +53,9 @@ def workspace_picker(svc: Services) -> str:
         err = st.session_state.pop("_workspace_error", None)
         if err:
             st.error(md(err))
-    return state.current_workspace_name()
+    name = state.current_workspace_name()
+    state.workspace_to_url(name)
+    return name
 
 
 def quick_search(svc: Services, ws_name: str) -> None:

@@ -19,6 +19,7 @@ from rag.services import Services, background_embedder, build_embedder, build_se
 
 DEFAULT_WORKSPACE = "default"
 WS_KEY = "workspace"  # the sidebar picker's widget key
+WS_PARAM = "workspace"  # the URL's query parameter: ?workspace=NAME (reload, shared links)
 _SWITCH_KEY = "_workspace_switch"
 
 
@@ -75,6 +76,22 @@ def apply_workspace_switch() -> None:
     name = st.session_state.pop(_SWITCH_KEY, None)
     if name:
         st.session_state[WS_KEY] = name
+
+
+def workspace_from_url(names: list[str]) -> None:
+    """On a session's first run, take the workspace named in the URL (a reload or a shared
+    link) when this user has it; later runs follow the picker."""
+    if st.session_state.get(WS_KEY) or _SWITCH_KEY in st.session_state:
+        return
+    wanted = st.query_params.get(WS_PARAM)
+    if wanted and wanted in names:
+        st.session_state[WS_KEY] = wanted
+
+
+def workspace_to_url(name: str) -> None:
+    """Keep the URL naming the current workspace (page links drop the query string)."""
+    if st.query_params.get(WS_PARAM) != name:
+        st.query_params[WS_PARAM] = name
 
 
 def open_workspace(svc: Services, name: str | None = None) -> Workspace | None:
