@@ -441,3 +441,126 @@ def test_a_damaged_or_foreign_index_file_is_rebuilt(services, monkeypatch):
         assert _results(services, "battery")
         assert len(built) == 1
         monkeypatch.undo()
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. endpoints: http(s) only, no link-local or metadata address, only admins change them
+
+METADATA_URLS = ["http://169.254.169.254/latest/meta-data/", "http://169.254.170.2/v1",
+                 "http://[fd00:ec2::254]/v1", "http://[::ffff:169.254.169.254]/v1",
+                 "http://[fe80::1]:8000/v1", "http://2852039166/v1"]
+
+
+@pytest.mark.parametrize("url", METADATA_URLS)
+def test_link_local_and_metadata_endpoints_are_refused(url, monkeypatch):
+    from rag.llm.providers import ModelConfig, ProviderError, make_chat_model
+
+    monkeypatch.delenv("RAG_LLM_ALLOW_HOSTS", raising=False)
+    for provider in ("openai", "ollama"):
+        with pytest.raises(ProviderError, match="link-local or cloud-metadata"):
+            make_chat_model(ModelConfig(provider, model="m", base_url=url), Settings())
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://127.0.0.1:6379/_INFO",
+                                 "ftp://example.com/v1", "http:///v1"])
+def test_only_http_and_https_endpoints(url):
+    from rag.llm.providers import ModelConfig, ProviderError, make_chat_model
+
+    with pytest.raises(ProviderError, match="http:// or https://|names no host"):
+        make_chat_model(ModelConfig("openai", model="m", base_url=url), Settings())
+
+
+def test_allowed_hosts_and_the_operators_endpoint_pass(monkeypatch):
+    from rag.llm.providers import ModelConfig, check_endpoint, endpoint_origin, make_chat_model
+
+    for url in ("https://localhost/v1", "http://127.0.0.1:8000/v1", "http://[::1]:8080"):
+        assert check_endpoint(url) == url
+    meta = "http://169.254.169.254/v1"
+    operator = Settings(llm_base_url=meta)  # the operator's own choice is trusted
+    assert make_chat_model(ModelConfig("openai", model="m", base_url=meta), operator)
+    monkeypatch.setenv("RAG_LLM_ALLOW_HOSTS", "169.254.169.254, other")
+    assert make_chat_model(ModelConfig("openai", model="m", base_url=meta), Settings())
+    assert endpoint_origin("https://host/v1") == "https://host:443"
+    assert endpoint_origin("http://[fd00::1]:81/x") == "http://[fd00::1]:81"
+
+
+def _settings_page():
+    from rag.ui.pages import settings
+
+    settings.render()
+
+
+@pytest.fixture
+def settings_app(tmp_path, monkeypatch):
+    from apptools import app_environment
+
+    class Quiet:
+        name = "quiet"
+
+        def stream(self, messages, max_tokens=512, temperature=0.0):
+            yield "OK"
+
+    yield from app_environment(tmp_path, monkeypatch, {"quiet": lambda cfg, s: Quiet()})
+
+
+def _page_text(at) -> str:
+    from apptools import walk
+
+    out = []
+    for node in walk(at._tree):
+        proto = getattr(node, "proto", None)
+        for name in ("body", "label"):
+            if proto is not None and isinstance(getattr(proto, name, None), str):
+                out.append(getattr(proto, name))
+    return "\n".join(out)
+
+
+def _choose_openai(at):
+    at.radio(key="settings_primary_provider").set_value("openai").run()
+    return at
+
+
+def test_a_visitor_cannot_point_the_server_at_another_host(settings_app, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from rag.auth import Principal
+    from rag.llm.providers import ModelConfig
+    from rag.services import Services
+
+    sent: list[str] = []
+    monkeypatch.setattr("rag.ui.pages.settings.test_connection",
+                        lambda svc, cfg: (sent.append(cfg.base_url), (True, "ok"))[1])
+    monkeypatch.setattr(Services, "principal",
+                        lambda self, user=None: Principal("visitor@example.com"))
+    at = _choose_openai(AppTest.from_function(_settings_page, default_timeout=60).run())
+    assert not at.exception, [e.value for e in at.exception]
+    box = at.text_input(key="settings_primary_openai_base_url")
+    assert box.disabled
+    # A forged widget value (a browser cannot edit a disabled box; a crafted client might).
+    at.session_state["settings_primary_openai_base_url"] = "http://169.254.169.254/latest/"
+    at.run()
+    at.text_input(key="settings_primary_openai_model").set_value("gpt-x").run()
+    at.button(key="settings_primary_test").click().run()
+    cfg = at.session_state["settings_model_primary"]
+    assert isinstance(cfg, ModelConfig) and cfg.base_url == ""  # the operator's (none: OpenAI)
+    assert sent == [""]
+    text = _page_text(at)
+    assert "Endpoints are set by an admin" in text
+    assert "Requests go to https://api.openai.com:443" in text.replace("\\", "")
+
+
+def test_the_admin_changes_endpoints_and_sees_where_requests_go(settings_app):
+    from streamlit.testing.v1 import AppTest
+
+    at = _choose_openai(AppTest.from_function(_settings_page, default_timeout=60).run())
+    box = at.text_input(key="settings_primary_openai_base_url")
+    assert not box.disabled  # single-user mode: the local user is the admin
+    box.set_value("http://169.254.169.254/latest/").run()
+    at.text_input(key="settings_primary_openai_model").set_value("gpt-x").run()
+    at.button(key="settings_primary_test").click().run()
+    text = _page_text(at).replace("\\", "")
+    assert "Requests go to http://169.254.169.254:80" in text
+    assert "is a link-local or cloud-metadata address (169.254.169.254): requests there are " \
+           "refused" in text
+    at.text_input(key="settings_primary_openai_base_url").set_value("http://gpu-box:8000/v1").run()
+    assert "Requests go to http://gpu-box:8000" in _page_text(at).replace("\\", "")

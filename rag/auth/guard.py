@@ -87,6 +87,14 @@ class Access:
             return "owner"
         return self.memberships.role(collection, who.email)
 
+    # -- the server's own settings ------------------------------------------------------------
+
+    @staticmethod
+    def may_change_endpoints(who: Principal) -> bool:
+        """Whether `who` may point the chat model at another server (base URLs): the app
+        server sends requests there, so only admins (the local user in single-user mode)."""
+        return bool(who.is_admin)
+
     # -- workspaces ----------------------------------------------------------------------------
 
     def open(self, who: Principal, name: str, opener: Callable[[bool], Any], create: bool,

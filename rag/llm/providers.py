@@ -8,12 +8,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from rag.errors import RagError
 from rag.llm.base import ChatModel, Message
@@ -186,6 +191,80 @@ def _explain(exc: Exception, where: str) -> str:
     return f"the model endpoint at {where} failed: {text[:200]}"
 
 
+# Where a user-set endpoint may never point: link-local addresses, which include the cloud
+# metadata services (169.254.169.254, AWS's fd00:ec2::254) that hand out the server's
+# credentials. RAG_LLM_ALLOW_HOSTS (comma-separated host names or addresses) lifts it.
+BLOCKED_NETS = tuple(ipaddress.ip_network(n) for n in (
+    "169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128"))
+ALLOW_ENV = "RAG_LLM_ALLOW_HOSTS"
+
+
+def endpoint_origin(url: str, default: str = "") -> str:
+    """'https://host:port' of an endpoint URL (the port spelled out), for 'Requests go to'."""
+    u = urlsplit((url or default).strip())
+    if not u.scheme or not u.hostname:
+        return (url or default).strip()
+    try:
+        port = u.port or {"https": 443, "http": 80}.get(u.scheme.lower())
+    except ValueError:  # not a port number
+        port = None
+    host = f"[{u.hostname}]" if ":" in u.hostname else u.hostname
+    return f"{u.scheme.lower()}://{host}" + (f":{port}" if port else "")
+
+
+def _allowed_hosts() -> set[str]:
+    raw = os.environ.get(ALLOW_ENV, "")
+    return {h.strip().lower().strip("[]") for h in raw.replace(" ", ",").split(",") if h.strip()}
+
+
+def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return []  # unresolvable: the client says it cannot reach it
+    out = []
+    for *_, sockaddr in infos:
+        with contextlib.suppress(ValueError):
+            out.append(ipaddress.ip_address(str(sockaddr[0]).split("%")[0]))
+    return out
+
+
+def check_endpoint(url: str) -> str:
+    """`url` if a chat request may be sent there; ProviderError otherwise: only http and
+    https, a host, and no link-local or cloud-metadata address (after resolving the name)
+    unless RAG_LLM_ALLOW_HOSTS names it."""
+    url = (url or "").strip()
+    u = urlsplit(url)
+    if u.scheme.lower() not in ("http", "https"):
+        raise ProviderError(f"the endpoint URL must start with http:// or https:// (got "
+                            f"'{u.scheme or url[:20]}')")
+    if not u.hostname:
+        raise ProviderError(f"the endpoint URL '{url[:80]}' names no host")
+    host = u.hostname.lower()
+    if host in _allowed_hosts():
+        return url
+    for ip in _addresses(host):
+        mapped = getattr(ip, "ipv4_mapped", None) or ip
+        if any(mapped.version == n.version and mapped in n for n in BLOCKED_NETS):
+            raise ProviderError(
+                f"the endpoint {endpoint_origin(url)} is a link-local or cloud-metadata "
+                f"address ({ip}): requests there are refused (an operator can allow the host "
+                f"with {ALLOW_ENV})")
+    return url
+
+
+def _checked(cfg: ModelConfig, settings: Any, default: str = "") -> str:
+    """The config's base URL, checked unless it is the one the operator configured."""
+    url = cfg.base_url or default
+    if url and url.strip() != (getattr(settings, "llm_base_url", "") or "").strip():
+        check_endpoint(url)
+    return url
+
+
 def _make_local(cfg: ModelConfig, settings: Any) -> ChatModel:
     from rag.llm.local_model import resolve_local_model
 
@@ -198,6 +277,7 @@ def _make_openai(cfg: ModelConfig, settings: Any) -> ChatModel:
         raise ProviderError("OpenAI-compatible endpoint: set a base URL (and a key if it needs one)")
     if not cfg.model:
         raise ProviderError("OpenAI-compatible endpoint: set the model name")
+    _checked(cfg, settings)
     import httpx
     from langchain_openai import ChatOpenAI
 
@@ -214,7 +294,7 @@ def _make_ollama(cfg: ModelConfig, settings: Any) -> ChatModel:
         raise ProviderError("Ollama: set the model name (e.g. llama3.2)")
     from langchain_ollama import ChatOllama
 
-    base = cfg.base_url or "http://localhost:11434"
+    base = _checked(cfg, settings, "http://localhost:11434")
     model = ChatOllama(model=cfg.model, base_url=base, client_kwargs={"timeout": cfg.timeout_s})
     # Ollama takes sampling settings as `options` (a `max_tokens` keyword is a TypeError).
     return LangChainChat(f"ollama · {cfg.model}", model, base,

@@ -19,7 +19,7 @@ from rag.errors import RagError
 from rag.index.embedder import PACKAGED
 from rag.llm.base import Message, complete
 from rag.llm.local_model import MODEL_NOTES, QWEN_05B, installed_packaged
-from rag.llm.providers import PROVIDER_LABELS, PROVIDERS, ModelConfig
+from rag.llm.providers import PROVIDER_LABELS, PROVIDERS, ModelConfig, endpoint_origin
 from rag.services import Services
 from rag.ui import state
 from rag.ui.models import (  # the session's model choice (re-exported for old callers)
@@ -115,8 +115,28 @@ def _env_key_for(provider: str, base_url: str, settings: Settings) -> str:
     return ""
 
 
-def model_form(slot: str, settings: Settings) -> ModelConfig:
-    """Provider choice and its fields for one slot; the result is applied at once."""
+def _fixed_base_url(provider: str, settings: Settings) -> str:
+    """The endpoint a non-admin's choice of `provider` uses: the operator's, or the default."""
+    env = default_config(settings)
+    if env.provider == provider:
+        return env.base_url
+    return OLLAMA_URL if provider == "ollama" else ""
+
+
+def destination(cfg: ModelConfig) -> str:
+    """Where the app server sends this model's requests, in one line."""
+    if cfg.provider == "local":
+        return "Runs inside RAGdesk: no request leaves the server."
+    default = {"openai": "https://api.openai.com/v1", "ollama": OLLAMA_URL}.get(cfg.provider, "")
+    where = endpoint_origin(cfg.base_url, default)
+    return f"Requests go to {where}" if where else ""
+
+
+def model_form(slot: str, settings: Settings, may_edit: bool = True) -> ModelConfig:
+    """Provider choice and its fields for one slot; the result is applied at once.
+
+    `may_edit`: whether this user may change endpoints (admins only: the server sends the
+    requests, so a base URL is a way into its network). Others keep the operator's."""
     current = model_config(slot)
     options = list(dict.fromkeys([*PROVIDER_LABELS, *PROVIDERS]))
     pkey = f"settings_{slot}_provider"
@@ -128,18 +148,23 @@ def model_form(slot: str, settings: Settings) -> ModelConfig:
     values: dict[str, str] = {}
     for name in fields:
         key = _field_key(slot, provider, name)
+        locked = name == "base_url" and not may_edit
+        if locked:  # set on every run: whatever the browser sends, the operator's URL is used
+            st.session_state[key] = _fixed_base_url(provider, settings)
         if key not in st.session_state:
             st.session_state[key] = init.get(name, "")
         placeholder = _PLACEHOLDERS.get(provider, {}).get(name)
-        help_text = None
+        help_text = "Only an admin can change where requests go." if locked else None
         if name == "api_key":
             help_text = "Kept in this browser session's memory only: never written to disk."
             if default_config(settings).api_key and default_config(settings).provider == provider:
                 placeholder = "leave empty to use the key configured on the server"
         values[name] = st.text_input(
             _LABELS[name], key=key, type="password" if name == "api_key" else "default",
-            placeholder=placeholder, help=help_text, autocomplete="off",
+            placeholder=placeholder, help=help_text, autocomplete="off", disabled=locked,
         ).strip()
+        if locked:
+            values[name] = _fixed_base_url(provider, settings)
     st.session_state.setdefault(_DRAFTS_KEY, {}).setdefault(slot, {})[provider] = dict(values)
     if provider == "local":
         values["model"] = _local_model_choice(slot, init.get("model", ""), settings)
@@ -218,13 +243,22 @@ def render() -> None:
     settings = svc.settings
     st.caption("Model choices apply to this browser session only; the defaults come from the "
                "server's RAG_LLM_* environment variables.")
+    try:
+        may_edit = svc.access.may_change_endpoints(svc.principal())
+    except RagError:
+        may_edit = False
+    if not may_edit:
+        st.caption("Endpoints are set by an admin: you can choose among the configured ones.")
     left, right = st.columns(2, gap="large")
     for col, slot in ((left, PRIMARY), (right, COMPARE)):
         with col, st.container(border=True):
             st.subheader(SLOT_TITLES[slot], anchor=False)
             st.caption(SLOT_HELP[slot])
-            cfg = model_form(slot, settings)
+            cfg = model_form(slot, settings, may_edit)
             st.caption(f"In use: **{md(cfg.label)}**")
+            where = destination(cfg)
+            if where:
+                st.caption(md(where))
             _test_button(svc, slot, cfg)
     st.subheader("Data and models", anchor=False)
     st.markdown("  \n".join(f"**{md(k)}:** {md(v)}" for k, v in _facts(settings)))
