@@ -9,6 +9,13 @@ from rag.ingest.pipeline import Upload
 
 DEMO_WORKSPACE = "Demo — Northwind Robotics"
 DEMO_DIR = Path(__file__).resolve().parents[2] / "data"
+# Example questions an empty Ask page offers in the demo workspace (each answered by a file).
+DEMO_QUESTIONS = (
+    "What was Northwind's revenue in the second quarter of 2026?",
+    "What did the product planning meeting decide about battery swap?",
+    "What do customers complain about most?",
+    "Did Northwind raise its full-year guidance?",
+)
 # The feedback export's free text and date columns (see data/README.md).
 _TABLE_OPTIONS = {"customer_feedback_2026.csv": LoadOptions(text_column="comment",
                                                             date_column="date")}

@@ -2,7 +2,8 @@
 
 Every citation shows its document, place and the quoted span inside its passage, with a flag
 when the checker doubts it, and opens the document at that place. The conversation belongs to
-the session and the workspace (`st.session_state`), never to a shared cache.
+the user and the workspace: `st.session_state` for this session, and a file in the data dir
+(`rag.ui.conversations`) so a reload finds it again; never a shared cache.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -24,8 +26,9 @@ from rag.llm.providers import ModelConfig
 from rag.retrieve import SearchFilter
 from rag.services import Services
 from rag.types import Chunk, DocumentInfo
+from rag.ui import auth, conversations, navigation, state
 from rag.ui import models as chat_models
-from rag.ui import navigation, state
+from rag.ui.demo import DEMO_QUESTIONS, DEMO_WORKSPACE
 from rag.ui.render import count, file_slug, md, md_block, render_hit, show_error
 
 K = 5  # passages per answer
@@ -209,6 +212,27 @@ def anchor_of(chunks: Sequence[Chunk], chunk: Chunk, quote: str = "") -> Chunk |
     return (holding or same or [None])[0]
 
 
+def example_questions(ws_name: str, docs: Sequence[DocumentInfo], n: int = 4) -> list[str]:
+    """Questions to start an empty chat with: the demo's own, else one per kind of document
+    the workspace holds (an earnings call, a meeting, a feedback table, a report)."""
+    if ws_name == DEMO_WORKSPACE:
+        return list(DEMO_QUESTIONS[:n])
+    out: list[str] = []
+    for d in docs:
+        low = d.name.lower()
+        if "earnings" in low or re.search(r"\bcall\b|_call|call_", low):
+            q = f"What guidance was given in {d.name}?"
+        elif d.kind == "transcript" or "meeting" in low or "minutes" in low:
+            q = f"What was decided in {d.name}, and who owns each action item?"
+        elif d.kind == "table":
+            q = f"What do people complain about most in {d.name}?"
+        else:
+            q = f"What are the main points of {d.name}?"
+        if q not in out:
+            out.append(q)
+    return out[:n]
+
+
 def computation_parts(comp: dict) -> list[dict]:
     """The computations of a computed answer: one a period asked (and an average)."""
     return list(comp.get("periods") or [comp])
@@ -244,14 +268,27 @@ def computation_missing(comp: dict) -> list[str]:
 # -- session state ------------------------------------------------------------------------------
 
 
-def turns_of(ws_name: str) -> list[Turn]:
-    """This session's conversation in a workspace (created empty on first use)."""
-    return st.session_state.setdefault(CHATS_KEY, {}).setdefault(ws_name, [])
+def conversation_path(svc: Services, ws: Workspace) -> Path:
+    """Where this user's conversation in `ws` is kept across sessions."""
+    who = auth.session_principal()
+    return conversations.path_for(svc.settings.data_dir, ws.collection_name,
+                                  who.email if who else "local")
 
 
-def _clear(ws_name: str) -> None:
+def turns_of(ws_name: str, kept: Path | None = None) -> list[Turn]:
+    """This session's conversation in a workspace: on first use, the one kept at `kept` (a
+    reload, a new tab), else empty."""
+    chats = st.session_state.setdefault(CHATS_KEY, {})
+    if ws_name not in chats:
+        chats[ws_name] = conversations.load(kept, Turn) if kept is not None else []
+    return chats[ws_name]
+
+
+def _clear(ws_name: str, kept: Path | None = None) -> None:
     st.session_state.setdefault(CHATS_KEY, {})[ws_name] = []
     st.session_state.pop(_PENDING_KEY, None)
+    if kept is not None:
+        conversations.save(kept, [])
 
 
 def _ask_unfocused(ws_name: str, turn_id: str) -> None:
@@ -296,9 +333,10 @@ def render() -> None:
         return
 
     names = {d.doc_id: d.name for d in docs}
-    turns = turns_of(name)
+    kept = conversation_path(svc, ws)
+    turns = turns_of(name, kept)
     filt = _filters(ws, docs)
-    compare_cfg = _options(name, turns, cfg)
+    compare_cfg = _options(name, turns, cfg, kept)
 
     focus = True
     question = None
@@ -320,13 +358,31 @@ def render() -> None:
         question = typed.strip()
     if question is None:
         if not turns:
-            st.caption("Answers cite the passages they come from: check any claim by opening "
-                       "its source. Follow-up questions may refer to earlier answers.")
+            _examples(name, docs)
         return
     turn = _answer_new(svc, ws, question, history_of(turns), filt, focus, cfg, compare_cfg)
     turns.append(turn)
+    conversations.save(kept, turns)  # a reload finds the conversation again
     svc.log_answer(ws, turn.answer)  # the Dashboard's questions and gaps
     st.rerun()
+
+
+def _examples(ws_name: str, docs: list[DocumentInfo]) -> None:
+    """An empty chat: how answers work and a few questions to start with, one click each."""
+    st.caption("Answers cite the passages they come from: check any claim by opening its "
+               "source. Follow-up questions may refer to earlier answers.")
+    questions = example_questions(ws_name, docs)
+    if not questions:
+        return
+    st.markdown("**Try one of these**")
+    with st.container(horizontal=True):
+        for i, q in enumerate(questions):
+            st.button(md(q), key=f"ask_example_{i}", icon=":material/lightbulb:",
+                      on_click=_ask_example, args=(ws_name, q))
+
+
+def _ask_example(ws_name: str, question: str) -> None:
+    st.session_state[_QUEUED_KEY] = {"workspace": ws_name, "text": question}
 
 
 def _queue_question(ws_name: str, input_key: str) -> None:
@@ -372,7 +428,8 @@ def _filters(ws: Workspace, docs: list[DocumentInfo]) -> SearchFilter:
     return filt
 
 
-def _options(ws_name: str, turns: list[Turn], cfg: ModelConfig) -> ModelConfig | None:
+def _options(ws_name: str, turns: list[Turn], cfg: ModelConfig,
+             kept: Path | None = None) -> ModelConfig | None:
     """Compare toggle, download and clear; returns the second model's config in compare mode."""
     c1, c2 = st.columns(2, vertical_alignment="center")
     compare = c1.toggle("Compare two models", key=COMPARE_KEY, persist_state="session",
@@ -386,7 +443,7 @@ def _options(ws_name: str, turns: list[Turn], cfg: ModelConfig) -> ModelConfig |
                                icon=":material/download:", on_click="ignore",
                                key="ask_download")
             st.button("Clear chat", key="ask_clear", icon=":material/delete_sweep:",
-                      on_click=_clear, args=(ws_name,))
+                      on_click=_clear, args=(ws_name, kept))
     if not compare:
         return None
     second = chat_models.model_config(chat_models.COMPARE)
