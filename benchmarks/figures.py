@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -36,18 +37,27 @@ from answer import answer_has_gold_number, gold_quantities, quantities
 from retrieval import ensure_financebench, load_questions, open_services
 
 
+_MARKER_RE = re.compile(r"\[\d{1,2}(?:\s*[,;]\s*\d{1,2})*\]")
+
+
 def stated_wrong(ans, gold: str, question: str) -> bool:
-    """A figure is stated (beyond those in the question) and none is the gold one."""
+    """A figure is stated (beyond those in the question; citation markers such as [1] are not
+    figures) and none is the gold one."""
     if ans.abstained:
         return False
     asked = {(q.value, q.pct) for q in quantities(question)}
-    stated = [q for q in quantities(ans.text) if (q.value, q.pct) not in asked
+    stated = [q for q in quantities(_MARKER_RE.sub(" ", ans.text))
+              if (q.value, q.pct) not in asked
               and not (q.value.is_integer() and 1900 <= q.value <= 2099)]
     if not stated:
         return False
-    if ans.computation and ans.computation.get("result"):
-        # a computed answer is judged by its headline result, not the operands it lists
-        return not answer_has_gold_number(gold, question, ans.computation["result"])
+    comp = ans.computation or {}
+    if comp.get("result"):
+        # a computed answer is judged by what it concludes (each result it computes, and the
+        # change it states), not by the operands it lists
+        results = [comp["result"], comp.get("judgement") or ""]
+        results += [p.get("result") or "" for p in comp.get("periods", [])]
+        return not answer_has_gold_number(gold, question, " ".join(results))
     return not answer_has_gold_number(gold, question, ans.text)
 
 

@@ -449,12 +449,15 @@ class Answerer:
     """Answers questions over one workspace with one chat model."""
 
     def __init__(self, retriever: Retriever, model: ChatModel, k: int = 5,
-                 max_tokens: int = 400, figures: Any = None) -> None:
+                 max_tokens: int = 400, figures: Any = None, choose_metric: bool = True
+                 ) -> None:
         self.retriever = retriever
         self.model = model
         self.k = k
         self.max_tokens = max_tokens
         self.figures = figures  # a rag.figures.engine.FigureEngine, or None
+        # a numeric question naming no known metric: the model may pick one, code validates
+        self.choose_metric = choose_metric
 
     def computed(self, question: str, result: SearchResult, base: dict[str, Any],
                  t0: float) -> Answer | None:
@@ -468,10 +471,24 @@ class Answerer:
         ready = ws.ready_ids()
         flt = result.filter
         doc_ids = [d for d in flt.doc_ids if d in ready] if flt.doc_ids else ready
+        chosen = None
         try:
             num = self.figures.answer(question, doc_ids)
+            if num is None and self.choose_metric and self.figures.wants_choice(question):
+                from rag.figures.choose import choose
+
+                chosen = choose(question, self.model)
+                if chosen is not None:
+                    num = self.figures.answer(question, doc_ids, chosen=chosen.name)
+                    if num is not None and not num.ok:
+                        num = None  # the model's reading found no figures: the passages answer
         except Exception:  # noqa: BLE001 - computation is an aid: the model path still answers
             return None
+        if num is not None and chosen is not None:
+            done = self._from_cells(num, base, t0)
+            done.flags.append(f"the model read the question as {chosen.name.replace('_', ' ')}; "
+                              "code checked that the question names it, and computed it")
+            return done
         if num is None or (not num.ok and num.computations
                            and num.computations[0].kind == "lookup"):
             # no table answers it (a line item no table holds): a change the passages state

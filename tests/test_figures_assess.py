@@ -167,3 +167,41 @@ def test_a_balance_is_not_read_from_the_cash_flow_statement(tmp_path: Path) -> N
     a = FigureEngine(store).answer("What is ACME's FY2023 quick ratio?", ["d1"])
     ops = {o.name: o.cell.text for o in a.computations[0].operands}
     assert ops["accounts receivable"] == "40" and a.computations[0].result_text == "1.33"
+
+
+def _chooser(name_reply: str, answer_reply: str = "The passages do not say. [1]"):
+    from rag.figures.choose import CHOOSE_SYSTEM
+
+    def reply(messages) -> str:
+        return name_reply if messages[0].content == CHOOSE_SYSTEM else answer_reply
+    return ScriptedChat(reply)
+
+
+def test_the_model_may_name_the_metric_and_code_validates_it(services, workspace,
+                                                             ingestor) -> None:
+    from badfiles import text_pdf
+
+    rep = ingestor.ingest_bytes(text_pdf([INCOME, BALANCE, CASHFLOW]), "acme_2023_10k.pdf")
+    assert rep.ok, rep.message
+    q = "What share of its sales did ACME keep as operating income in FY2023?"
+    ans = services.answerer(workspace, model=_chooser('{"name": "operating_margin"}')).ask(q)
+    assert ans.computation and ans.computation["result"] == "16.7%"  # 250 / 1,500, by code
+    assert any("the model read the question as operating margin" in f for f in ans.flags)
+    # a name the question does not support, a number, or no JSON: refused, no computation
+    for reply in ('{"name": "roe"}', '{"name": "16.7%"}', "16.7%", '{"name": "made_up"}'):
+        ans = services.answerer(workspace, model=_chooser(reply)).ask(q)
+        assert ans.computation is None, reply
+        assert "16.7%" not in ans.text, reply
+    # computation off: the model is never asked to choose
+    model = _chooser('{"name": "operating_margin"}')
+    services.answerer(workspace, model=model, figures=False).ask(q)
+    assert all(m[0].content != "" and "fixed list" not in m[0].content for m in model.sent)
+
+
+def test_a_choice_needs_the_question_to_name_the_metric_or_an_operand() -> None:
+    from rag.figures.choose import supported
+
+    assert supported("What share of sales was operating earnings?", "operating_margin")
+    assert supported("How big were capital expenditures relative to revenue?", "capex_intensity")
+    assert not supported("By how much did EPS growth guidance rise?", "revenue_growth")
+    assert not supported("How much did PepsiCo increase its credit agreement?", "revenue")

@@ -22,7 +22,8 @@ from rag.types import Cell
 _NUMERIC_INTENT = re.compile(
     r"\b(?:what (?:is|was|were|are)|how much|how many|calculate|compute|ratio|margin|amount|"
     r"in (?:usd|\$|dollars|millions|billions|percent)|round|improv|grow|grew|growth|change|"
-    r"compare|increase|decrease|declin|higher|lower|average|total|figure|value|rate|level)\b"
+    r"compare|increase|decrease|declin|higher|lower|average|total|figure|value|rate|level|"
+    r"share of|proportion|portion|percentage|how (?:big|large|high|low))\b"
     r"|%", re.IGNORECASE)
 _EXPLAIN = re.compile(r"\b(?:why|drove|drive[sn]?|drivers?|explain|reasons?|caus|factors?|"
                       r"what led|attribut|primarily due)\b", re.IGNORECASE)
@@ -410,11 +411,28 @@ class FigureEngine:
 
     # -- the whole question --------------------------------------------------------------------
 
-    def answer(self, question: str, doc_ids: list[str]) -> NumericAnswer | None:
+    def wants_choice(self, question: str) -> bool:
+        """A numeric question that names no metric, line item or assessment code knows: the
+        model may say which library entry it means (rag.figures.choose)."""
+        return (self.is_numeric(question) and self.metric_of(question) is None
+                and self.bundle_of(question) is None)
+
+    def answer(self, question: str, doc_ids: list[str], chosen: str | None = None
+               ) -> NumericAnswer | None:
         """A computed answer, a 'which operand is missing' answer, or None when the question
-        is not one this engine answers (then the grounded-answer path runs)."""
+        is not one this engine answers (then the grounded-answer path runs). `chosen` is a
+        library entry the model picked and code validated (rag.figures.choose); the period,
+        rounding and every gate below still come from the question."""
         if not doc_ids or not self.is_numeric(question):
             return None
+        if chosen is not None:
+            metric = METRICS.get(chosen)
+            item = None if metric else ITEMS.get(chosen)
+            if metric is None and item is None:
+                return None
+            if item is not None and not _LOOKUP_INTENT.search(question):
+                return None
+            return self._answer(question, metric, item, doc_ids)
         metric = self.metric_of(question)
         bundle = None if metric else self.bundle_of(question)
         if bundle is not None:
