@@ -44,13 +44,26 @@ class Settings(BaseSettings):
     """Uploads larger than this are refused before parsing."""
 
     pdf_timeout_s: int = 180
-    """A PDF whose text is not extracted within this time is refused (parsing runs in a child)."""
+    """A PDF whose text is not extracted within this time is refused (parsing runs in a child;
+    the same bound applies to Office files and large text files, parsed in that child too)."""
 
     pdf_memory_mb: int = 3072
     """Address-space cap of the PDF-parsing child process."""
 
     max_pages: int = 3000
     max_rows: int = 200_000
+
+    max_page_chars: int = 100_000
+    """A PDF page with more text than this is refused, whole file (a dense page of a filing has
+    under 15,000 characters; one content stream drawn on every page can give millions)."""
+
+    max_doc_chars: int = 5_000_000
+    """A document with more extracted text than this is refused whole (about 2,000 dense pages,
+    several thousand chunks to embed)."""
+
+    max_chunks: int = 100_000
+    """A document that would make more chunks than this is refused whole (a table makes one
+    chunk a row, so this also bounds a table's rows)."""
 
     chunk_chars: int = 1100
     """Target chunk size in characters (about 250 word-pieces, the embedder's window)."""

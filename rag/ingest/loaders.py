@@ -17,17 +17,19 @@ import sys
 import unicodedata
 import zipfile
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rag.config import Settings
 from rag.errors import BadFile, FileTooLarge, UnsupportedFile
-from rag.ingest.text import control_ratio, decode_text
+from rag.ingest.text import binary_start, control_ratio, decode_text, strip_invisible
 from rag.text.columns import meta_key
 from rag.text.dates import is_day_first, to_iso_date
 from rag.types import ParsedDocument, Scalar, Unit
+
+if TYPE_CHECKING:  # the parsing child reads its limits from a plain namespace
+    from rag.config import Settings
 
 TEXT_EXT = {".txt", ".text", ".log"}
 MD_EXT = {".md", ".markdown"}
@@ -39,6 +41,14 @@ SUPPORTED_EXT = sorted(
 # Zip containers (docx, xlsx) are checked before opening: a bomb is refused, not inflated.
 MAX_UNZIPPED = 300 * 1024 * 1024
 MAX_ZIP_RATIO = 200
+
+# Every format is parsed in the bounded child (`rag.ingest.worker`) except small plain text
+# (text, markdown, subtitles, CSV up to this size): those parsers are linear and inflate
+# nothing, and a child costs about 0.2 s to start, once a file.
+IN_PROCESS_MAX_BYTES = 1024 * 1024
+_TEXT_KINDS = {"text", "markdown", "vtt", "srt", "csv"}
+# A text file whose text part is shorter than this before binary starts is refused as binary.
+MIN_TEXT_BEFORE_BINARY = 1024
 
 
 @dataclass(frozen=True)
@@ -99,7 +109,7 @@ def check_size(nbytes: int, settings: Settings) -> None:
 
 def doc_name_of(filename: str) -> str:
     name = safe_filename(filename)
-    stem, dot, ext = name.rpartition(".")
+    stem, dot, _ext = name.rpartition(".")
     return stem if dot and stem else name
 
 
@@ -124,7 +134,7 @@ def sniff(data: bytes, filename: str) -> str:
     ext = extension(filename)
     head = data[:8]
     if ext == ".pdf":
-        if head.startswith(b"MZ") or head.startswith(b"\x7fELF"):
+        if head.startswith((b"MZ", b"\x7fELF")):
             raise BadFile("this is a program, not a PDF: upload the real document")
         if b"%PDF" not in data[:1024]:
             if head.startswith(b"PK"):
@@ -168,11 +178,21 @@ def load(
     if not data.strip():
         raise BadFile("the file is empty")
     kind = sniff(data, name)
-    loader = _LOADERS[kind]
-    units, kind_out, meta = loader(data, settings, options)
-    units = tuple(u for u in units if u.text.strip())
+    text_data, warning = data, None
+    if kind in _TEXT_KINDS:
+        text_data, warning = _cut_binary_tail(data)
+    if kind == "pdf":
+        units, kind_out, meta = _load_pdf(data, settings, options)
+    elif kind in _TEXT_KINDS and len(text_data) <= IN_PROCESS_MAX_BYTES:
+        units, kind_out, meta = _LOADERS[kind](text_data, settings, options)
+    else:
+        units, kind_out, meta = _load_in_child(kind, text_data, name, settings, options)
+    units = tuple(u for u in clean_units(units) if u.text.strip())
     if not units:
         raise BadFile("no text found in the file")
+    check_text_caps(units, settings)
+    if warning:
+        meta = {**meta, "warning": warning}
     return ParsedDocument(
         filename=name,
         name=doc_name_of(name),
@@ -186,45 +206,155 @@ def load(
 
 
 # ---------------------------------------------------------------------------------------------
+# the bounded child, text caps and cleaning
+
+# What the parsing child may see of the app's environment: nothing else (no API keys, tokens,
+# passwords or database URLs; a parser exploited by a hostile file finds no secret to steal).
+_CHILD_ENV = {"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT",
+              "WINDIR", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONIOENCODING",
+              "PYTHONUTF8", "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH"}
+_SECRET_RE = re.compile(r"KEY|TOKEN|SECRET|PASSW|PWD_|CREDENTIAL|COOKIE|AUTH|DATABASE_URL|"
+                        r"^OPENAI_|^AWS_|^AZURE_|^RAG_", re.IGNORECASE)
+
+
+def child_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The parsing child's environment: the few variables Python needs, never a secret."""
+    environ = dict(os.environ if environ is None else environ)
+    env = {k: v for k, v in environ.items()
+           if (k in _CHILD_ENV or k.startswith("LC_")) and not _SECRET_RE.search(k)}
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def _limits(settings: Settings) -> dict[str, int]:
+    return {"max_rows": settings.max_rows, "max_pages": settings.max_pages,
+            "max_page_chars": settings.max_page_chars, "max_doc_chars": settings.max_doc_chars,
+            "page_chars": settings.max_page_chars, "doc_chars": settings.max_doc_chars}
+
+
+def run_child(kind: str, data: bytes, settings: Settings, what: str = "file",
+              **job: Any) -> dict:
+    """Parse `data` as `kind` in the bounded child (`rag.ingest.worker`); its JSON result.
+    Raises BadFile when the child is stopped (CPU time, memory) or crashes."""
+    job = {"kind": kind, "mem_mb": settings.pdf_memory_mb, "cpu_s": settings.pdf_timeout_s,
+           "limits": _limits(settings), **job}
+    slow = BadFile(
+        f"reading this {what} took over {settings.pdf_timeout_s} s and was stopped "
+        "(RAG_PDF_TIMEOUT_S bounds the reading of every file): it may be damaged or built to "
+        "be slow to read")
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "rag.ingest.worker", json.dumps(job)],
+            input=data,
+            capture_output=True,
+            check=False,
+            # The child stops itself after pdf_timeout_s of CPU (RLIMIT_CPU); this wall-clock
+            # backstop catches a child that blocks without using CPU.
+            timeout=settings.pdf_timeout_s * 3,
+            env=child_env(),
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise slow from exc
+    if proc.returncode != 0 or not proc.stdout:
+        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        if proc.returncode == -signal.SIGXCPU:
+            raise slow
+        if "MemoryError" in tail[0] or proc.returncode in (-9, 137):
+            raise BadFile(
+                f"reading this {what} needed over {settings.pdf_memory_mb} MB of memory and was "
+                "stopped (RAG_PDF_MEMORY_MB): the file is too large to read, or built to be")
+        raise BadFile(f"this {what} could not be read ({tail[0][:160] or 'parser crashed'})")
+    try:
+        return json.loads(proc.stdout)
+    except ValueError as exc:
+        raise BadFile(f"this {what} could not be read (the parser's answer was cut)") from exc
+
+
+_WHAT = {"docx": "Word file", "xlsx": "Excel file", "csv": "CSV file", "pdf": "PDF"}
+
+
+def _load_in_child(kind: str, data: bytes, filename: str, settings: Settings,
+                   options: LoadOptions):
+    what = _WHAT.get(kind, "file")
+    opts = {"text_column": options.text_column, "date_column": options.date_column,
+            "sheet": options.sheet}
+    result = run_child(kind, data, settings, what, filename=filename, options=opts)
+    err = result.get("error")
+    if err == "bad":
+        raise BadFile(result.get("detail") or f"this {what} could not be read")
+    if err == "memory":
+        raise BadFile(f"reading this {what} ran out of memory: it may be damaged")
+    if err:
+        raise BadFile(f"this {what} could not be read ({result.get('detail') or err})")
+    units = [Unit(**u) for u in result["units"]]
+    return units, result["kind"], result["meta"]
+
+
+def _clean_str(v: Any) -> Any:
+    return strip_invisible(v) if isinstance(v, str) else v
+
+
+def clean_units(units) -> tuple[Unit, ...]:
+    """Units without zero-width characters in their text, labels and string metadata."""
+    out = []
+    for u in units:
+        fields: dict[str, Any] = {}
+        for name in ("text", "heading", "speaker"):
+            v = getattr(u, name)
+            if isinstance(v, str) and strip_invisible(v) != v:
+                fields[name] = strip_invisible(v)
+        if any(isinstance(v, str) and not v.isascii() for v in u.meta.values()):
+            fields["meta"] = {k: _clean_str(v) for k, v in u.meta.items()}
+        out.append(replace(u, **fields) if fields else u)
+    return tuple(out)
+
+
+def check_text_caps(units, settings: Settings) -> None:
+    """Refuse a document with more text than `max_doc_chars` (or a PDF page over
+    `max_page_chars`): whole, before any of it is indexed."""
+    page_cap, doc_cap = settings.max_page_chars, settings.max_doc_chars
+    total = 0
+    for u in units:
+        n = len(u.text)
+        if u.page is not None and page_cap and n > page_cap:
+            raise BadFile(_page_cap_message(u.page, n, page_cap))
+        total += n
+    if doc_cap and total > doc_cap:
+        raise BadFile(_doc_cap_message(total, doc_cap))
+
+
+def _page_cap_message(page: int, chars: int, cap: int) -> str:
+    return (f"page {page} has {chars:,} characters of text, over the {cap:,}-character cap "
+            "per page (RAG_MAX_PAGE_CHARS): a page this full is usually one drawing repeated "
+            "(a text bomb); nothing was added")
+
+
+def _doc_cap_message(chars: int, cap: int, partial: bool = False) -> str:
+    return (f"the document has {'over ' if partial else ''}{chars:,} characters of text, over "
+            f"the {cap:,}-character cap per document (RAG_MAX_DOC_CHARS): split it or raise "
+            "the cap; nothing was added")
+
+
+def _cut_binary_tail(data: bytes) -> tuple[bytes, str | None]:
+    """A text file's text part: binary from the start is refused, binary after the text is
+    cut off, with a warning that says so."""
+    cut = binary_start(data)
+    if cut is None:
+        return data, None
+    if cut < MIN_TEXT_BEFORE_BINARY:
+        raise BadFile("this file is binary, not text: save it as plain text and upload again")
+    return data[:cut], (f"only the first {cut:,} bytes were read: the rest of the file "
+                        f"({len(data) - cut:,} bytes) is binary, not text")
+
+
+# ---------------------------------------------------------------------------------------------
 # PDF
 
 
 def parse_pdf_bytes(data: bytes, settings: Settings) -> dict:
     """Run the bounded child extractor and return its JSON result."""
-    cmd = [sys.executable, "-m", "rag.ingest.pdf_worker", str(settings.pdf_memory_mb),
-           str(settings.pdf_timeout_s)]
-    env = dict(os.environ)
-    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env["PYTHONPATH"] = here + os.pathsep + env.get("PYTHONPATH", "")
-    try:
-        proc = subprocess.run(
-            cmd,
-            input=data,
-            capture_output=True,
-            # The child stops itself after pdf_timeout_s of CPU (RLIMIT_CPU); this wall-clock
-            # backstop catches a child that blocks without using CPU.
-            timeout=settings.pdf_timeout_s * 3,
-            env=env,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise BadFile(
-            f"reading this PDF took over {settings.pdf_timeout_s} s and was stopped "
-            "(RAG_PDF_TIMEOUT_S): it may be damaged or unusually complex"
-        ) from exc
-    if proc.returncode != 0 or not proc.stdout:
-        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-        if proc.returncode == -signal.SIGXCPU:
-            raise BadFile(
-                f"reading this PDF took over {settings.pdf_timeout_s} s and was stopped "
-                "(RAG_PDF_TIMEOUT_S): it may be damaged or unusually complex"
-            )
-        if "MemoryError" in tail[0] or proc.returncode in (-9, 137):
-            raise BadFile(
-                f"reading this PDF needed over {settings.pdf_memory_mb} MB of memory and was "
-                "stopped (RAG_PDF_MEMORY_MB)"
-            )
-        raise BadFile(f"this PDF could not be read ({tail[0][:160] or 'parser crashed'})")
-    return json.loads(proc.stdout)
+    return run_child("pdf", data, settings, "PDF")
 
 
 def _load_pdf(data: bytes, settings: Settings, options: LoadOptions):
@@ -234,6 +364,13 @@ def _load_pdf(data: bytes, settings: Settings, options: LoadOptions):
         raise BadFile("password-protected PDF: unlock it and upload again")
     if err == "memory":
         raise BadFile("reading this PDF ran out of memory: it may be damaged")
+    if err == "bomb":
+        raise BadFile(f"this PDF is a decompression bomb: {result.get('detail')}; refused")
+    if err == "page_text":
+        raise BadFile(_page_cap_message(result["page"], result["chars"], settings.max_page_chars))
+    if err == "doc_text":
+        raise BadFile(_doc_cap_message(result["chars"], settings.max_doc_chars, partial=True)
+                      .replace("the document", f"by page {result['page']}, the PDF"))
     if err:
         raise BadFile("damaged PDF: it could not be read (truncated or not really a PDF?)")
     pages = [_clean_pdf_text(t) for t in result["pages"]]
@@ -252,10 +389,16 @@ def _load_pdf(data: bytes, settings: Settings, options: LoadOptions):
     }
     if result.get("fallback_reason"):
         meta["fallback_reason"] = result["fallback_reason"]
+    if result.get("hidden_text_pages"):
+        n = result["hidden_text_pages"]
+        meta["hidden_text_pages"] = n
+        meta["warning"] = (f"text nobody sees (white on the white page, or invisible) on {n} "
+                           f"page{'s' * (n != 1)} was left out")
     return units, "pdf", meta
 
 
 def _clean_pdf_text(text: str) -> str:
+    text = strip_invisible(text)
     text = text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
     text = re.sub(r"[ \t\u00a0]+", " ", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
@@ -266,7 +409,7 @@ def _clean_pdf_text(text: str) -> str:
 
 
 def _checked_text(data: bytes) -> str:
-    text = decode_text(data)
+    text = strip_invisible(decode_text(data))
     if control_ratio(text) > 0.05:
         raise BadFile("this file is binary, not text: save it as plain text and upload again")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -458,10 +601,11 @@ def _load_docx(data: bytes, settings: Settings, options: LoadOptions):
         raise BadFile("damaged Word file: no document inside")
     try:
         import docx  # python-docx
+        from docx.enum.style import WD_STYLE_TYPE
         from docx.oxml.ns import qn
 
         document = docx.Document(io.BytesIO(data))
-    except Exception as exc:  # noqa: BLE001 - python-docx raises many types
+    except Exception as exc:  # python-docx raises many types
         raise BadFile(f"damaged Word file: {type(exc).__name__}") from exc
     units: list[Unit] = []
     path: list[str] = []
@@ -473,12 +617,18 @@ def _load_docx(data: bytes, settings: Settings, options: LoadOptions):
             units.append(Unit(text=body, heading=" > ".join(path) or None))
         buf.clear()
 
+    # A style by its id, looked up once: `Paragraph.style` searches all styles every time, so
+    # 2,000 paragraphs in a file of 5,000 styles took half a minute.
+    styles = {s.style_id: s.name or "" for s in document.styles}
+    default = document.styles.default(WD_STYLE_TYPE.PARAGRAPH)
+    default_name = (default.name if default is not None else "") or ""
     body = document.element.body
     for child in body.iterchildren():
         if child.tag == qn("w:p"):
             para = docx.text.paragraph.Paragraph(child, document)
-            text = para.text.strip()
-            style = (para.style.name if para.style is not None else "") or ""
+            text = strip_invisible(para.text).strip()
+            style_id = child.style
+            style = styles.get(style_id, default_name) if style_id else default_name
             level = _heading_level(style)
             if level and text:
                 flush()
@@ -526,7 +676,7 @@ def _cell(v: Any) -> str:
         return v.isoformat()
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
-    return str(v).strip()
+    return strip_invisible(str(v)).strip()
 
 
 def guess_text_column(header: list[str], rows: list[list[str]]) -> str | None:
@@ -667,7 +817,7 @@ def read_xlsx_rows(data: bytes, sheet: str | None = None) -> tuple[list[list[str
         import openpyxl
 
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # openpyxl raises many types
         raise BadFile(f"damaged Excel file: {type(exc).__name__}") from exc
     try:
         names = wb.sheetnames
@@ -690,8 +840,29 @@ def _load_xlsx(data: bytes, settings: Settings, options: LoadOptions):
     return units, "table", {**meta, "format": "xlsx", "sheets": sheets}
 
 
-def read_table_preview(data: bytes, filename: str, limit: int = 200) -> dict[str, Any]:
-    """Header, first rows and guessed columns of a CSV/XLSX, for the column picker."""
+def read_table_preview(data: bytes, filename: str, limit: int = 200,
+                       settings: Settings | None = None) -> dict[str, Any]:
+    """Header, first rows and guessed columns of a CSV/XLSX, for the column picker.
+
+    An Excel file (or a large CSV) is read in the bounded child, like every ingest."""
+    kind = sniff(data, filename)
+    if kind == "xlsx" or (kind == "csv" and len(data) > IN_PROCESS_MAX_BYTES):
+        if settings is None:
+            from rag.config import get_settings
+
+            settings = get_settings()
+        result = run_child("preview", data, settings, _WHAT[kind], filename=filename,
+                           rows=limit)
+        if result.get("error") == "bad":
+            raise BadFile(result.get("detail") or "the table could not be read")
+        if result.get("error"):
+            raise BadFile(f"this {_WHAT[kind]} could not be read ({result.get('detail')})")
+        return result["preview"]
+    return local_table_preview(data, filename, limit)
+
+
+def local_table_preview(data: bytes, filename: str, limit: int = 200) -> dict[str, Any]:
+    """`read_table_preview` in this process (the child's side of it)."""
     kind = sniff(data, filename)
     if kind == "csv":
         rows = read_csv_rows(data)
@@ -721,3 +892,4 @@ _LOADERS = {
     "csv": _load_csv,
     "xlsx": _load_xlsx,
 }
+LOADERS = _LOADERS  # the parsing child's way in

@@ -1,28 +1,110 @@
-"""Extract page texts from one PDF in a child process, bounded in time and memory.
+"""Extract page texts from one PDF, in the parsing child (`rag.ingest.worker`).
 
-Run as `python -m rag.ingest.pdf_worker MEM_MB < file.pdf`; prints one JSON object:
-`{"pages": [...], "parser": "pypdfium2"}` or `{"error": CODE, "detail": "..."}`. Keeping the
-parsers in a child means a hostile file can at worst kill the child, never hang or bloat the app.
+`extract(data, limits)` returns `{"pages": [...], "parser": "pypdfium2"}` or
+`{"error": CODE, "detail": "...", ...}`. It runs in a child bounded in time and memory, so a
+hostile file can at worst kill the child; on top of that it refuses, before any reader
+inflates them, streams that inflate like a decompression bomb, stops as soon as a page or the
+document has more text than the caps allow (one content stream drawn on every page), and drops
+text a reader of the page cannot see (render mode 3, white on the white page).
 """
 
 from __future__ import annotations
 
+import ctypes
 import io
-import json
-import sys
+import re
+import zlib
+
+# A stream is a decompression bomb when it inflates past both of these (real content streams
+# and fonts stay far below; images, which text extraction never decodes, are not inflated).
+BOMB_STREAM_BYTES = 64 * 1024 * 1024
+BOMB_RATIO = 100
+# ... or when all its streams together inflate past both of these.
+BOMB_TOTAL_BYTES = 512 * 1024 * 1024
+
+_STREAM_RE = re.compile(rb"(?<!end)stream\r?\n")
+_INFLATE_STEP = 1 << 20
+
+# What a PDF must contain to hide text: render mode 3 or 7, a white or near-white fill (gray,
+# RGB or CMYK, as g/rg/k or sc/scn), a fill alpha near 0, or a filter this scan does not undo.
+# Only a file with one of them pays for the object-by-object check (`hidden_text_objects`).
+_W = rb"(?:1(?:\.0*)?|0?\.9[5-9]\d*)\s+"
+_Z = rb"(?:0(?:\.0\d*)?|\.0\d*)\s+"
+_HIDING_RE = re.compile(
+    rb"(?<![\w.])[37]\s+Tr\b"
+    rb"|(?<![\w.])" + _W + rb"(?:g|sc|scn)\b"
+    rb"|(?<![\w.])" + _W + _W + _W + rb"(?:rg|sc|scn)\b"
+    rb"|(?<![\w.])" + _Z + _Z + _Z + _Z + rb"k\b"
+    rb"|/ca\s*(?:0(?:\.0\d*)?|\.0\d*)(?![\d.])"
+    rb"|/(?:LZW|ASCII85|ASCIIHex|RunLength)Decode|/(?:LZW|A85|AHx|RL)\b")
 
 
-def _limit_memory(mb: int) -> None:
-    try:
-        import resource
-
-        cap = mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    except (ImportError, ValueError, OSError):  # pragma: no cover - non-POSIX
-        pass
+def may_hide_text(data: bytes) -> bool:
+    """Whether the PDF could draw text nobody sees (see `_HIDING_RE`); `scan` tells the same
+    for the inflated streams."""
+    return scan(data)[1]
 
 
-def _with_pypdf(data: bytes) -> dict:
+def find_bomb(data: bytes) -> str | None:
+    """Why `data` is a decompression bomb, or None."""
+    return scan(data)[0]
+
+
+def scan(data: bytes) -> tuple[str | None, bool]:
+    """(why `data` is a decompression bomb or None, whether it may hide text).
+
+    Inflates each stream in 1 MB steps and keeps nothing but a look at each step, so the check
+    itself needs no memory and stops at the bomb threshold (pdfium has no limit of its own)."""
+    total = 0
+    hiding = bool(_HIDING_RE.search(data))
+    view = memoryview(data)
+    for m in _STREAM_RE.finditer(data):
+        start = m.end()
+        head = data[max(0, m.start() - 2048) : m.start()]
+        head = head[head.rfind(b" obj") + 1 :] if b" obj" in head else head
+        if b"/Image" in head or b"Flate" not in head:
+            continue  # images are never inflated for text; other filters are not zlib
+        inflater = zlib.decompressobj()
+        out, pos = 0, start
+        pending = b""
+        tail = b""
+        while True:
+            if not pending:
+                pending = view[pos : pos + 65536]
+                pos += len(pending)
+                if not pending:
+                    break
+            try:
+                piece = inflater.decompress(pending, _INFLATE_STEP)
+            except zlib.error:
+                break
+            out += len(piece)
+            if not hiding and piece:
+                hiding = bool(_HIDING_RE.search(tail + piece))
+                tail = piece[-64:]
+            pending = inflater.unconsumed_tail
+            used = pos - start - len(pending)
+            if out > BOMB_STREAM_BYTES and out > BOMB_RATIO * max(1, used):
+                return (f"a stream of {used:,} bytes inflates to over {out // 2**20:,} MB "
+                        f"(over {out // max(1, used):,} times its size)"), hiding
+            if total + out > BOMB_TOTAL_BYTES and total + out > BOMB_RATIO * len(data):
+                return (f"its streams inflate to over {(total + out) // 2**20:,} MB from a "
+                        f"{len(data):,}-byte file"), hiding
+            if inflater.eof:
+                break
+        total += out
+    return None, hiding
+
+
+def _too_much(page: int, chars: int, total: int, limits: dict) -> dict | None:
+    if chars > limits.get("page_chars", 0) > 0:
+        return {"error": "page_text", "page": page, "chars": chars}
+    if total > limits.get("doc_chars", 0) > 0:
+        return {"error": "doc_text", "page": page, "chars": total}
+    return None
+
+
+def _with_pypdf(data: bytes, limits: dict) -> dict:
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError
 
@@ -34,86 +116,183 @@ def _with_pypdf(data: bytes) -> dict:
             return {"error": "encrypted", "detail": f"{type(exc).__name__}: {exc}"}
         if not ok:
             return {"error": "encrypted", "detail": "user password required"}
-    pages = []
+    pages: list[str] = []
+    total = 0
     try:
-        for page in reader.pages:
-            pages.append(page.extract_text() or "")
+        for i, page in enumerate(reader.pages):
+            text = page.extract_text() or ""
+            total += len(text)
+            over = _too_much(i + 1, len(text), total, limits)
+            if over:
+                return over
+            pages.append(text)
     except FileNotDecryptedError:
         return {"error": "encrypted", "detail": "user password required"}
     return {"pages": pages, "parser": "pypdf"}
 
 
-def _with_pdfium(data: bytes) -> dict:
+def _rgba(get, obj) -> tuple[int, int, int, int]:
+    r, g, b, a = (ctypes.c_uint() for _ in range(4))
+    if not get(obj, r, g, b, a):
+        return 0, 0, 0, 255
+    return r.value, g.value, b.value, a.value
+
+
+def _unseen(rgba: tuple[int, int, int, int]) -> bool:
+    """Fully transparent, or white enough to vanish on a white page."""
+    r, g, b, a = rgba
+    return a == 0 or min(r, g, b) >= 242
+
+
+def _bounds(pdfium_c, obj) -> tuple[float, float, float, float]:
+    box = [ctypes.c_float() for _ in range(4)]
+    if not pdfium_c.FPDFPageObj_GetBounds(obj, *box):
+        return 0.0, 0.0, 0.0, 0.0
+    return box[0].value, box[1].value, box[2].value, box[3].value
+
+
+def _page_objects(pdfium_c, page, form=None, depth: int = 0):
+    """Every object of a page, Form XObjects opened (raw handles: fast on long filings)."""
+    count = pdfium_c.FPDFFormObj_CountObjects(form) if form else pdfium_c.FPDFPage_CountObjects(page)
+    get = pdfium_c.FPDFFormObj_GetObject if form else pdfium_c.FPDFPage_GetObject
+    for i in range(max(0, count)):
+        obj = get(form or page, i)
+        if not obj:
+            continue
+        kind = pdfium_c.FPDFPageObj_GetType(obj)
+        yield obj, kind
+        if kind == pdfium_c.FPDF_PAGEOBJ_FORM and depth < 12:
+            yield from _page_objects(pdfium_c, page, obj, depth + 1)
+
+
+def hidden_text_objects(page) -> set[int]:
+    """Addresses of the page's text objects nobody sees: render mode 3 (invisible) or 7
+    (clip only), or painted white / transparent where no dark shape or image lies behind."""
+    import pypdfium2.raw as pdfium_c
+
+    hidden: set[int] = set()
+    white: list[tuple[int, tuple[float, float, float, float]]] = []
+    backdrops: list[tuple[float, float, float, float]] | None = None
+    raw = page.raw
+    for obj, kind in _page_objects(pdfium_c, raw):
+        if kind != pdfium_c.FPDF_PAGEOBJ_TEXT:
+            continue
+        mode = pdfium_c.FPDFTextObj_GetTextRenderMode(obj)
+        addr = ctypes.cast(obj, ctypes.c_void_p).value or 0
+        if mode in (3, 7):
+            hidden.add(addr)
+            continue
+        paints = []
+        if mode in (0, 2, 4, 6):
+            paints.append(_rgba(pdfium_c.FPDFPageObj_GetFillColor, obj))
+        if mode in (1, 2, 5, 6):
+            paints.append(_rgba(pdfium_c.FPDFPageObj_GetStrokeColor, obj))
+        if paints and all(map(_unseen, paints)):
+            white.append((addr, _bounds(pdfium_c, obj)))
+    if white:
+        backdrops = []
+        for obj, kind in _page_objects(pdfium_c, raw):
+            if kind in (pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_SHADING):
+                backdrops.append(_bounds(pdfium_c, obj))
+            elif kind == pdfium_c.FPDF_PAGEOBJ_PATH:
+                fill, stroke = ctypes.c_int(), ctypes.c_int()
+                pdfium_c.FPDFPath_GetDrawMode(obj, fill, stroke)
+                if fill.value and not _unseen(_rgba(pdfium_c.FPDFPageObj_GetFillColor, obj)):
+                    backdrops.append(_bounds(pdfium_c, obj))
+        for addr, (left, bottom, right, top) in white:
+            if not any(left < r and l < right and bottom < t and b < top
+                       for l, b, r, t in backdrops):
+                hidden.add(addr)
+    return hidden
+
+
+def _visible_text(textpage, hidden: set[int]) -> str:
+    """The page's text without the characters of hidden text objects: the runs of visible
+    characters, each read as `get_text_range` reads a whole page (only for pages with some)."""
+    import pypdfium2.raw as pdfium_c
+
+    raw = textpage.raw
+    out = []
+    start = 0
+    n = textpage.count_chars()
+    for i in range(n + 1):
+        obj = pdfium_c.FPDFText_GetTextObject(raw, i) if i < n else None
+        if i == n or (obj and (ctypes.cast(obj, ctypes.c_void_p).value or 0) in hidden):
+            if i > start:
+                out.append(textpage.get_text_range(start, i - start) or "")
+            start = i + 1
+    return "".join(out)
+
+
+def _with_pdfium(data: bytes, limits: dict, check_hidden: bool = True) -> dict:
     import pypdfium2 as pdfium
 
     doc = pdfium.PdfDocument(data)
     try:
-        pages = []
+        pages: list[str] = []
+        total = hidden_pages = 0
         for i in range(len(doc)):
             page = doc[i]
             textpage = page.get_textpage()
+            chars = textpage.count_chars()
+            over = _too_much(i + 1, chars, total + chars, limits)
+            if over:
+                return over
+            hidden = hidden_text_objects(page) if check_hidden else set()
+            if hidden:
+                hidden_pages += 1
+                text = _visible_text(textpage, hidden)
+            else:
+                text = textpage.get_text_range() or ""
+            total += len(text)
             # pdfium marks hyphens it thinks are soft as U+FFFE; in filings they are real ones
-            pages.append((textpage.get_text_range() or "").replace("\ufffe", "-"))
+            pages.append(text.replace("\ufffe", "-"))
             textpage.close()
             page.close()
     finally:
         doc.close()
-    return {"pages": pages, "parser": "pypdfium2"}
+    result: dict = {"pages": pages, "parser": "pypdfium2"}
+    if hidden_pages:
+        result["hidden_text_pages"] = hidden_pages
+    return result
 
 
-def extract(data: bytes) -> dict:
+def extract(data: bytes, limits: dict | None = None) -> dict:
     """Try pdfium, then pypdf for files pdfium refuses or finds no text in.
 
     pdfium (C++) is 10-20x faster than pypdf on long filings: pypdf needs 80-150 s for a
     160-250 page 10-K on a busy 2-core machine, over the default timeout, where pdfium takes
     under 10 s. pdfium also keeps a table row on one line. pypdf stays as the second reader,
     and it is the one that tells a password-protected file from a damaged one.
+
+    `limits`: `page_chars`, `doc_chars` (0: no cap). pdfium inflates streams with no bound of
+    its own, so every stream is checked by `find_bomb` first; pypdf has its own limits.
     """
+    limits = limits or {}
+    bomb, may_hide = scan(data)
+    if bomb:
+        return {"error": "bomb", "detail": bomb}
     try:
-        result = _with_pdfium(data)
-        if any(p.strip() for p in result["pages"]):
+        result = _with_pdfium(data, limits, check_hidden=may_hide)
+        if "error" in result or any(p.strip() for p in result["pages"]):
             return result
         first = "no text found"
     except MemoryError:
         return {"error": "memory", "detail": "pdfium ran out of memory"}
     except Exception as exc:  # noqa: BLE001 - pdfium raises PdfiumError and friends
         first = f"{type(exc).__name__}: {exc}"
+    from pypdf.errors import LimitReachedError
+
     try:
-        result = _with_pypdf(data)
+        result = _with_pypdf(data, limits)
         if "error" not in result:
             result["fallback_reason"] = f"pdfium: {first}"[:300]
         return result
     except MemoryError:
         return {"error": "memory", "detail": "pypdf ran out of memory"}
+    except LimitReachedError as exc:  # pypdf's own decompression limits (75 MB a stream)
+        return {"error": "bomb", "detail": f"pypdf: {exc}"[:300]}
     except Exception as second:  # noqa: BLE001 - pypdf raises many types on real files
         msg = f"pdfium: {first}; pypdf: {type(second).__name__}: {second}"
         code = "encrypted" if "password" in msg.lower() else "corrupt"
         return {"error": code, "detail": msg[:500]}
-
-
-def _limit_cpu(seconds: int) -> None:
-    """CPU time, not wall time: a busy machine slows parsing down but never fails it; a parser
-    stuck in a loop gets SIGXCPU once it has really used `seconds` of CPU."""
-    try:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))
-    except (ImportError, ValueError, OSError):  # pragma: no cover - non-POSIX
-        pass
-
-
-def main() -> None:
-    mem_mb = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    cpu_s = int(sys.argv[2]) if len(sys.argv) > 2 else 0
-    data = sys.stdin.buffer.read()
-    if mem_mb:
-        _limit_memory(mem_mb)
-    if cpu_s:
-        _limit_cpu(cpu_s)
-    result = extract(data)
-    sys.stdout.write(json.dumps(result))
-    sys.stdout.flush()
-
-
-if __name__ == "__main__":
-    main()

@@ -208,6 +208,13 @@ class Ingestor:
         t = time.perf_counter()
         chunks = chunk_document(doc, doc_id, self.settings.chunk_chars)
         timings["chunk"] = time.perf_counter() - t
+        cap = self.settings.max_chunks
+        if cap and len(chunks) > cap:  # refused whole: nothing of it is written
+            return IngestReport(
+                doc.filename, "failed",
+                f"the document makes {len(chunks):,} chunks, over the {cap:,}-chunk cap per "
+                "document (RAG_MAX_CHUNKS): split it or raise the cap; nothing was added",
+                seconds=time.perf_counter() - t0, timings=timings)
         info = DocumentInfo(
             doc_id=doc_id, name=doc.name, filename=doc.filename, kind=doc.kind,
             units=int(doc.meta.get("pages") or doc.meta.get("rows_with_text") or len(doc.units)),
@@ -240,10 +247,8 @@ class Ingestor:
             ws.commit(info)
         except BaseException as exc:
             # Roll back what this document wrote; the workspace stays as it was before it.
-            try:
+            with contextlib.suppress(Exception):  # recover() finishes the job on next start
                 ws._purge(doc_id)
-            except Exception:  # noqa: BLE001 - recover() will finish the job on next start
-                pass
             if isinstance(exc, Exception):
                 return IngestReport(doc.filename, "failed",
                                     f"could not store the document: {exc}"[:300],
@@ -251,6 +256,8 @@ class Ingestor:
             raise
         status = "added"
         message = f"{info.units} {info.unit_label}, {info.chunks} chunks"
+        if doc.meta.get("warning"):  # e.g. a text file cut where binary junk begins
+            message += f"; {doc.meta['warning']}"
         if same_source:
             for old in same_source:
                 try:

@@ -137,3 +137,40 @@ def control_ratio(text: str) -> float:
         return 0.0
     bad = sum(1 for ch in text[:20000] if ord(ch) < 32 and ch not in "\n\r\t\f")
     return bad / min(len(text), 20000)
+
+
+# Characters that draw nothing: zero-width spaces and joiners, the word joiner, invisible
+# operators, the BOM and the soft hyphen. Text split by them ("ig\u200bnore previous...") reads
+# as one word to a person and as noise to every check, so they go before anything else.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064"
+                                    "\ufeff\u00ad\u180e"))
+
+
+def strip_invisible(text: str) -> str:
+    """`text` without zero-width and other characters that draw nothing."""
+    return text.translate(_INVISIBLE) if text and not text.isascii() else text
+
+
+# Bytes plain text never has (NUL, and control bytes other than tab, newline, form feed, CR).
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13)) + b"\x7f"
+_BLOCK = 4096
+
+
+def binary_start(data: bytes) -> int | None:
+    """Where text bytes turn into binary (a program or an archive appended to a text file), at
+    the start of its line; None when the file is text throughout.
+
+    A block of 4 KB is binary when it has a NUL byte or over 5% control bytes, the threshold
+    `control_ratio` applies to decoded text. UTF-16/32 text (full of NULs) is not judged here.
+    """
+    if any(data.startswith(bom) for bom, enc in _BOMS if enc != "utf-8-sig") or _looks_utf16(data):
+        return None
+    for off in range(0, len(data), _BLOCK):
+        block = data[off : off + _BLOCK]
+        bad = len(block) - len(block.translate(None, _CONTROL_BYTES))
+        if b"\x00" in block or bad > max(2, len(block) // 20):
+            first = min(i for i in (block.find(bytes([b])) for b in _CONTROL_BYTES) if i >= 0)
+            cut = off + first
+            line = data.rfind(b"\n", max(0, cut - 512), cut)
+            return line + 1 if line >= 0 else cut
+    return None
