@@ -13,6 +13,7 @@ import streamlit as st
 from rag.analytics.export import safe_csv
 from rag.errors import RagError
 from rag.index.store import Workspace
+from rag.ingest.batches import BatchLog, Interrupted
 from rag.ingest.loaders import (
     SUPPORTED_EXT,
     TABLE_EXT,
@@ -63,6 +64,38 @@ def ingest_files(svc: Services, ws_name: str,
                  progress: Progress | None = None) -> list[IngestReport]:
     """`Services.ingest_files` (kept here for the page's callers and tests)."""
     return svc.ingest_files(ws_name, files, progress)
+
+
+def batch_log(svc: Services, ws_name: str) -> BatchLog:
+    """The records of this workspace's batches (kept in the data directory)."""
+    return BatchLog(svc.settings.data_dir, ws_name)
+
+
+def ingest_batch(svc: Services, ws_name: str, uploads: Sequence[Upload],
+                 progress: Progress | None = None) -> list[IngestReport]:
+    """Ingest `uploads` as one batch, recorded before the first file starts and ticked off
+    file by file: if the run stops part-way (the browser closed: Streamlit stops the script),
+    the files never ingested stay listed, to retry or dismiss."""
+    batch = batch_log(svc, ws_name).start(uploads)
+
+    def tick(frac: float, msg: str) -> None:
+        batch.heartbeat()
+        if progress is not None:
+            progress(frac, msg)
+
+    reports: list[IngestReport] = []
+    try:
+        ws = svc.workspace(ws_name, create=True)
+        for i, report in enumerate(svc.ingestor(ws).iter_ingest(list(uploads), tick)):
+            batch.done(i)
+            reports.append(report)
+    except RagError:
+        batch.finish()  # the workspace could not be opened: the caller says so
+        raise
+    finally:
+        batch.release()
+    batch.finish()
+    return reports
 
 
 def results_frame(reports: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -153,6 +186,7 @@ def render() -> None:
     if error:
         st.error(md(error), icon=":material/error:")
 
+    _interrupted(svc, name)
     if not docs:
         _demo_offer(svc)
     elif name == DEMO_WORKSPACE:
@@ -179,7 +213,7 @@ def _run_ingest(svc: Services, ws_name: str, uploads: list[Upload], label: str) 
 
     try:
         state.ensure_model(svc)
-        reports = ingest_files(svc, ws_name, uploads, progress)
+        reports = ingest_batch(svc, ws_name, uploads, progress)
     except RagError as err:  # the workspace itself could not be opened or created
         bar.empty()
         show_error(err)
@@ -187,6 +221,43 @@ def _run_ingest(svc: Services, ws_name: str, uploads: list[Upload], label: str) 
     st.session_state[RESULTS_KEY] = {"workspace": ws_name,
                                      "reports": [r.to_dict() for r in reports]}
     return True
+
+
+def interrupted_frame(batch: Interrupted) -> pd.DataFrame:
+    """The files an interrupted batch never ingested, as listed on the page."""
+    return pd.DataFrame(
+        [{"file": f.filename, "size": human_size(f.size) if f.size is not None else "",
+          "status": "not ingested (the batch was interrupted)",
+          "retry": "yes" if f.retryable else "upload it again"} for f in batch.files],
+        columns=["file", "size", "status", "retry"])
+
+
+def _dismiss_batch(ws_name: str, batch_id: str) -> None:
+    batch_log(state.services(), ws_name).dismiss(batch_id)
+
+
+def _interrupted(svc: Services, ws_name: str) -> None:
+    """Batches that stopped part-way: their files were not ingested; retry or dismiss them."""
+    log = batch_log(svc, ws_name)
+    for batch in log.interrupted():
+        n = len(batch.files)
+        with st.container(border=True):
+            st.warning(f"{count(n, 'files')} of a batch started {when(batch.started_at)} "
+                       f"{'were' if n != 1 else 'was'} not ingested: the batch was interrupted "
+                       "(the browser was closed or the app stopped while it ran).",
+                       icon=":material/warning:")
+            st.dataframe(interrupted_frame(batch), hide_index=True)
+            c1, c2 = st.columns(2, width=420)
+            retry = c1.button("Retry these files", type="primary", icon=":material/replay:",
+                              key=f"library_retry_{batch.batch_id}",
+                              disabled=not any(f.retryable for f in batch.files))
+            c2.button("Dismiss", key=f"library_dismiss_batch_{batch.batch_id}",
+                      on_click=_dismiss_batch, args=(ws_name, batch.batch_id))
+        if retry:
+            uploads = log.uploads(batch.batch_id)
+            log.dismiss(batch.batch_id)  # the retry is recorded as a batch of its own
+            if uploads and _run_ingest(svc, ws_name, uploads, "Adding the interrupted files"):
+                st.rerun()
 
 
 def _demo_offer(svc: Services) -> None:
