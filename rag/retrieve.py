@@ -599,9 +599,11 @@ def focus_filter(question: str, docs: list[DocumentInfo]) -> SearchFilter | None
     named = []
     for d in docs:
         words, years = _name_tokens(d.name)
+        facts = _doc_facts(d)
+        words |= facts["words"]
         if words & q_words:
-            named.append((d, years))
-    if not named or len(named) == len(docs):
+            named.append((d, years | facts["years"]))
+    if not named:
         return None
     if q_years:
         by_year = [(d, y) for d, y in named if y & q_years]
@@ -609,10 +611,94 @@ def focus_filter(question: str, docs: list[DocumentInfo]) -> SearchFilter | None
             named = by_year
     q_quarters = _quarters_of_question(q)
     if q_quarters:
-        by_quarter = [(d, y) for d, y in named if _quarters_of_name(d.name) & q_quarters]
+        by_quarter = [(d, y) for d, y in named
+                      if (_quarters_of_name(d.name) | _doc_facts(d)["quarters"]) & q_quarters]
         if by_quarter:
             named = by_quarter
+    month_end = _quarter_end_of_question(q)  # 'the September 2023 quarter'
+    if month_end:
+        by_end = [(d, y) for d, y in named if _ends_in(_doc_facts(d)["period_end"], month_end)]
+        if by_end:
+            named = by_end
+    forms = _forms_of_question(q)
+    if forms:
+        by_form = [(d, y) for d, y in named if _doc_facts(d)["form"] in forms]
+        if by_form:
+            named = by_form
+    if _LATEST_RE.search(q) and len(named) > 1:
+        newest = max(_doc_facts(d)["order"] for d, _ in named)
+        named = [(d, y) for d, y in named if _doc_facts(d)["order"] == newest]
+    if len(named) == len(docs):  # the question narrows nothing down
+        return None
     return SearchFilter(doc_ids=tuple(d.doc_id for d, _ in named), auto=True)
+
+
+_ISSUER_NOISE = _GENERIC | {"com", "company", "corporation", "incorporated", "group",
+                            "holdings", "limited", "llc", "lp", "sa", "ag", "nv", "se"}
+_FORM_WORDS = (
+    ("10-K", re.compile(r"\b10-?k\b|\bannual report\b")),
+    ("10-Q", re.compile(r"\b10-?q\b|\bquarterly report\b")),
+    ("8-K", re.compile(r"\b8-?k\b|\bcurrent report\b")),
+    ("earnings call", re.compile(r"\b(?:earnings |conference )?call\b|\btranscript\b|"
+                                 r"\b(?:ceo|cfo|analysts?) (?:say|said|mention|note)")),
+    ("earnings release", re.compile(r"\b(?:earnings|press) release\b")),
+    ("meeting", re.compile(r"\bmeeting\b|\bminutes\b")),
+)
+_LATEST_RE = re.compile(r"\b(?:latest|most recent|newest|last)\s+(?:10-?[kq]|8-?k|filing|"
+                        r"report|quarter|call|release)\b")
+_MONTH_NUM = {m: i + 1 for i, m in enumerate(
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september",
+     "october", "november", "december"])}
+
+
+def _doc_facts(d: DocumentInfo) -> dict[str, Any]:
+    """What focusing reads from a document's facts (rag.ingest.facts): issuer words and
+    ticker, years, fiscal quarter, form, period end and an order for 'the latest'."""
+    from rag.ingest.facts import facts_for
+
+    f = facts_for(d)
+    words = {t for t in re.findall(r"[a-z0-9]+", f.issuer.lower().replace("'s", ""))
+             if t not in _ISSUER_NOISE and len(t) >= 2}
+    if f.ticker and len(f.ticker) >= 2:
+        words.add(f.ticker.lower())
+    years = {str(f.fiscal_year)} if f.fiscal_year else set()
+    for iso in (f.period_end, f.report_date):
+        if iso[:4].isdigit():
+            years.add(iso[:4])
+    quarters = {str(f.fiscal_quarter)} if f.fiscal_quarter else set()
+    order = (f.period_end or f.report_date or "", f.fiscal_year or 0, f.fiscal_quarter or 0,
+             d.added_at)
+    return {"words": words, "years": years, "quarters": quarters, "form": f.form,
+            "period_end": f.period_end, "order": order}
+
+
+def _forms_of_question(q: str) -> set[str]:
+    return {form for form, pat in _FORM_WORDS if pat.search(q)}
+
+
+def _quarter_end_of_question(q: str) -> tuple[int, int] | None:
+    """(year, month) a question's 'the September 2023 quarter' / 'quarter ended June 30,
+    2023' names, else None."""
+    m = re.search(r"\b(january|february|march|april|may|june|july|august|september|october|"
+                  r"november|december)\s+(?:\d{1,2},?\s+)?((?:19|20)\d\d)\s+quarter\b|"
+                  r"\bquarter\s+end(?:ed|ing)\s+(january|february|march|april|may|june|july|"
+                  r"august|september|october|november|december)\s+(?:\d{1,2},?\s+)?"
+                  r"((?:19|20)\d\d)\b", q)
+    if not m:
+        return None
+    month, year = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    return int(year), _MONTH_NUM[month]
+
+
+def _ends_in(iso: str, ym: tuple[int, int]) -> bool:
+    """A period end in that month, or in the first days of the next (52/53-week years)."""
+    if len(iso) < 10:
+        return False
+    y, m, d = int(iso[:4]), int(iso[5:7]), int(iso[8:10])
+    if (y, m) == ym:
+        return True
+    prev = (y, m - 1) if m > 1 else (y - 1, 12)
+    return d <= 10 and prev == ym
 
 
 # --- the retriever ------------------------------------------------------------------------------
@@ -669,7 +755,9 @@ class Retriever:
             return SearchResult([], filt)
         focused = False
         if focus and not filt.doc_ids:
-            auto = focus_filter(query, self.workspace.documents())
+            from rag.ingest.facts import ensure_facts
+
+            auto = focus_filter(query, ensure_facts(self.workspace))
             if auto is not None:
                 filt = replace(filt, doc_ids=auto.doc_ids, auto=True)
                 focused = True

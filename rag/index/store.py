@@ -93,6 +93,15 @@ def make_client(settings) -> Any:
         from urllib.parse import urlparse
 
         u = urlparse(settings.chroma_url)
+        token = (getattr(settings, "chroma_token", "") or "").strip()
+        if token:
+            # Chroma's token authentication: the token in its X-Chroma-Token header, which
+            # Chroma's token auth and a proxy in front of `chroma run` read (README).
+            chroma_settings = ChromaSettings(
+                anonymized_telemetry=False, allow_reset=False,
+                chroma_client_auth_provider="chromadb.auth.token_authn.TokenAuthClientProvider",
+                chroma_client_auth_credentials=token,
+                chroma_auth_token_transport_header="X-Chroma-Token")
         try:
             return chromadb.HttpClient(
                 host=u.hostname or "localhost",
@@ -100,11 +109,16 @@ def make_client(settings) -> Any:
                 ssl=u.scheme == "https",
                 settings=chroma_settings,
             )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - every failure to reach it, said in one line
+            refused = _auth_refusal(exc, bool(token))
+            if refused:
+                raise WorkspaceError(f"the Chroma server at {settings.chroma_url} {refused}"
+                                     ) from None
+            reason = str(exc).replace(token, "[redacted]") if token else str(exc)
             raise WorkspaceError(
-                f"cannot reach the Chroma server at {settings.chroma_url}: {exc}. "
+                f"cannot reach the Chroma server at {settings.chroma_url}: {reason}. "
                 "Start it (`chroma run --path DIR`) or unset RAG_CHROMA_URL"
-            ) from exc
+            ) from None
     path = settings.workspaces_dir
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -121,6 +135,19 @@ def make_client(settings) -> Any:
     client = chromadb.PersistentClient(path=str(copy), settings=chroma_settings)
     _READ_ONLY[id(client)] = (client, err)
     return client
+
+
+def _auth_refusal(exc: BaseException, sent_token: bool) -> str | None:
+    """What to say when the Chroma server (or the proxy in front of it) refused the client's
+    credentials; None when `exc` is something else."""
+    text = f"{type(exc).__name__} {exc}".lower()
+    if not any(w in text for w in ("401", "403", "unauthorized", "forbidden", "authenticat",
+                                   "permission")):
+        return None
+    if sent_token:
+        return ("refused the token in RAG_CHROMA_TOKEN (401/403): set it to the server's "
+                "token (CHROMA_TOKEN of the proxy in front of `chroma run`)")
+    return ("asks for a token (401/403): set RAG_CHROMA_TOKEN to the server's token")
 
 
 # Clients reading a copy of a data dir that could not be opened for writing, by id().
@@ -472,6 +499,19 @@ class Workspace:
     def commit(self, doc: DocumentInfo) -> None:
         """Make a fully written document visible."""
         self._put_record(doc, "ready")
+
+    @_writes
+    def update_meta(self, doc_id: str, changes: dict[str, Any]) -> DocumentInfo:
+        """Merge `changes` into a ready document's meta (the facts read from its content, a
+        user's correction of them); its chunks and status are untouched."""
+        res = self._manifest.get(ids=[doc_id], include=["metadatas"])
+        mds = res.get("metadatas") or []
+        if not mds or not mds[0] or mds[0].get("status") != "ready":
+            raise NotFound(f"no document '{doc_id}' in workspace '{self.name}'")
+        meta = {**json.loads(mds[0].get("meta_json") or "{}"), **changes}
+        self._manifest.update(ids=[doc_id], metadatas=[{
+            **mds[0], "meta_json": json.dumps(meta, default=str), "updated_at": time.time()}])
+        return _doc_from_record({**mds[0], "meta_json": json.dumps(meta, default=str)})
 
     @_writes
     def delete_document(self, doc_id: str) -> None:
