@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     chroma_url: str | None = None
     """URL of a `chroma run` server (e.g. http://localhost:8000); empty means on-disk Chroma."""
 
+    chroma_token: str = ""
+    """Token sent to the Chroma server in Chroma's token header (X-Chroma-Token, as Chroma's
+    token authentication and a proxy in front of `chroma run` read it). Never logged."""
+
     embed_model: str = "all-MiniLM-L6-v2"
     """Embedding model: the name of a packaged model or a local sentence-transformers folder."""
 
@@ -89,8 +93,9 @@ class Settings(BaseSettings):
     """A document left half-written by another process is cleaned up after this long."""
 
     database_url: str | None = None
-    """Side state (memberships, audit trail) in this database (postgresql://user:pw@host/db);
-    empty means SQLite in the data directory (ragdesk.sqlite3). Never logged."""
+    """Side state (memberships, audit trail, question log, briefs, themes, evaluation runs and,
+    here only, figure cells) in this database (postgresql://user:pw@host/db), shared by every
+    replica; empty means SQLite in the data directory (ragdesk.sqlite3). Never logged."""
 
     auth: str = "auto"
     """auto: sign-in when an identity provider is configured (.streamlit/secrets.toml [auth]

@@ -64,10 +64,12 @@ class Services:
     def delete_workspace(self, name: str, user: Principal | str | None = None) -> None:
         """Delete a workspace (its owners and admins only), its members with it."""
         from rag.retrieve import forget_lexical
+        from rag.storage.side import forget_workspace
 
         collection = self.store.collection_for(name)
         self.access.delete_workspace(self.principal(user), name, self.store)
         forget_lexical(self.lexical_dir, collection)
+        forget_workspace(self.side_engine, collection)
 
     def audit(self, action: str, workspace: Workspace | None = None, target: str = "",
               detail: dict | None = None, user: Principal | str | None = None) -> None:
@@ -105,10 +107,11 @@ class Services:
         self.access.require(workspace, "editor", "adding documents")
         self.recover(workspace)
         data_dir, collection = self.settings.data_dir, workspace.collection_name
+        engine = self.side_engine
 
         def on_report(report) -> None:
             # Failures wait on the dashboard until a file of that name is added.
-            note_ingest_quietly(data_dir, collection, report)
+            note_ingest_quietly(data_dir, collection, report, engine)
             self.access.note_ingest(workspace, report)
 
         return Ingestor(workspace, self.embedder, self.settings,
@@ -148,44 +151,60 @@ class Services:
         return model
 
     def figure_store(self, workspace: Workspace):
-        """The workspace's cells (DuckDB beside the Chroma data), built once per workspace."""
+        """The workspace's cells, built once per workspace: on the shared database when
+        RAG_DATABASE_URL names one (every replica reads them), else DuckDB beside the Chroma
+        data (the embedded default)."""
         from rag.figures.store import DuckFigureStore, figures_path
 
         key = ("figures", workspace.collection_name)
         with self._lock:
             store = self._models.get(key)
-            if store is None:
+        if store is None:
+            if self.settings.database_url:
+                from rag.storage.cells import SqlFigureStore
+
+                store = SqlFigureStore(self.side_engine, workspace.collection_name)
+            else:
                 # A read-only data dir: no cells (numeric questions go to the model).
                 store = DuckFigureStore(":memory:" if self.store.read_only else figures_path(
                     self.settings.data_dir, workspace.collection_name))
-                self._models[key] = store
+            with self._lock:
+                store = self._models.setdefault(key, store)
         return store
 
-    # -- the side stores kept next to each workspace (ask here; never construct them) -----------
+    # -- the side stores of each workspace, on the storage port (ask here; never construct
+    # them): SQLite in the data dir, or the database of RAG_DATABASE_URL that replicas share ---
+
+    @property
+    def side_engine(self):
+        """The storage port's database (rag.storage.db), migrated once per process."""
+        from rag.storage.db import engine_for
+
+        return engine_for(self.settings)
 
     def question_log(self, workspace: Workspace):
-        """The workspace's question log (and ingest failures): one SQLite file."""
+        """The workspace's question log (and ingest failures)."""
         from rag.analytics.questions.log import QuestionLog
 
-        return QuestionLog(self.settings.data_dir, workspace.collection_name)
+        return QuestionLog(self.settings.data_dir, workspace.collection_name, self.side_engine)
 
     def eval_history(self, workspace: Workspace):
         """The workspace's evaluation runs over time."""
         from rag.eval.history import EvalHistory
 
-        return EvalHistory(self.settings.data_dir, workspace.collection_name)
+        return EvalHistory(self.settings.data_dir, workspace.collection_name, self.side_engine)
 
     def summary_store(self):
         """Stored briefs (keyed by workspace collection and document in each call)."""
         from rag.analytics.summaries.store import SummaryStore
 
-        return SummaryStore(self.settings.data_dir)
+        return SummaryStore(self.settings.data_dir, self.side_engine)
 
     def analysis_store(self):
         """Stored feedback analyses (keyed by workspace collection and document in each call)."""
         from rag.analytics.feedback.store import AnalysisStore
 
-        return AnalysisStore(self.settings.data_dir)
+        return AnalysisStore(self.settings.data_dir, self.side_engine)
 
     def log_answer(self, workspace: Workspace, answer, source: str = "app") -> int | None:
         """Keep an answer in the workspace's question log, with its question's vector; a log
@@ -193,8 +212,12 @@ class Services:
         from rag.analytics.questions.log import log_quietly
 
         self.access.note_question(workspace, answer, source)
+        try:
+            engine = self.side_engine
+        except RagError:
+            return None  # a log that cannot be opened never stops a question
         return log_quietly(self.settings.data_dir, workspace.collection_name, answer, source,
-                           self.embedder)
+                           self.embedder, engine)
 
     def figure_engine(self, workspace: Workspace):
         from rag.figures.engine import FigureEngine

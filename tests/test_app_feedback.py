@@ -214,8 +214,8 @@ def test_themes_map_trend_drilldown_ask_edit_and_persistence(app_env):
     assert merged.theme(regular[0].id).size == regular[0].size + regular[2].size
     assert merged.theme(regular[0].id).name == "Map re-sync"
     ws = state.services().workspace(state.DEFAULT_WORKSPACE)
-    saved = get_settings().data_dir / "analytics" / ws.collection_name / f"{doc_id}.json"
-    assert saved.exists()
+    # Saved on the storage port (the data dir's database), not as a file.
+    assert state.services().analysis_store().saved_at(ws.collection_name, doc_id) is not None
 
     # A new session shows the saved result at once, without running anything.
     SCRIPT.clear()

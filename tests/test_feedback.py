@@ -331,17 +331,19 @@ def test_store_roundtrip_staleness_and_bad_files(tmp_path, analysis):
     doc = DocumentInfo("abc123", "fb", "fb.csv", "table", 48, 48, 10, 1000.0)
     a = replace(a, source={"fingerprint": fb.fingerprint(doc, "m")})
     store = fb.AnalysisStore(tmp_path)
-    path = store.save("rd-ws-1234", doc.doc_id, a)
-    assert path == tmp_path / "analytics" / "rd-ws-1234" / "abc123.json"
-    assert [p.name for p in path.parent.iterdir()] == ["abc123.json"]  # no temp file left
+    store.save("rd-ws-1234", doc.doc_id, a)
+    assert not (tmp_path / "analytics").exists()  # on the storage port, not in files
     assert store.load("rd-ws-1234", doc, "m") == a
     changed = DocumentInfo("abc123", "fb", "fb.csv", "table", 48, 48, 10, 2000.0)
     assert store.load("rd-ws-1234", changed, "m") is None  # re-added: recompute
     assert store.load("rd-ws-1234", doc, "other-model") is None
-    path.write_text("{not json")
+    from rag.storage.tables import analyses
+
+    with store.engine.begin() as con:  # a damaged row is skipped, never an exception
+        con.execute(analyses.update().values(payload="{not json"))
     assert store.load("rd-ws-1234", doc, "m") is None
     with pytest.raises(fb.FeedbackError):
-        store.path("../evil", "x")
+        store.key("../evil", "x")
 
 
 # -- exports ---------------------------------------------------------------------------------------

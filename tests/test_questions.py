@@ -99,8 +99,8 @@ def test_answer_round_trip_keeps_what_the_dashboard_needs(log):
     assert (p.chunk_id, p.doc_id, p.doc_name, p.page, p.location) == \
         ("c0", "d-report", "report", 3, "p. 3")
     assert len(p.snippet) <= qlog.SNIPPET_CHARS
-    assert log.path == Path(log.path.parent) / "questions.sqlite"
-    assert log.path.parent.name == COLLECTION and log.path.parent.parent.name == "analytics"
+    # On the storage port (the data dir's ragdesk.sqlite3), keyed by the workspace.
+    assert log.engine.url.database.endswith("ragdesk.sqlite3") and log.collection == COLLECTION
     assert log.get(qid).asked_at == pytest.approx(time.time(), abs=60)
     assert log.count() == 1
 
@@ -445,7 +445,8 @@ def test_two_processes_write_at_once(tmp_path):
         assert sorted(mine) == sorted(f"writer {w} question {i}" for i in range(n))
     assert {f["filename"] for f in log.failures()} == {"file-1.pdf", "file-2.pdf"}
     assert all(f["attempts"] == n // 10 for f in log.failures())
-    mode = __import__("sqlite3").connect(log.path).execute("PRAGMA journal_mode").fetchone()
+    db = tmp_path / "ragdesk.sqlite3"
+    mode = __import__("sqlite3").connect(db).execute("PRAGMA journal_mode").fetchone()
     assert mode[0] == "wal"
 
 

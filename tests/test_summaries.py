@@ -404,8 +404,11 @@ def test_store_roundtrip_contract_staleness_and_list(tmp_path, services, workspa
     model = ScriptedChat()
     b, cached = summarize_document(workspace, doc, "auto", model, store=store)
     assert not cached and b.kind == "earnings" and b.kind_guessed and model.calls
-    folder = tmp_path / "analytics" / workspace.collection_name / "summaries"
-    assert len(list(folder.glob("*.json"))) == 1 and not list(folder.glob(".*.tmp"))
+    from rag.storage.tables import briefs
+
+    with store.engine.connect() as con:  # one row on the storage port, nothing on disk beside
+        assert con.execute(briefs.select()).all()[0].doc_key == doc.doc_id
+    assert not (tmp_path / "analytics" / workspace.collection_name / "summaries").exists()
     # Shown again at once: no model call.
     n = len(model.calls)
     again, cached = summarize_document(workspace, doc, "earnings", model, store=store)
@@ -430,12 +433,13 @@ def test_store_roundtrip_contract_staleness_and_list(tmp_path, services, workspa
     assert store.load(workspace.collection_name, changed, "earnings", model.name) is None
     assert store.list(workspace.collection_name, [changed]) == []
     assert len(store.list(workspace.collection_name, [doc])) == 1
-    # A damaged file is skipped, never an exception.
-    next(folder.glob("*.json")).write_text("{not json")
+    # A damaged row is skipped, never an exception.
+    with store.engine.begin() as con:
+        con.execute(briefs.update().values(payload="{not json"))
     assert store.load(workspace.collection_name, doc, "earnings", model.name) is None
     assert store.list(workspace.collection_name) == []
     with pytest.raises(RagError):
-        store.path("../escape", doc.doc_id, "earnings", "")
+        store.key("../escape", doc.doc_id, "earnings", "")
 
 
 def test_compare_is_stored_and_found_again(tmp_path, workspace, ingestor):

@@ -371,11 +371,13 @@ def feedback_frame(data_dir: Path, collection: str, embed_model: str,
         if d.kind != "table" or d.status != "ready":
             continue
         try:
-            path = store.path(collection, d.doc_id)
-            st = path.stat()
+            saved = store.saved_at(collection, d.doc_id)
         except (OSError, ValueError, RagError):
             continue
-        key = (f"{path}|{embed_model}|{d.chunks}|{d.added_at}", st.st_mtime_ns, st.st_size)
+        if saved is None:
+            continue
+        ident = f"{store.engine.url}|{collection}|{d.doc_id}|{embed_model}|{d.chunks}"
+        key = (f"{ident}|{d.added_at}", saved, 0)
         themes = _THEMES_CACHE.get(key)
         if themes is None:
             a = store.load(collection, d, embed_model)

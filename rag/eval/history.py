@@ -1,7 +1,7 @@
-"""Evaluation runs kept over time, per workspace, next to its question log.
+"""Evaluation runs kept over time, per workspace, on the storage port (`rag.storage`: SQLite in
+the data directory, or the shared database of RAG_DATABASE_URL).
 
-`<data_dir>/analytics/<collection>/eval.sqlite` (WAL, safe with several writers) holds one row
-a run: when, which set, k, recall@k, MRR, the embedding model and settings, and the
+One row a run: when, which set, k, recall@k, MRR, the embedding model and settings, and the
 per-question results, so the dashboard can chart quality across changes of model or chunking.
 """
 
@@ -9,59 +9,64 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
-from rag.eval.retrieval import EvalRun
-from rag.storage.sqlite import open_sqlite, write_sqlite
+from sqlalchemy import Engine, insert, select
 
-DB_NAME = "eval.sqlite"
+from rag.eval.retrieval import EvalRun
+from rag.storage.tables import eval_runs
+
+LEGACY_NAME = "eval.sqlite"
+"""The per-workspace file of earlier releases, imported into the port on first use."""
 _SAFE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at REAL NOT NULL,
-    set_name TEXT NOT NULL DEFAULT '',
-    k INTEGER NOT NULL,
-    questions INTEGER NOT NULL,
-    recall REAL NOT NULL,
-    mrr REAL NOT NULL,
-    embed_model TEXT NOT NULL DEFAULT '',
-    settings TEXT NOT NULL DEFAULT '{}',
-    seconds REAL NOT NULL DEFAULT 0,
-    result TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);
-"""
+_RUN_COLUMNS = ("created_at", "set_name", "k", "questions", "recall", "mrr", "embed_model",
+                "settings", "seconds", "result")
 
 
 class EvalHistory:
     """The evaluation runs of one workspace."""
 
-    def __init__(self, data_dir: Path | str, collection: str) -> None:
+    def __init__(self, data_dir: Path | str, collection: str, engine: Engine | None = None
+                 ) -> None:
         if not _SAFE.match(collection or ""):
             raise ValueError(f"invalid workspace collection name: {collection!r}")
-        self.path = Path(data_dir) / "analytics" / collection / DB_NAME
+        self.collection = collection
+        self.data_dir = Path(data_dir)
+        self.legacy_path = self.data_dir / "analytics" / collection / LEGACY_NAME
+        self._given = engine
+        self._ready: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._ready is None:
+            from rag.storage.db import engine_for_dir
+            from rag.storage.legacy import import_once
+
+            engine = self._given or engine_for_dir(self.data_dir)
+            import_once(engine, self.legacy_path, self._import_legacy)
+            self._ready = engine
+        return self._ready
 
     def add(self, run: EvalRun) -> int:
         d = run.to_dict()
-        with write_sqlite(self.path, _SCHEMA) as con:
-            cur = con.execute(
-                "INSERT INTO runs (created_at, set_name, k, questions, recall, mrr, embed_model, "
-                "settings, seconds, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run.created_at, run.set_name, run.k, run.questions, run.recall, run.mrr,
-                 run.embed_model, json.dumps(run.settings, default=str), run.seconds,
-                 json.dumps(d, ensure_ascii=False, default=str)))
-            return int(cur.lastrowid or 0)
+        with self.engine.begin() as con:
+            res = con.execute(insert(eval_runs).values(
+                workspace=self.collection, created_at=run.created_at, set_name=run.set_name,
+                k=run.k, questions=run.questions, recall=run.recall, mrr=run.mrr,
+                embed_model=run.embed_model, settings=json.dumps(run.settings, default=str),
+                seconds=run.seconds, result=json.dumps(d, ensure_ascii=False, default=str)))
+        return int(res.inserted_primary_key[0])
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run, oldest first, without the per-question results."""
-        if not self.path.exists():
-            return []
-        with open_sqlite(self.path, _SCHEMA) as con:
-            rows = con.execute("SELECT id, created_at, set_name, k, questions, recall, mrr, "
-                               "embed_model, settings, seconds FROM runs "
-                               "ORDER BY created_at, id").fetchall()
+        r = eval_runs.c
+        with self.engine.connect() as con:
+            rows = con.execute(select(r.id, r.created_at, r.set_name, r.k, r.questions, r.recall,
+                                      r.mrr, r.embed_model, r.settings, r.seconds)
+                               .where(r.workspace == self.collection)
+                               .order_by(r.created_at, r.id)).all()
         out = []
         for rid, at, name, k, n, recall, mrr, model, settings, secs in rows:
             try:
@@ -75,14 +80,27 @@ class EvalHistory:
 
     def result(self, run_id: int) -> dict[str, Any] | None:
         """A run's full JSON (as `ragdesk eval --json` prints it)."""
-        if not self.path.exists():
-            return None
-        with open_sqlite(self.path, _SCHEMA) as con:
-            row = con.execute("SELECT result FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+        r = eval_runs.c
+        with self.engine.connect() as con:
+            payload = con.execute(select(r.result).where(
+                r.workspace == self.collection, r.id == int(run_id))).scalar()
         try:
-            return json.loads(row[0]) if row else None
+            return json.loads(payload) if payload else None
         except ValueError:
             return None
+
+    def _import_legacy(self, con) -> None:
+        old = sqlite3.connect(f"file:{self.legacy_path}?mode=ro", uri=True, timeout=30.0)
+        try:
+            if not old.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs'").fetchone():
+                return
+            rows = [dict(zip(_RUN_COLUMNS, r, strict=True), workspace=self.collection)
+                    for r in old.execute(f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs "
+                                         "ORDER BY id")]
+        finally:
+            old.close()
+        if rows:
+            con.execute(insert(eval_runs), rows)
 
 
 def runs_frame(runs: list[dict[str, Any]]):

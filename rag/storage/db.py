@@ -17,12 +17,15 @@ from sqlalchemy.engine import make_url
 from rag.errors import RagError
 
 SQLITE_NAME = "ragdesk.sqlite3"
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 """The newest migration in `alembic/versions` (a test keeps the two equal): a database already
 there is opened without importing Alembic at all."""
 HERE = Path(__file__).resolve().parent
 
 _ENGINES: dict[str, Engine] = {}
+_DIR_URLS: dict[str, str] = {}
+"""The database each data directory's settings named (so a store given only a data directory,
+as the dashboard and the CLI build them, finds the same database as the services)."""
 _LOCK = threading.Lock()
 
 
@@ -98,7 +101,28 @@ def current_revision(engine: Engine) -> str | None:
 
 def engine_for(settings) -> Engine:
     """The process's engine for these settings, migrated once per process."""
-    url = database_url(settings)
+    return _engine(database_url(settings), Path(settings.data_dir))
+
+
+def engine_for_dir(data_dir: Path | str) -> Engine:
+    """The side-state engine serving a data directory: the database its settings named in this
+    process (RAG_DATABASE_URL, or the process's own settings when they are for this directory),
+    else the SQLite file in it."""
+    key = str(Path(data_dir).resolve())
+    url = _DIR_URLS.get(key)
+    if url is None:
+        from rag.config import get_settings
+
+        own = get_settings()
+        if str(Path(own.data_dir).resolve()) == key:
+            url = database_url(own)
+        else:
+            url = f"sqlite:///{Path(data_dir) / SQLITE_NAME}"
+    return _engine(url, Path(data_dir))
+
+
+def _engine(url: str, data_dir: Path) -> Engine:
+    _DIR_URLS[str(data_dir.resolve())] = url
     with _LOCK:
         engine = _ENGINES.get(url)
         if engine is None:
@@ -123,3 +147,4 @@ def dispose_all() -> None:
         for engine in _ENGINES.values():
             engine.dispose()
         _ENGINES.clear()
+        _DIR_URLS.clear()

@@ -95,6 +95,16 @@ class Memberships:
             con.execute(delete(memberships).where(memberships.c.workspace == workspace))
 
 
+def forget_workspace(engine: Engine, workspace: str) -> None:
+    """Remove a deleted workspace's side state (question log, runs, briefs, analyses, cells);
+    its audit records stay (append-only)."""
+    from rag.storage.tables import WORKSPACE_TABLES
+
+    with engine.begin() as con:
+        for table in WORKSPACE_TABLES:
+            con.execute(delete(table).where(table.c.workspace == workspace))
+
+
 # -- the audit trail -----------------------------------------------------------------------------
 
 _SECRET_KEY = re.compile(r"(api[_-]?key|secret|token|password|passwd|credential|authorization"

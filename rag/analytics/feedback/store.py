@@ -1,14 +1,18 @@
-"""Analyses saved next to the workspace, as JSON, valid only for the document version analysed."""
+"""Analyses saved with the workspace on the storage port (`rag.storage`: SQLite in the data
+directory, or the shared database of RAG_DATABASE_URL), valid only for the document version
+analysed."""
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from rag.analytics.export import write_json_atomic
+from sqlalchemy import Engine, delete, insert, select
+
 from rag.analytics.feedback.model import (
     FORMAT_VERSION,
     Analysis,
@@ -17,6 +21,8 @@ from rag.analytics.feedback.model import (
     Roles,
     Theme,
 )
+from rag.storage.tables import analyses
+from rag.storage.upsert import upsert
 from rag.types import DocumentInfo
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -67,36 +73,81 @@ def from_json(d: dict[str, Any]) -> Analysis:
 
 
 class AnalysisStore:
-    """Analyses saved as JSON under `<data_dir>/analytics/<collection>/<doc_id>.json`."""
+    """Saved analyses, one per workspace collection and feedback document."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.root = Path(data_dir) / "analytics"
+    def __init__(self, data_dir: Path | str, engine: Engine | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self._given = engine
+        self._engine: Engine | None = None
 
-    def path(self, collection: str, doc_id: str) -> Path:
-        if not _SAFE_ID.match(collection) or not _SAFE_ID.match(doc_id):
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from rag.storage.db import engine_for_dir
+
+            self._engine = self._given or engine_for_dir(self.data_dir)
+        return self._engine
+
+    @staticmethod
+    def key(collection: str, doc_id: str) -> dict[str, str]:
+        if not _SAFE_ID.match(collection or "") or not _SAFE_ID.match(doc_id or ""):
             raise FeedbackError("invalid workspace or document id")
-        return self.root / collection / f"{doc_id}.json"
+        return {"workspace": collection, "doc_id": doc_id}
 
-    def save(self, collection: str, doc_id: str, a: Analysis) -> Path:
-        """Write atomically: readers see the old file or the new one, never half of one."""
-        path = self.path(collection, doc_id)
-        return write_json_atomic(path, to_json(a))
+    def _ready(self, collection: str) -> Engine:
+        """The engine, with this workspace's analysis files of an earlier release imported
+        (`analytics/<collection>/<doc_id>.json`)."""
+        from rag.storage.legacy import import_once
+
+        folder = self.data_dir / "analytics" / collection
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            import_once(self.engine, path,
+                        lambda con, p=path: self._import_legacy(con, collection, p))
+        return self.engine
+
+    def save(self, collection: str, doc_id: str, a: Analysis) -> None:
+        """Store an analysis whole (replacing the document's previous one)."""
+        row = {**self.key(collection, doc_id),
+               "fingerprint": str(a.source.get("fingerprint", "")), "saved_at": time.time(),
+               "payload": json.dumps(to_json(a), ensure_ascii=False)}
+        with self._ready(collection).begin() as con:
+            upsert(con, analyses, [row])
+
+    def saved_at(self, collection: str, doc_id: str) -> float | None:
+        """When the document's analysis was last saved (None: never), for caches."""
+        key = self.key(collection, doc_id)
+        with self._ready(collection).connect() as con:
+            return con.execute(select(analyses.c.saved_at).where(
+                *(analyses.c[k] == v for k, v in key.items()))).scalar()
 
     def load(self, collection: str, doc: DocumentInfo, embed_model: str) -> Analysis | None:
         """The saved analysis of this exact document version, or None (absent, stale, bad)."""
         try:
-            path = self.path(collection, doc.doc_id)
-            if not path.exists():
+            key = self.key(collection, doc.doc_id)
+            with self._ready(collection).connect() as con:
+                payload = con.execute(select(analyses.c.payload).where(
+                    *(analyses.c[k] == v for k, v in key.items()))).scalar()
+            if payload is None:
                 return None
-            a = from_json(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError, FeedbackError):
+            a = from_json(json.loads(payload))
+        except (ValueError, KeyError, TypeError, FeedbackError):
             return None
         if a.source.get("fingerprint") != fingerprint(doc, embed_model):
             return None
         return a
 
     def delete(self, collection: str, doc_id: str) -> None:
-        self.path(collection, doc_id).unlink(missing_ok=True)
+        key = self.key(collection, doc_id)
+        with self._ready(collection).begin() as con:
+            con.execute(delete(analyses).where(
+                *(analyses.c[k] == v for k, v in key.items())))
+
+    def _import_legacy(self, con, collection: str, path: Path) -> None:
+        payload = path.read_text(encoding="utf-8")
+        d = json.loads(payload)
+        fp = str((d.get("source") or {}).get("fingerprint", ""))
+        con.execute(insert(analyses).values(**self.key(collection, path.stem), fingerprint=fp,
+                                            saved_at=path.stat().st_mtime, payload=payload))
 
 
 def source_of(ws, doc: DocumentInfo) -> dict[str, Any]:

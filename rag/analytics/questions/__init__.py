@@ -21,7 +21,7 @@ questions by topic). Everything public is re-exported here, so
 from __future__ import annotations
 
 from rag.analytics.questions.log import (
-    DB_NAME,
+    LEGACY_NAME,
     QuestionLog,
     log_quietly,
     note_ingest_quietly,
@@ -84,9 +84,9 @@ __all__ = [
     "CHECK_FLAGGED",
     "CHECK_NONE",
     "CHECK_OK",
-    "DB_NAME",
     "FLAGGED",
     "GREEDY_SIMILARITY",
+    "LEGACY_NAME",
     "OTHER_TOPIC",
     "OUTCOMES",
     "PASSAGES_KEPT",

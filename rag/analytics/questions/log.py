@@ -1,4 +1,6 @@
-"""The question log of one workspace: one SQLite file of questions, vectors, failures, caches."""
+"""The question log of one workspace: questions, their vectors, ingest failures and caches, on
+the storage port (`rag.storage`: SQLite in the data directory, or the shared database of
+RAG_DATABASE_URL, so every replica sees every question)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine, delete, func, insert, select, update
+
 from rag.analytics.questions.records import (
     ANSWERED,
     CHECK_NONE,
@@ -22,58 +26,47 @@ from rag.analytics.questions.records import (
     row_from_answer,
     text_key,
 )
-from rag.storage.sqlite import open_sqlite, write_sqlite
+from rag.storage.tables import ingest_failures, question_cache, question_vectors, questions
+from rag.storage.upsert import upsert
 
-DB_NAME = "questions.sqlite"
+LEGACY_NAME = "questions.sqlite"
+"""The per-workspace file of earlier releases, imported into the port on first use."""
 _SAFE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS questions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    asked_at REAL NOT NULL,
-    question TEXT NOT NULL,
-    rewritten TEXT NOT NULL DEFAULT '',
-    model TEXT NOT NULL DEFAULT '',
-    seconds REAL,
-    first_token_s REAL,
-    abstained INTEGER NOT NULL,
-    citation_check TEXT NOT NULL,
-    citations INTEGER NOT NULL DEFAULT 0,
-    flags TEXT NOT NULL DEFAULT '[]',
-    passages TEXT NOT NULL DEFAULT '[]',
-    answer TEXT NOT NULL DEFAULT '',
-    source TEXT NOT NULL DEFAULT 'app',
-    reask_of INTEGER,
-    resolved_at REAL,
-    resolved_by INTEGER,
-    resolution TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS questions_asked_at ON questions(asked_at);
-CREATE TABLE IF NOT EXISTS question_vectors (
-    key TEXT NOT NULL, model TEXT NOT NULL, vec BLOB NOT NULL, PRIMARY KEY (key, model)
-);
-CREATE TABLE IF NOT EXISTS ingest_failures (
-    filename TEXT PRIMARY KEY, message TEXT NOT NULL, failed_at REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 1
-);
-CREATE TABLE IF NOT EXISTS cache (
-    name TEXT PRIMARY KEY, payload TEXT NOT NULL, updated_at REAL NOT NULL
-);
-"""
+
+
+def _record_select():
+    """The columns `record_from_row` reads, in its order."""
+    cols = ["id", *ROW_COLUMNS, "resolved_at", "resolved_by", "resolution"]
+    return select(*(questions.c[c] for c in cols))
 
 
 class QuestionLog:
-    """The question log (and ingest failures) of one workspace, in one SQLite file."""
+    """The question log (and ingest failures) of one workspace."""
 
-    def __init__(self, data_dir: Path | str, collection: str) -> None:
+    def __init__(self, data_dir: Path | str, collection: str, engine: Engine | None = None
+                 ) -> None:
         if not _SAFE.match(collection or ""):
             raise ValueError(f"invalid workspace collection name: {collection!r}")
-        self.path = Path(data_dir) / "analytics" / collection / DB_NAME
+        self.collection = collection
+        self.data_dir = Path(data_dir)
+        self.legacy_path = self.data_dir / "analytics" / collection / LEGACY_NAME
+        self._given = engine
+        self._ready: Engine | None = None
 
-    def _connect(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        return open_sqlite(self.path, _SCHEMA)
+    @property
+    def engine(self) -> Engine:
+        """The port's engine, with this workspace's file of an earlier release imported."""
+        if self._ready is None:
+            from rag.storage.db import engine_for_dir
+            from rag.storage.legacy import import_once
 
-    def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        return write_sqlite(self.path, _SCHEMA)
+            engine = self._given or engine_for_dir(self.data_dir)
+            import_once(engine, self.legacy_path, self._import_legacy)
+            self._ready = engine
+        return self._ready
+
+    def _ws(self, table):
+        return table.c.workspace == self.collection
 
     # -- questions --------------------------------------------------------------------------------
 
@@ -81,30 +74,33 @@ class QuestionLog:
         """Insert one row (see `row_from_answer`); returns its id."""
         return self.add_many([row])[0]
 
+    @staticmethod
+    def _values(row: dict[str, Any]) -> dict[str, Any]:
+        vals = {}
+        for c in ROW_COLUMNS:
+            v = row.get(c)
+            if c in ("flags", "passages"):
+                v = json.dumps(v or [], ensure_ascii=False)
+            elif c == "abstained":
+                v = int(bool(v))
+            elif c == "citation_check":
+                v = v or CHECK_NONE
+            elif c in ("rewritten", "model", "answer"):
+                v = v or ""
+            elif c == "source":
+                v = v or SOURCE_APP
+            elif c == "citations":
+                v = int(v or 0)
+            vals[c] = v
+        return vals
+
     def add_many(self, rows: Sequence[dict[str, Any]]) -> list[int]:
         ids = []
-        with self._write() as con:
+        with self.engine.begin() as con:
             for row in rows:
-                vals = []
-                for c in ROW_COLUMNS:
-                    v = row.get(c)
-                    if c in ("flags", "passages"):
-                        v = json.dumps(v or [], ensure_ascii=False)
-                    elif c == "abstained":
-                        v = int(bool(v))
-                    elif c == "citation_check":
-                        v = v or CHECK_NONE
-                    elif c in ("rewritten", "model", "answer"):
-                        v = v or ""
-                    elif c == "source":
-                        v = v or SOURCE_APP
-                    elif c == "citations":
-                        v = int(v or 0)
-                    vals.append(v)
-                cur = con.execute(
-                    f"INSERT INTO questions ({', '.join(ROW_COLUMNS)}) "
-                    f"VALUES ({', '.join('?' * len(ROW_COLUMNS))})", vals)
-                ids.append(int(cur.lastrowid or 0))
+                res = con.execute(insert(questions).values(workspace=self.collection,
+                                                           **self._values(row)))
+                ids.append(int(res.inserted_primary_key[0]))
         return ids
 
     def log(self, answer: Any, source: str = SOURCE_APP, reask_of: int | None = None) -> int:
@@ -114,49 +110,43 @@ class QuestionLog:
     def records(self, include_reasks: bool = False, since: float | None = None
                 ) -> list[QuestionRecord]:
         """Logged questions, oldest first (re-asks made by the dashboard left out unless asked)."""
-        sql = "SELECT * FROM questions WHERE 1=1"
-        args: list[Any] = []
+        q = _record_select().where(self._ws(questions))
         if not include_reasks:
-            sql += " AND source != ?"
-            args.append(SOURCE_REASK)
+            q = q.where(questions.c.source != SOURCE_REASK)
         if since is not None:
-            sql += " AND asked_at >= ?"
-            args.append(since)
-        if not self.path.exists():
-            return []
-        with self._connect() as con:
-            rows = con.execute(sql + " ORDER BY asked_at, id", args).fetchall()
-        return [record_from_row(r) for r in rows]
+            q = q.where(questions.c.asked_at >= since)
+        with self.engine.connect() as con:
+            rows = con.execute(q.order_by(questions.c.asked_at, questions.c.id)).all()
+        return [record_from_row(tuple(r)) for r in rows]
 
     def get(self, qid: int) -> QuestionRecord | None:
-        if not self.path.exists():
-            return None
-        with self._connect() as con:
-            row = con.execute("SELECT * FROM questions WHERE id = ?", (int(qid),)).fetchone()
-        return record_from_row(row) if row else None
+        with self.engine.connect() as con:
+            row = con.execute(_record_select().where(
+                self._ws(questions), questions.c.id == int(qid))).first()
+        return record_from_row(tuple(row)) if row else None
 
     def count(self) -> int:
-        if not self.path.exists():
-            return 0
-        with self._connect() as con:
-            return int(con.execute("SELECT COUNT(*) FROM questions").fetchone()[0])
+        with self.engine.connect() as con:
+            return int(con.execute(select(func.count()).select_from(questions)
+                                   .where(self._ws(questions))).scalar() or 0)
 
     def mark_resolved(self, qid: int, note: str = "marked resolved by hand",
                       resolved_by: int | None = None, at: float | None = None) -> None:
         """Take a question off the unanswered list."""
-        with self._write() as con:
-            cur = con.execute(
-                "UPDATE questions SET resolved_at = ?, resolved_by = ?, resolution = ? "
-                "WHERE id = ?", (at or time.time(), resolved_by, note[:300], int(qid)))
-            if cur.rowcount == 0:
-                from rag.errors import NotFound
+        with self.engine.begin() as con:
+            res = con.execute(update(questions).where(
+                self._ws(questions), questions.c.id == int(qid)).values(
+                resolved_at=at or time.time(), resolved_by=resolved_by, resolution=note[:300]))
+        if res.rowcount == 0:
+            from rag.errors import NotFound
 
-                raise NotFound(f"no question {qid} in this workspace's log: reload the page")
+            raise NotFound(f"no question {qid} in this workspace's log: reload the page")
 
     def reopen(self, qid: int) -> None:
-        with self._write() as con:
-            con.execute("UPDATE questions SET resolved_at = NULL, resolved_by = NULL, "
-                        "resolution = '' WHERE id = ?", (int(qid),))
+        with self.engine.begin() as con:
+            con.execute(update(questions).where(
+                self._ws(questions), questions.c.id == int(qid)).values(
+                resolved_at=None, resolved_by=None, resolution=""))
 
     # -- vectors (each question embedded once) -----------------------------------------------------
 
@@ -171,17 +161,17 @@ class QuestionLog:
         """
         import numpy as np
 
+        qv = question_vectors
         keys = [text_key(t) for t in texts]
         found: dict[str, Any] = {}
-        if self.path.exists() and keys:
-            with self._connect() as con:
+        if keys:
+            with self.engine.connect() as con:
                 uniq = list(dict.fromkeys(keys))
                 for i in range(0, len(uniq), 500):
                     part = uniq[i : i + 500]
-                    rows = con.execute(
-                        f"SELECT key, vec FROM question_vectors WHERE model = ? AND key IN "
-                        f"({', '.join('?' * len(part))})", [model, *part]).fetchall()
-                    found.update({k: np.frombuffer(v, dtype=np.float32) for k, v in rows})
+                    rows = con.execute(select(qv.c.key, qv.c.vec).where(
+                        self._ws(qv), qv.c.model == model, qv.c.key.in_(part))).all()
+                    found.update({k: np.frombuffer(bytes(v), dtype=np.float32) for k, v in rows})
         todo = list(dict.fromkeys(k for k in keys if k not in found))
         if max_embed is not None:
             todo = todo[len(todo) - max_embed:] if max_embed > 0 else []
@@ -194,10 +184,11 @@ class QuestionLog:
                 norms = np.linalg.norm(vecs, axis=1, keepdims=True)
                 vecs = vecs / np.where(norms == 0, 1.0, norms)
                 new.update(zip(part, vecs, strict=True))
-            with self._write() as con:
-                con.executemany(
-                    "INSERT OR REPLACE INTO question_vectors (key, model, vec) VALUES (?, ?, ?)",
-                    [(k, model, v.astype(np.float32).tobytes()) for k, v in new.items()])
+            with self.engine.begin() as con:
+                # Replace: another replica may have stored the same question meanwhile.
+                upsert(con, qv, [{"workspace": self.collection, "key": k, "model": model,
+                                  "vec": v.astype(np.float32).tobytes()}
+                                 for k, v in new.items()])
             found.update(new)
         dim = next((len(v) for v in found.values()), 0)
         X = np.zeros((len(texts), dim), dtype=np.float32)
@@ -213,51 +204,93 @@ class QuestionLog:
     # -- cache (topics) -----------------------------------------------------------------------------
 
     def cache_get(self, name: str) -> dict[str, Any] | None:
-        if not self.path.exists():
-            return None
-        with self._connect() as con:
-            row = con.execute("SELECT payload FROM cache WHERE name = ?", (name,)).fetchone()
+        qc = question_cache
+        with self.engine.connect() as con:
+            payload = con.execute(select(qc.c.payload).where(
+                self._ws(qc), qc.c.name == name)).scalar()
         try:
-            return json.loads(row[0]) if row else None
+            return json.loads(payload) if payload else None
         except ValueError:
             return None
 
     def cache_put(self, name: str, payload: dict[str, Any]) -> None:
-        with self._write() as con:
-            con.execute("INSERT OR REPLACE INTO cache (name, payload, updated_at) "
-                        "VALUES (?, ?, ?)", (name, json.dumps(payload), time.time()))
+        qc = question_cache
+        with self.engine.begin() as con:
+            upsert(con, qc, [{"workspace": self.collection, "name": name,
+                              "payload": json.dumps(payload), "updated_at": time.time()}])
 
     # -- ingest failures ----------------------------------------------------------------------------
 
     def record_ingest(self, filename: str, ok: bool, message: str = "") -> None:
         """A failed file is kept until a file of that name is added (or it is dismissed)."""
-        with self._write() as con:
+        f = ingest_failures
+        this = (self._ws(f), f.c.filename == filename)
+        with self.engine.begin() as con:
             if ok:
-                con.execute("DELETE FROM ingest_failures WHERE filename = ?", (filename,))
-            else:
-                con.execute(
-                    "INSERT INTO ingest_failures (filename, message, failed_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT(filename) DO UPDATE SET message = excluded.message, "
-                    "failed_at = excluded.failed_at, attempts = attempts + 1",
-                    (filename, message[:500], time.time()))
+                con.execute(delete(f).where(*this))
+                return
+            upsert(con, f, [{"workspace": self.collection, "filename": filename,
+                             "message": message[:500], "failed_at": time.time(), "attempts": 1}],
+                   update={"message": lambda new: new.message,
+                           "failed_at": lambda new: new.failed_at,
+                           "attempts": f.c.attempts + 1})
 
     def failures(self) -> list[dict[str, Any]]:
         """Files that failed to ingest and were not added since, newest first."""
-        if not self.path.exists():
-            return []
-        with self._connect() as con:
-            rows = con.execute("SELECT filename, message, failed_at, attempts FROM "
-                               "ingest_failures ORDER BY failed_at DESC").fetchall()
-        return [{"filename": f, "message": m, "failed_at": t, "attempts": a}
-                for f, m, t, a in rows]
+        f = ingest_failures
+        with self.engine.connect() as con:
+            rows = con.execute(select(f.c.filename, f.c.message, f.c.failed_at, f.c.attempts)
+                               .where(self._ws(f)).order_by(f.c.failed_at.desc())).all()
+        return [{"filename": fn, "message": m, "failed_at": t, "attempts": a}
+                for fn, m, t, a in rows]
 
     def dismiss_failure(self, filename: str) -> None:
-        with self._write() as con:
-            con.execute("DELETE FROM ingest_failures WHERE filename = ?", (filename,))
+        f = ingest_failures
+        with self.engine.begin() as con:
+            con.execute(delete(f).where(self._ws(f), f.c.filename == filename))
+
+    # -- a question log file of an earlier release ----------------------------------------------
+
+    def _import_legacy(self, con) -> None:
+        old = sqlite3.connect(f"file:{self.legacy_path}?mode=ro", uri=True, timeout=30.0)
+        try:
+            tables = {r[0] for r in old.execute("SELECT name FROM sqlite_master")}
+            ids: dict[int, int] = {}
+            links = []
+            if "questions" in tables:
+                old.row_factory = sqlite3.Row
+                for r in old.execute("SELECT * FROM questions ORDER BY id"):
+                    r = dict(r)
+                    vals = {c: r.get(c) for c in ROW_COLUMNS if c != "reask_of"}
+                    vals.update(resolved_at=r.get("resolved_at"),
+                                resolution=r.get("resolution") or "")
+                    res = con.execute(insert(questions).values(workspace=self.collection,
+                                                               **vals))
+                    ids[r["id"]] = int(res.inserted_primary_key[0])
+                    if r.get("reask_of") is not None or r.get("resolved_by") is not None:
+                        links.append((r["id"], r.get("reask_of"), r.get("resolved_by")))
+                old.row_factory = None
+            for oid, reask_of, resolved_by in links:  # ids change: re-point the links
+                con.execute(update(questions).where(questions.c.id == ids[oid]).values(
+                    reask_of=ids.get(reask_of), resolved_by=ids.get(resolved_by)))
+            if "question_vectors" in tables:
+                rows = [{"workspace": self.collection, "key": k, "model": m, "vec": bytes(v)}
+                        for k, m, v in old.execute("SELECT key, model, vec FROM question_vectors")]
+                if rows:
+                    con.execute(insert(question_vectors), rows)
+            if "ingest_failures" in tables:
+                rows = [{"workspace": self.collection, "filename": fn, "message": m,
+                         "failed_at": t, "attempts": a} for fn, m, t, a in old.execute(
+                    "SELECT filename, message, failed_at, attempts FROM ingest_failures")]
+                if rows:
+                    con.execute(insert(ingest_failures), rows)
+        finally:
+            old.close()
 
 
 def log_quietly(data_dir: Path | str, collection: str, answer: Any,
-                source: str = SOURCE_APP, embedder: Any = None) -> int | None:
+                source: str = SOURCE_APP, embedder: Any = None,
+                engine: Engine | None = None) -> int | None:
     """Log an answer; a log that cannot be written never stops a question from being answered.
 
     With the workspace's `embedder` (already loaded to answer), the question's vector is
@@ -266,7 +299,7 @@ def log_quietly(data_dir: Path | str, collection: str, answer: Any,
     if answer is None:
         return None
     try:
-        log = QuestionLog(data_dir, collection)
+        log = QuestionLog(data_dir, collection, engine)
         qid = log.log(answer, source)
     except Exception:  # noqa: BLE001 - a full disk or a locked file must not break asking
         return None
@@ -276,10 +309,11 @@ def log_quietly(data_dir: Path | str, collection: str, answer: Any,
     return qid
 
 
-def note_ingest_quietly(data_dir: Path | str, collection: str, report: Any) -> None:
+def note_ingest_quietly(data_dir: Path | str, collection: str, report: Any,
+                        engine: Engine | None = None) -> None:
     """Record an ingest report's outcome (failures wait on the dashboard); never raises."""
     with contextlib.suppress(Exception):  # bookkeeping must not break an ingest
-        QuestionLog(data_dir, collection).record_ingest(report.filename, report.ok,
+        QuestionLog(data_dir, collection, engine).record_ingest(report.filename, report.ok,
                                                         report.message)
 
 
