@@ -263,7 +263,8 @@ def run_child(kind: str, data: bytes, settings: Settings, what: str = "file",
         if "MemoryError" in tail[0] or proc.returncode in (-9, 137):
             raise BadFile(
                 f"reading this {what} needed over {settings.pdf_memory_mb} MB of memory and was "
-                "stopped (RAG_PDF_MEMORY_MB): the file is too large to read, or built to be")
+                "stopped (RAG_PDF_MEMORY_MB): the file is too large to read, or built to be "
+                "(a decompression bomb?)")
         raise BadFile(f"this {what} could not be read ({tail[0][:160] or 'parser crashed'})")
     try:
         return json.loads(proc.stdout)
@@ -394,6 +395,8 @@ def _load_pdf(data: bytes, settings: Settings, options: LoadOptions):
         meta["hidden_text_pages"] = n
         meta["warning"] = (f"text nobody sees (white on the white page, or invisible) on {n} "
                            f"page{'s' * (n != 1)} was left out")
+    if result.get("hidden_text_unchecked_pages"):
+        meta["hidden_text_unchecked_pages"] = result["hidden_text_unchecked_pages"]
     return units, "pdf", meta
 
 
