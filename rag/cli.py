@@ -109,16 +109,33 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
+    from rag.ingest.facts import ensure_facts, facts_for
+
     ws = _services().workspace(args.workspace)
-    docs = ws.documents()
+    docs = ensure_facts(ws)
+    if args.filter:
+        docs = _filtered(docs, args.filter)
     if args.json:
-        _print_json([d.to_dict() for d in docs])
+        _print_json([{**d.to_dict(), "facts": facts_for(d).to_dict()} for d in docs])
         return 0
     if not docs:
-        print(f"workspace '{ws.name}' has no documents")
+        print(f"workspace '{ws.name}' has no documents" + (" matching" if args.filter else ""))
     for d in docs:
-        print(f"{d.doc_id}  {d.kind:10} {d.units:6} {d.unit_label:8} {d.chunks:6} chunks  {d.name}")
+        f = facts_for(d)
+        what = " · ".join(x for x in (f.issuer, f.form if f.form != "other" else "", f.period)
+                          if x)
+        print(f"{d.doc_id}  {d.kind:10} {d.units:6} {d.unit_label:8} {d.chunks:6} chunks  "
+              f"{d.name}" + (f"  [{what}]" if what else ""))
     return 0
+
+
+def _filtered(docs: list, filters: list[str]) -> list:
+    from rag.ingest.facts import filter_documents
+
+    try:
+        return filter_documents(docs, filters)
+    except ValueError as exc:
+        raise RagError(str(exc)) from None
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
@@ -152,6 +169,16 @@ def _filter_from(args: argparse.Namespace, ws):
         if not match:
             raise RagError(f"no document '{ref}' in workspace '{ws.name}'")
         doc_ids.extend(match)
+    if getattr(args, "filter", None):
+        from rag.ingest.facts import ensure_facts
+
+        picked = [d.doc_id for d in _filtered(ensure_facts(ws), args.filter)]
+        if not picked:
+            raise RagError(f"no document in workspace '{ws.name}' matches "
+                           f"{' and '.join(args.filter)}")
+        doc_ids = [d for d in doc_ids if d in picked] if doc_ids else picked
+        if not doc_ids:
+            raise RagError("no document matches both --doc and --filter")
     return SearchFilter(doc_ids=tuple(doc_ids), kinds=tuple(args.type or ()),
                         speakers=tuple(args.speaker or ()), date_from=args.date_from,
                         date_to=args.date_to)
@@ -421,6 +448,9 @@ def _filter_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--speaker", action="append", help="only turns of this speaker")
     sp.add_argument("--date-from", help="rows dated on or after (YYYY-MM-DD)")
     sp.add_argument("--date-to", help="rows dated on or before (YYYY-MM-DD)")
+    sp.add_argument("--filter", action="append", metavar="KEY=VALUE",
+                    help="only documents whose facts match: issuer, ticker, form, period "
+                         "(FY2023, Q2 FY2023), year or speaker; repeatable")
     sp.add_argument("--no-focus", action="store_true",
                     help="do not narrow to documents the question names")
 
@@ -443,9 +473,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_ingest)
 
-    sp = sub.add_parser("docs", help="list the documents of a workspace")
+    sp = sub.add_parser("docs", help="list the documents of a workspace, with what each is "
+                                     "(issuer, form, period: read from its content)")
     ws_arg(sp)
     sp.add_argument("--json", action="store_true")
+    sp.add_argument("--filter", action="append", metavar="KEY=VALUE",
+                    help="only documents whose facts match (issuer, ticker, form, period, year, "
+                         "speaker); repeatable")
     sp.set_defaults(func=cmd_docs)
 
     sp = sub.add_parser("delete", help="delete a document and all its chunks")

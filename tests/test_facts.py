@@ -212,3 +212,24 @@ def test_a_month_quarter_maps_to_the_issuers_fiscal_quarter(services, workspace,
 def test_facts_module_reads_no_file_name(tmp_path: Path) -> None:
     # the same text under two names gives the same facts
     assert read_facts(COVER_10K).to_dict() == read_facts(COVER_10K).to_dict()
+
+
+def test_cli_lists_facts_and_filters_by_them(services, workspace, ingestor, cli) -> None:
+    import json
+
+    ids = _ingest_scrambled(ingestor)
+    rc, out, _ = cli("docs", "--workspace", workspace.name, "--json")
+    assert rc == 0
+    listed = {d["doc_id"]: d["facts"] for d in json.loads(out)}
+    assert listed[ids["globex"]]["issuer"] == "Globex Corporation"
+    assert listed[ids["hooli"]]["period"] == "Q4 FY2023"
+    rc, out, _ = cli("docs", "--workspace", workspace.name, "--filter", "form=10-Q")
+    assert rc == 0 and "Initech Inc." in out and "Globex" not in out
+    rc, out, _ = cli("search", "--workspace", workspace.name, "net sales", "--json",
+                     "--filter", "issuer=globex")
+    assert rc == 0 and {h["doc_id"] for h in json.loads(out)} == {ids["globex"]}
+    rc, _, err = cli("search", "--workspace", workspace.name, "net sales",
+                     "--filter", "issuer=nobody")
+    assert rc != 0 and "matches issuer=nobody" in err
+    rc, _, err = cli("docs", "--workspace", workspace.name, "--filter", "colour=red")
+    assert rc != 0 and "unknown filter 'colour'" in err

@@ -429,3 +429,33 @@ def set_user_facts(ws: Any, doc_id: str, changes: dict[str, Any]) -> Any:
         else:
             user[k] = str(v).strip()
     return ws.update_meta(doc_id, {"facts_user": user})
+
+
+def matches(f: DocFacts, key: str, value: str) -> bool:
+    """Whether a document's facts match one filter ('issuer=pepsico', 'period=Q2 FY2023',
+    'form=10-Q', 'year=2023', 'ticker=PEP', 'speaker=CFO'), case and spacing aside."""
+    want = " ".join(value.lower().split())
+    if key == "issuer":
+        return bool(want) and want in f.issuer.lower()
+    if key == "ticker":
+        return want == f.ticker.lower()
+    if key == "form":
+        return want.replace(" ", "") == f.form.lower().replace(" ", "")
+    if key == "period":
+        return want.replace(" ", "") == f.period.lower().replace(" ", "")
+    if key == "year":
+        return want in {str(f.fiscal_year or ""), f.period_end[:4], f.report_date[:4]} - {""}
+    if key == "speaker":
+        return any(want in s.name.lower() or want == s.role.lower() for s in f.speakers)
+    raise ValueError(f"unknown filter '{key}': use issuer, ticker, form, period, year or speaker")
+
+
+def filter_documents(docs: list[Any], filters: list[str]) -> list[Any]:
+    """The documents whose facts match every 'key=value' filter."""
+    pairs = []
+    for raw in filters:
+        key, sep, value = raw.partition("=")
+        if not sep or not value.strip():
+            raise ValueError(f"a filter is key=value (e.g. issuer=PepsiCo), not '{raw}'")
+        pairs.append((key.strip().lower(), value.strip()))
+    return [d for d in docs if all(matches(facts_for(d), k, v) for k, v in pairs)]
