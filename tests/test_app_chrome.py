@@ -161,3 +161,11 @@ def test_empty_chat_offers_example_questions_that_ask(app_env):
 
 def test_demo_workspace_has_its_own_examples():
     assert ask.example_questions(DEMO_WORKSPACE, []) == list(DEMO_QUESTIONS)
+
+
+def test_an_answers_bold_is_bold_and_nothing_else_is_markup():
+    out = ask.answer_markdown("**Revenue, Q2 2026: $412.6 million** (call) [1]\n"
+                              "**<b>x</b>** and ** loose ** :red[no]")
+    assert out.startswith("**Revenue\\, Q2 2026\\: \\$412\\.6 million** ")
+    assert ":blue-badge[1]" in out and "**\\<b\\>x\\<\\/b\\>**" in out
+    assert "\\*\\* loose \\*\\*" in out and "\\:red\\[no\\]" in out

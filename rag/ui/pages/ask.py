@@ -44,6 +44,7 @@ _PENDING_KEY = "ask_pending"  # a re-ask asked for by a button, run on the next 
 _FILTER_KEY = "ask_filter_{name}_{ws}"  # filter widgets, one set per workspace
 
 _MARKER_RE = re.compile(r"\\\[(\d{1,2})\\\]")  # a citation marker after md()
+_BOLD_RE = re.compile(r"\\\*\\\*(\S(?:[^\n]*?\S)?)\\\*\\\*")  # **bold** after md()
 
 
 @dataclass
@@ -127,8 +128,11 @@ def highlight(text: str, quote: str) -> str:
 
 
 def answer_markdown(text: str) -> str:
-    """An answer's text as safe markdown, its citation markers shown as badges."""
-    return _MARKER_RE.sub(r":blue-badge[\1]", md_block(text))
+    """An answer's text as safe markdown, its citation markers shown as badges and its
+    **bold** (a computed answer's result) kept bold: the escaped text inside cannot open any
+    other markup, so only the emphasis comes back."""
+    safe = _BOLD_RE.sub(r"**\1**", md_block(text))
+    return _MARKER_RE.sub(r":blue-badge[\1]", safe)
 
 
 def citation_flag(c: Citation) -> str | None:
