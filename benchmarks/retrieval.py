@@ -356,6 +356,93 @@ def run_financebench(services, data_dir: Path, verbose: bool,
             for name, s in scores.items()}
 
 
+SCRAMBLED_WORKSPACE = "financebench-scrambled"
+
+
+def scrambled_name(stem: str) -> str:
+    """A name that says nothing about the filing (stable across runs)."""
+    import hashlib
+
+    return "upload_" + hashlib.sha256(stem.encode()).hexdigest()[:6]
+
+
+def ensure_scrambled(services, log: Callable[[str], None] = print):
+    """The same 10 PDFs in a second workspace, each under a meaningless file name."""
+    from rag.ingest.pipeline import Upload
+
+    ws = services.workspace(SCRAMBLED_WORKSPACE, create=True)
+    have = {d.name for d in ws.documents()}
+    todo = [p for p in pdf_paths() if scrambled_name(p.stem) not in have]
+    if todo:
+        log(f"ingesting {len(todo)} PDFs under meaningless names (minutes on 2 cores)...")
+        for rep in services.ingestor(ws).iter_ingest(
+                [Upload(scrambled_name(p.stem) + ".pdf", data=p.read_bytes()) for p in todo]):
+            log(f"  {rep.filename}: {rep.status} {rep.message}")
+    return ws
+
+
+def _company_named(question: str, stem: str) -> bool:
+    """The question names the filing's company in words ('3M', 'Pfizer', 'PepsiCo')."""
+    import re
+
+    company = re.split(r"[_\-]", stem)[0].lower()
+    return re.search(rf"(?<![a-z0-9]){re.escape(company)}(?![a-z0-9])", question.lower()) is not None
+
+
+def run_scrambled(services, log: Callable[[str], None]) -> dict:
+    """Right document first, for questions naming the company in words: file names meaningful
+    vs scrambled, with the facts read from content (the product) and without them (focus by
+    file name only, as before), in one run. Then each filing's facts against the hand-checked
+    table of tests/test_facts.py."""
+    from unittest import mock
+
+    import rag.ingest.facts as facts_mod
+    from rag.retrieve import Retriever
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from test_facts import REAL
+
+    named_ws = ensure_financebench(services, log)
+    scr_ws = ensure_scrambled(services, log)
+    back = {scrambled_name(s): s for s in REAL}
+    questions = [q for q in load_questions() if _company_named(q["question"], q["doc_name"])]
+    rows = []
+    out: dict[str, dict] = {}
+    for label, ws in (("meaningful names", named_ws), ("scrambled names", scr_ws)):
+        retriever = Retriever(ws, services.embedder)
+        retriever.retrieve("warm up", k=5)
+        for facts_on in (False, True):
+            ctx = mock.patch.object(facts_mod, "facts_for", lambda d: facts_mod.DocFacts()) \
+                if not facts_on else mock.patch.object(facts_mod, "ensure_facts",
+                                                        facts_mod.ensure_facts)
+            with ctx:
+                first = 0
+                for q in questions:
+                    hits = retriever.retrieve(q["question"], k=5, focus=True).hits
+                    got = hits[0].chunk.doc_name if hits else ""
+                    first += back.get(got, got) == q["doc_name"]
+            name = f"{label}, {'facts from content' if facts_on else 'file names only'}"
+            rows.append([name, f"{first}/{len(questions)}", 100 * first / max(1, len(questions))])
+            out[name] = {"first": first, "n": len(questions)}
+    print(f"\nRight document first (questions naming the company in words: {len(questions)})")
+    print(table(rows, ["workspace, focus by", "right doc first", "%"]))
+    checked = 0
+    fact_rows = []
+    for d in facts_mod.ensure_facts(scr_ws):
+        stem = back.get(d.name, d.name)
+        f = facts_mod.facts_for(d)
+        got = (f.issuer, f.form, f.period, f.ticker)
+        ok = REAL.get(stem) == got
+        checked += ok
+        fact_rows.append([d.name, stem, f.issuer, f.form, f.period or "-", f.ticker or "-",
+                          "yes" if ok else "NO"])
+    print(f"\nFacts read from content under scrambled names: {checked}/{len(fact_rows)} match "
+          "the hand-checked table")
+    print(table(fact_rows, ["file", "really", "issuer", "form", "period", "ticker", "right"]))
+    out["facts_right"] = {"right": checked, "n": len(fact_rows)}
+    return out
+
+
 def first_search(services, ws_name: str) -> list[object]:
     """A fresh process's first keyword search on a workspace, the index rebuilt from every
     chunk (no saved index) vs loaded from the file the rebuild saved: [workspace, chunks,
@@ -438,6 +525,9 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     ap.add_argument("--ablation", action="store_true",
                     help="also score each retrieval change added one at a time")
+    ap.add_argument("--scrambled", action="store_true",
+                    help="only the right-document-first comparison with scrambled file names "
+                         "(and the facts read per filing)")
     ap.add_argument("--first-search-mb", type=float, default=None, metavar="MB",
                     help="only time the first search on a synthetic transcript of MB MB "
                          "(keyword index rebuilt vs loaded) and exit")
@@ -457,6 +547,11 @@ def main() -> None:
         return
     services = open_services(args.data_dir)
     report: dict[str, object] = {}
+    if args.scrambled:
+        report["scrambled"] = run_scrambled(services, log)
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2, default=str))
+        return
     first_rows = []
     if not args.skip_financebench:
         report["financebench"] = run_financebench(services, args.data_dir, args.verbose, log,

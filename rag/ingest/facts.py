@@ -16,6 +16,7 @@ Each fact is read by code with its evidence; nothing is guessed when the text do
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -395,6 +396,7 @@ def ensure_facts(ws: Any, docs: list[Any] | None = None) -> list[Any]:
     them for this call only)."""
     docs = list(ws.documents() if docs is None else docs)
     out = []
+    writable = getattr(ws, "read_only", None) in (None, False)
     for d in docs:
         if "facts" in (d.meta or {}):
             out.append(d)
@@ -404,11 +406,13 @@ def ensure_facts(ws: Any, docs: list[Any] | None = None) -> list[Any]:
         except Exception:  # noqa: BLE001 - facts are an aid to focus; the document still counts
             out.append(d)
             continue
-        try:
-            d = ws.update_meta(d.doc_id, {"facts": facts})
-        except Exception:  # noqa: BLE001 - read-only or gone: use them now, store them later
-            d.meta = {**(d.meta or {}), "facts": facts}
-        out.append(d)
+        kept = dataclasses.replace(d, meta={**(d.meta or {}), "facts": facts})
+        if writable:
+            try:
+                kept = ws.update_meta(d.doc_id, {"facts": facts})
+            except Exception:  # noqa: BLE001 - read-only, full or gone: used now, kept later
+                writable = False
+        out.append(kept)
     return out
 
 
