@@ -116,7 +116,9 @@ def cmd_docs(args: argparse.Namespace) -> int:
     if args.filter:
         docs = _filtered(docs, args.filter)
     if args.json:
-        _print_json([{**d.to_dict(), "facts": facts_for(d).to_dict()} for d in docs])
+        # 'doc_name' as search/ask/figures call it; 'name' kept for older scripts
+        _print_json([{**d.to_dict(), "doc_name": d.name, "facts": facts_for(d).to_dict()}
+                     for d in docs])
         return 0
     if not docs:
         print(f"workspace '{ws.name}' has no documents" + (" matching" if args.filter else ""))
