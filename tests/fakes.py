@@ -53,19 +53,30 @@ class FailingEmbedder(HashEmbedder):
 
 class ScriptedChat:
     """A chat model that replies with a fixed text (or a function of the messages), in small
-    pieces as a stream does, and records what it was sent."""
+    pieces as a stream does, and records what it was sent.
+
+    `reply` may keep state or raise (a backend failing); `chunk` is the size of each streamed
+    piece (None: the whole reply in one piece, even when it is empty); `name` is what the app
+    shows and logs as the model.
+    """
 
     name = "scripted"
 
-    def __init__(self, reply) -> None:
+    def __init__(self, reply="", *, name: str | None = None, chunk: int | None = 7) -> None:
         self.reply = reply
+        self.chunk = chunk
         self.sent: list = []
+        if name is not None:
+            self.name = name
 
     def stream(self, messages, max_tokens=512, temperature=0.0, **kw):
         self.sent.append(messages)
         text = self.reply(messages) if callable(self.reply) else self.reply
-        for i in range(0, len(text), 7):
-            yield text[i: i + 7]
+        if self.chunk is None:
+            yield text
+            return
+        for i in range(0, len(text), self.chunk):
+            yield text[i: i + self.chunk]
 
     def complete(self, messages, max_tokens=512, temperature=0.0, **kw) -> str:
         return "".join(self.stream(messages, max_tokens, temperature))

@@ -7,6 +7,7 @@ exercised in tests/test_ask_real.py.
 from __future__ import annotations
 
 import pytest
+from fakes import ScriptedChat
 
 from rag.answer import (
     Answer,
@@ -18,22 +19,6 @@ from rag.answer import (
 )
 from rag.llm.base import Message
 from rag.types import Chunk, Hit
-
-
-class ScriptedChat:
-    """Replies with a fixed text (or a function of the messages); records what it was sent."""
-
-    name = "scripted"
-
-    def __init__(self, reply):
-        self.reply = reply
-        self.sent: list[list[Message]] = []
-
-    def stream(self, messages, max_tokens=512, temperature=0.0):
-        self.sent.append(messages)
-        text = self.reply(messages) if callable(self.reply) else self.reply
-        for i in range(0, len(text), 7):
-            yield text[i : i + 7]
 
 
 def hit(text: str, page: int = 1, doc: str = "ACME_2024_10K", n: int = 0) -> Hit:
