@@ -104,10 +104,10 @@ class App:
                timeout: float = 90) -> None:
         """Pick `option` in the selectbox or multiselect labelled `label`."""
         box = (within or self.page).get_by_role("combobox", name=label).first
-        widget = box.locator('xpath=ancestor::*[@data-testid="stSelectbox" or '
-                             '@data-testid="stMultiSelect"][1]')
-        widget.get_by_role("button", name="Open", exact=True).click()  # (a click on a box
-        # that holds a value does not open its list)
+        box.click()
+        if box.input_value():  # a box showing a value lists only the options matching its
+            box.press("Control+a")  # text: empty it to list them all (never on an empty
+            box.press("Backspace")  # multiselect box, where Backspace removes a pick)
         options = self.page.get_by_role("option")
         pick = options.nth(option) if isinstance(option, int) else options.filter(
             has_text=option).first

@@ -80,7 +80,10 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     exe = chromium_path()
     if exe is None:
-        pytest.skip("no chromium on this machine (apt-get install -y chromium; .ci/run does)")
+        why = "no chromium on this machine (apt-get install -y chromium; .ci/run does)"
+        if os.environ.get("CI") == "true":  # CI installs it: a missing browser is a failure
+            pytest.fail(why)
+        pytest.skip(why)
     # launch() gives every browser a fresh temporary profile (user-data-dir).
     return {**browser_type_launch_args, "executable_path": exe, "headless": True,
             "args": CHROMIUM_FLAGS}

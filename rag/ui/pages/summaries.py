@@ -172,10 +172,10 @@ def _make(svc: Services, ws: Workspace, doc: DocumentInfo, kind: str, refresh: b
 
 def _briefs_section(svc: Services, ws: Workspace, by_id: dict[str, DocumentInfo]) -> None:
     ids = list(by_id)
-    chosen = [d for d in st.session_state.get(DOCS_KEY, []) if d in by_id]
-    if not chosen:
-        chosen = ids[:1]
-    st.session_state[DOCS_KEY] = chosen
+    if DOCS_KEY in st.session_state:  # the user's choice, even an empty one
+        st.session_state[DOCS_KEY] = [d for d in st.session_state[DOCS_KEY] if d in by_id]
+    else:  # the page's first run in this session: start with a document
+        st.session_state[DOCS_KEY] = ids[:1]
     c1, c2, c3 = st.columns([4, 2, 2], vertical_alignment="bottom")
     picked = c1.multiselect("Documents", ids, key=DOCS_KEY,
                             format_func=lambda i: f"{by_id[i].name} ({by_id[i].kind})")
