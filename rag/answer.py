@@ -430,6 +430,24 @@ def evidence_answer(base: dict[str, Any], raw: str, flags: list[str],
 
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What retrieval found, yielded by `Answerer.stream` before anything is written, so a
+    page can show the passages (and the documents the question was focused on) at once."""
+
+    hits: list[Hit]
+    filter: SearchFilter
+    focused: bool
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A step of the answer after the model's text: 'checking each sentence...'."""
+
+    message: str
+
+
 def with_figures(figures: Answer, explained: Answer) -> Answer:
     """The computed figures an explanation is about, above the model's checked explanation:
     one answer, the explanation's citations numbered after the figures' cells."""
@@ -611,12 +629,15 @@ class Answerer:
         return question
 
     def stream(self, question: str, history: list[tuple[str, str]] | None = None,
-               filter: SearchFilter | None = None, focus: bool = True) -> Iterator[str | Answer]:
-        """Yield answer text pieces as they are generated, then the checked `Answer`."""
+               filter: SearchFilter | None = None, focus: bool = True
+               ) -> Iterator[str | Answer | Evidence | Progress]:
+        """Yield the `Evidence` retrieval found, then answer text pieces as they are
+        generated, a `Progress` while the reply is checked, then the checked `Answer`."""
         t0 = time.perf_counter()
         rewritten = self.rewrite(question, history or [])
         result = self.retriever.retrieve(rewritten, k=self.k, filter=filter, focus=focus)
         hits = result.hits
+        yield Evidence(hits, result.filter, result.focused, time.perf_counter() - t0)
         base = {"question": question, "rewritten": rewritten, "hits": hits,
                 "model": self.model.name, "filter": result.filter, "focused": result.focused}
         done = self.computed(rewritten, result, {**base, "model": "computed from cells"}, t0)
@@ -648,6 +669,7 @@ class Answerer:
                 first = time.perf_counter() - t0
             raw += piece
             yield piece
+        yield Progress("Checking each sentence against its passage…")
         answer = self.finish(raw, base)
         if ctx is not None:
             answer = with_figures(ctx, answer)

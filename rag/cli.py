@@ -204,12 +204,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
         _print_json(ans.to_dict())
         return 0
     final = None
+    from rag.answer import Answer
+
     for part in answerer.stream(args.question, filter=filt, focus=not args.no_focus):
-        if isinstance(part, str):
-            if final is None:
-                print(part, end="", flush=True)
-        else:
+        if isinstance(part, Answer):
             final = part
+        elif isinstance(part, str) and final is None:
+            print(part, end="", flush=True)
     print("\n")
     _log_question(svc, ws, final)
     if final is not None:

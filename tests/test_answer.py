@@ -12,6 +12,8 @@ from fakes import ScriptedChat
 from rag.answer import (
     Answer,
     Answerer,
+    Evidence,
+    Progress,
     build_messages,
     check_citations,
     numbers_in,
@@ -165,7 +167,11 @@ def test_answer_streams_then_returns_checked_answer():
     chat = ScriptedChat("Net sales were $4,210 million in 2024 [1].")
     parts = list(Answerer(StubRetriever(HITS), chat).stream("What were net sales in 2024?"))
     assert isinstance(parts[-1], Answer)
-    assert "".join(p for p in parts[:-1]) == "Net sales were $4,210 million in 2024 [1]."
+    # the evidence comes first, before the model writes; a progress step while it is checked
+    assert isinstance(parts[0], Evidence) and [h.chunk.page for h in parts[0].hits] == [12, 60, 33]
+    assert isinstance(parts[-2], Progress)
+    text = [p for p in parts if isinstance(p, str)]
+    assert "".join(text) == "Net sales were $4,210 million in 2024 [1]."
     ans = parts[-1]
     assert not ans.abstained and ans.citations[0].chunk.page == 12
     assert ans.first_token_s is not None and ans.seconds >= ans.first_token_s

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from rag.answer import MIN_SUPPORT, Answer, Citation
+from rag.answer import MIN_SUPPORT, Answer, Citation, Evidence, Progress
 from rag.errors import RagError
 from rag.index.store import Workspace
 from rag.llm.providers import ModelConfig
@@ -29,7 +30,7 @@ from rag.types import Chunk, DocumentInfo
 from rag.ui import auth, conversations, navigation, state
 from rag.ui import models as chat_models
 from rag.ui.demo import DEMO_QUESTIONS, DEMO_WORKSPACE
-from rag.ui.render import count, file_slug, md, md_block, render_hit, show_error
+from rag.ui.render import count, file_slug, md, md_block, render_hit, shorten, show_error
 
 K = 5  # passages per answer
 CONTEXT = 2  # passages shown either side of a cited one when it is opened
@@ -498,24 +499,56 @@ def _stream(svc: Services, ws: Workspace, cfg: ModelConfig, question: str,
         state.ensure_model(svc)
         model = chat_models.load_model(svc, cfg)
         parts = svc.answerer(ws, model, k=K).stream(question, history, filter=filt, focus=focus)
-        with st.spinner("Searching the documents and reading the best passages…"):
-            first = next(parts, None)  # retrieval and the prompt take most of the wait
+        t0 = time.perf_counter()
+        with st.spinner("Searching the documents…"):
+            first = next(parts, None)  # the evidence: retrieval only, before the model starts
+        if isinstance(first, Evidence):
+            _show_evidence(first)
+            status = st.empty()
+            status.caption("Writing the answer from these passages…")
+            with st.spinner("Reading the passages (the model starts writing in a moment)…"):
+                first = next(parts, None)  # the prompt's evaluation takes most of the wait
+        else:
+            status = st.empty()
+        shown = [0.0]
 
         def pieces() -> Iterator[str]:
             for part in itertools.chain([first], parts):
                 if isinstance(part, Answer):
                     final.append(part)
-                elif part:
+                elif isinstance(part, Progress):
+                    status.caption(md(part.message))
+                elif isinstance(part, str) and part:
+                    now = time.perf_counter() - t0
+                    if now - shown[0] >= 1.0:  # an honest clock while the words come in
+                        status.caption(f"Writing… {now:.0f} s")
+                        shown[0] = now
                     # Model output is escaped like document text: it may echo a document.
                     yield md(part).replace("\n", "  \n")
 
         st.write_stream(pieces())
+        status.empty()
     except Exception as exc:  # noqa: BLE001 - RagError/ProviderError, or a client's own error
         st.error(md(_failure(exc)), icon=":material/error:")
         return None, _failure(exc)
     if not final:
         return None, "the model stopped without an answer"
     return final[0], None
+
+
+def _show_evidence(ev: Evidence) -> None:
+    """The passages found, shown while the answer is written: document, place, a short
+    quote (the full passages and citations follow with the answer)."""
+    if not ev.hits:
+        return
+    docs = list(dict.fromkeys(h.chunk.doc_name for h in ev.hits))
+    label = (f"Found {count(len(ev.hits), 'passages')} in {count(len(docs), 'documents')} "
+             f"({ev.seconds:.1f} s)")
+    with st.expander(label, icon=":material/find_in_page:"):
+        for i, h in enumerate(ev.hits, 1):
+            text = " ".join(h.chunk.text.split())
+            st.markdown(f"{i}. **{md(h.chunk.doc_name)}**, {md(h.chunk.location())}: "
+                        f"{md(shorten(text, 220))}")
 
 
 def _ask_once(svc: Services, ws: Workspace, cfg: ModelConfig, question: str,

@@ -529,7 +529,7 @@ def _answer(svc: Services, ws: Workspace, doc: DocumentInfo, a: fb.Analysis, t: 
         for part in itertools.chain([first], parts):
             if isinstance(part, Answer):
                 final = part
-            elif part:
+            elif isinstance(part, str) and part:
                 raw += part
                 box.markdown(md_block(raw))
     except Exception as exc:  # noqa: BLE001 - a model or endpoint failure: one line
