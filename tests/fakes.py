@@ -78,5 +78,10 @@ class ScriptedChat:
         for i in range(0, len(text), self.chunk):
             yield text[i: i + self.chunk]
 
+    @property
+    def calls(self) -> list[str]:
+        """The last message (the user's prompt) of each call, in order."""
+        return [m[-1].content for m in self.sent]
+
     def complete(self, messages, max_tokens=512, temperature=0.0, **kw) -> str:
         return "".join(self.stream(messages, max_tokens, temperature))
