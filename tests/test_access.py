@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import close_client
+from fakes import ScriptedChat
 
 import rag.cli
 from rag.auth import NotAMember, Principal, RoleTooLow, SignInRequired, oidc
@@ -30,16 +31,9 @@ CAROL = Principal("carol@example.com")
 ROOT = Principal("root@example.com", is_admin=True)
 
 
-class ScriptedChat:
-    """A chat model that always says the same (citing passage 1)."""
-
-    name = "scripted"
-
-    def __init__(self, reply: str = "The plan is in the notes [1].") -> None:
-        self.reply = reply
-
-    def stream(self, messages, max_tokens=512, temperature=0.0):
-        yield self.reply
+def _chat(reply: str = "The plan is in the notes [1].") -> ScriptedChat:
+    """A chat model that always says the same (citing passage 1), in one piece."""
+    return ScriptedChat(reply, chunk=None)
 
 
 @pytest.fixture
@@ -152,7 +146,7 @@ def test_viewer_searches_and_asks(two):
     ws = two.workspace("Alpha", user=CAROL)
     hits = two.searcher(ws).search("battery swap plan", k=3)
     assert hits and CANARY in hits[0].chunk.text
-    ans = two.answerer(ws, model=ScriptedChat(), figures=False).ask("When does the plan ship?")
+    ans = two.answerer(ws, model=_chat(), figures=False).ask("When does the plan ship?")
     two.log_answer(ws, ans, "app")
     ev = two.access.audit_events(ALICE, action="question")
     assert [(e.user, e.target) for e in ev] == [(CAROL.email, "When does the plan ship?")]
@@ -263,7 +257,7 @@ def test_a_document_in_a_never_reaches_a_member_of_only_b(two):
     for q in ("battery swap plan", "Project ships in May", "secret plan"):
         received.append([h.to_dict() for h in bob.searcher(ws).search(q, k=10)])
         received.append([h.to_dict() for h in bob.searcher(ws).retrieve(q, k=10).hits])
-        ans = bob.answerer(ws, model=ScriptedChat(), figures=False).ask(q)
+        ans = bob.answerer(ws, model=_chat(), figures=False).ask(q)
         bob.log_answer(ws, ans, "app")
         received.append(ans.to_dict())
     received.append(list(ws.iter_chunks()))
@@ -332,7 +326,7 @@ def test_a_planted_secret_appears_in_no_file_of_the_data_dir(tmp_path, fake_embe
         reps = list(svc.ingestor(ws).iter_ingest(_uploads(("a.txt", "Pricing rises in March."),
                                                           ("b.txt", ""))))
         assert reps[0].ok and not reps[1].ok
-        ans = svc.answerer(ws, model=ScriptedChat("Prices rise [1]."), figures=False).ask(
+        ans = svc.answerer(ws, model=_chat("Prices rise [1]."), figures=False).ask(
             "what about prices?")
         svc.log_answer(ws, ans, "app")
         svc.audit("settings.change", ws, target="llm",

@@ -25,6 +25,7 @@ from rag.llm.prompts import ABSTAIN_TOKEN
 
 streamlit = pytest.importorskip("streamlit")
 from apptools import app_environment, walk
+from fakes import ScriptedChat
 from streamlit.testing.v1 import AppTest
 
 from rag.analytics import dashboard as dash
@@ -56,22 +57,21 @@ REPORT_TXT = (b"Warehouse operations review\n\nThe gripper dropped parcels twice
 REPLY: dict[str, str] = {"text": ""}
 
 
-class ScriptedChat:
-    name = "scripted · dash"
+def _reply(messages) -> str:
+    """The text the test put in REPLY, counting the calls."""
+    REPLY["calls"] = REPLY.get("calls", 0) + 1
+    return REPLY["text"]
 
-    def __init__(self) -> None:
-        self.calls = 0
 
-    def stream(self, messages, max_tokens=512, temperature=0.0):
-        REPLY["calls"] = REPLY.get("calls", 0) + 1
-        yield REPLY["text"]
+def _chat() -> ScriptedChat:
+    return ScriptedChat(_reply, name="scripted · dash", chunk=None)
 
 
 @pytest.fixture
 def app_env(tmp_path, monkeypatch) -> Iterator[Path]:
     REPLY.clear()
     REPLY["text"] = ""
-    yield from app_environment(tmp_path, monkeypatch, {"scripted": lambda cfg, s: ScriptedChat()})
+    yield from app_environment(tmp_path, monkeypatch, {"scripted": lambda cfg, s: _chat()})
 
 
 def _markup(at: AppTest) -> list[str]:
@@ -252,11 +252,11 @@ def test_reask_resolves_or_offers_to_mark_resolved(app_env, monkeypatch):
     ws = svc.workspace(state.DEFAULT_WORKSPACE, create=True)
     assert library.ingest_files(svc, ws.name, [("warehouse.txt", REPORT_TXT)])[0].ok
     # Asked before the earnings call was added: the documents did not say.
-    first = svc.answerer(ws, ScriptedChat()).ask(REVENUE_Q)
+    first = svc.answerer(ws, _chat()).ask(REVENUE_Q)
     assert first.abstained
     qid = qlog.log_quietly(svc.settings.data_dir, ws.collection_name, first)
     other = qlog.log_quietly(svc.settings.data_dir, ws.collection_name,
-                             svc.answerer(ws, ScriptedChat()).ask("Who is the CFO of Acme?"))
+                             svc.answerer(ws, _chat()).ask("Who is the CFO of Acme?"))
     at = _app()
     assert _metric(at, "Unanswered, open") == "2"
     assert library.ingest_files(svc, ws.name, [("northwind_call.txt", CALL_TXT)])[0].ok

@@ -22,6 +22,7 @@ from rag.llm.prompts import ANSWER_SYSTEM
 
 streamlit = pytest.importorskip("streamlit")
 from apptools import app_environment, walk
+from fakes import ScriptedChat
 from streamlit.testing.v1 import AppTest
 
 from rag.analytics import feedback as fb
@@ -38,25 +39,20 @@ EVIL = "<img src=x onerror=alert(1)>"
 SCRIPT: dict[str, object] = {}
 
 
-class ScriptedChat:
+def _reply(messages) -> str:
     """Names a theme after its first term; answers by citing passage [1]."""
-
-    name = "scripted · feedback"
-
-    def stream(self, messages, max_tokens=512, temperature=0.0):
-        SCRIPT.setdefault("calls", []).append(messages)
-        if messages[0].content == fb.NAME_SYSTEM:
-            first = messages[1].content.split("Frequent terms: ", 1)[1].split(",")[0]
-            yield f"{first.strip().title()} <img src=x> theme"
-        elif messages[0].content == ANSWER_SYSTEM:
-            # A grounded answer: the first passage's own words, cited (the claim check removes
-            # a sentence its passage does not support).
-            body = re.search(r"<<<passage 1>>> from [^\n]*:\n(.*?)\n<<<end>>>",
-                             messages[1].content, re.DOTALL)
-            words = " ".join(body.group(1).split()[:8]) if body else "Customers describe this"
-            yield SCRIPT.get("answer", f"Customers say: {words} [1].")
-        else:
-            yield "OK"
+    SCRIPT.setdefault("calls", []).append(messages)
+    if messages[0].content == fb.NAME_SYSTEM:
+        first = messages[1].content.split("Frequent terms: ", 1)[1].split(",")[0]
+        return f"{first.strip().title()} <img src=x> theme"
+    if messages[0].content == ANSWER_SYSTEM:
+        # A grounded answer: the first passage's own words, cited (the claim check removes
+        # a sentence its passage does not support).
+        body = re.search(r"<<<passage 1>>> from [^\n]*:\n(.*?)\n<<<end>>>",
+                         messages[1].content, re.DOTALL)
+        words = " ".join(body.group(1).split()[:8]) if body else "Customers describe this"
+        return SCRIPT.get("answer", f"Customers say: {words} [1].")
+    return "OK"
 
 
 def _boom(cfg, settings):
@@ -67,7 +63,8 @@ def _boom(cfg, settings):
 def app_env(tmp_path, monkeypatch) -> Iterator[Path]:
     SCRIPT.clear()
     yield from app_environment(tmp_path, monkeypatch, {
-        "scripted": lambda cfg, s: ScriptedChat(), "broken": _boom})
+        "scripted": lambda cfg, s: ScriptedChat(_reply, name="scripted · feedback", chunk=None),
+        "broken": _boom})
 
 
 def _markup(at: AppTest) -> list[str]:

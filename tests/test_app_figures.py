@@ -21,6 +21,7 @@ from rag.llm.prompts import REWRITE_SYSTEM
 streamlit = pytest.importorskip("streamlit")
 from apptools import app_environment, walk
 from badfiles import text_pdf
+from fakes import ScriptedChat
 from streamlit.testing.v1 import AppTest
 
 from rag.figures import ledger
@@ -53,23 +54,14 @@ FILES = [("acme_annual_report_2023.pdf", text_pdf(REPORT)),
 REPLY = {"text": "I cannot answer from these passages."}
 
 
-class ScriptedChat:
+def _reply(messages) -> str:
     """The model: never asked for a computed answer (the figure engine answers those)."""
-
-    name = "scripted · figures"
-
-    def __init__(self) -> None:
-        self.sent: list = []
-
-    def stream(self, messages, max_tokens=512, temperature=0.0):
-        self.sent.append(messages)
-        if messages[0].content == REWRITE_SYSTEM:
-            yield messages[-1].content.rsplit("\n", 1)[-1]
-            return
-        yield REPLY["text"]
+    if messages[0].content == REWRITE_SYSTEM:
+        return messages[-1].content.rsplit("\n", 1)[-1]
+    return REPLY["text"]
 
 
-MODEL = ScriptedChat()
+MODEL = ScriptedChat(_reply, name="scripted · figures", chunk=None)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from rag.llm import providers
 
 streamlit = pytest.importorskip("streamlit")
 from apptools import app_environment, walk
+from fakes import ScriptedChat
 from streamlit.testing.v1 import AppTest
 
 from rag.analytics.summaries import SummaryStore
@@ -39,18 +40,14 @@ TIMEOUT = 120  # generous: other jobs share this machine's two cores
 CALLS: list[str] = []
 
 
-class ScriptedChat:
+def _reply(messages) -> str:
     """Cites the first sentence of passage [1], with an <img> tag to check escaping."""
-
-    name = "scripted · summaries page"
-
-    def stream(self, messages, max_tokens=512, temperature=0.0):
-        user = messages[-1].content
-        CALLS.append(user)
-        first = re.search(r"^\[1\] (.+)$", user, re.MULTILINE).group(1)
-        first = re.sub(r"^[^:]{1,40}:\s+", "", first)
-        sentence = re.split(r"(?<=[.!?])\s", first)[0].rstrip(".")
-        yield f"- {sentence} <img src=x onerror=alert(1)> [1]\n"
+    user = messages[-1].content
+    CALLS.append(user)
+    first = re.search(r"^\[1\] (.+)$", user, re.MULTILINE).group(1)
+    first = re.sub(r"^[^:]{1,40}:\s+", "", first)
+    sentence = re.split(r"(?<=[.!?])\s", first)[0].rstrip(".")
+    return f"- {sentence} <img src=x onerror=alert(1)> [1]\n"
 
 
 def _boom(cfg, settings):
@@ -61,7 +58,9 @@ def _boom(cfg, settings):
 def app_env(tmp_path, monkeypatch) -> Iterator[Path]:
     CALLS.clear()
     yield from app_environment(tmp_path, monkeypatch, {
-        "scripted": lambda cfg, s: ScriptedChat(), "broken": _boom})
+        "scripted": lambda cfg, s: ScriptedChat(_reply, name="scripted · summaries page",
+                                                chunk=None),
+        "broken": _boom})
 
 
 def _ok(at: AppTest) -> None:

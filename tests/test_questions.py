@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import DEMO_DIR
-from fakes import HashEmbedder
+from fakes import HashEmbedder, ScriptedChat
 
 from rag.analytics import questions as qlog
 from rag.analytics.questions import topics as qtopics
@@ -467,14 +467,11 @@ def test_ingest_failures_wait_until_the_file_is_added(services, workspace, inges
     assert log.failures() == []
 
 
-class ScriptedChat:
-    name = "scripted"
+def _reply(messages) -> str:
+    from rag.llm.prompts import ABSTAIN_TOKEN
 
-    def stream(self, messages, max_tokens=512, temperature=0.0):
-        from rag.llm.prompts import ABSTAIN_TOKEN
-
-        yield ABSTAIN_TOKEN if "nitrogen" in messages[-1].content else \
-            "Revenue was $412.6 million [1]."
+    return ABSTAIN_TOKEN if "nitrogen" in messages[-1].content else \
+        "Revenue was $412.6 million [1]."
 
 
 def test_cli_ask_logs_the_question(services, workspace, ingestor, monkeypatch, capsys):
@@ -483,7 +480,7 @@ def test_cli_ask_logs_the_question(services, workspace, ingestor, monkeypatch, c
     ingestor.ingest_bytes(b"Revenue in the second quarter was $412.6 million, up 18%.",
                           "call.txt")
     monkeypatch.setattr(cli, "_services", lambda: services)
-    monkeypatch.setattr(services, "chat_model", lambda cfg=None: ScriptedChat())
+    monkeypatch.setattr(services, "chat_model", lambda cfg=None: ScriptedChat(_reply, chunk=None))
     assert cli.main(["ask", "What was revenue in the second quarter?", "--workspace",
                      workspace.name, "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
