@@ -366,3 +366,47 @@ def test_create_workspace_with_bad_name_shows_error(warm_model, data_dir):
     at.sidebar.button[0].click().run()
     _ok(at)
     assert any("1 to 100 characters" in e.value for e in at.sidebar.error)
+
+
+CALL_TXT = (
+    b"Globex Q3 2025 Earnings Call\n\nOperator: Good morning, and welcome to the Globex third "
+    b"quarter 2025 earnings conference call.\n\nHank Scorpio: Thank you. With me today is Lisa "
+    b"Simpson, our Chief Financial Officer. Revenue was $1.2 billion.\n\n"
+    b"Lisa Simpson: Thanks, Hank. Gross margin was 41%.\n"
+)
+RELEASE_TXT = (
+    b"Initech Reports Second-Quarter 2025 Results\n\nAUSTIN, Texas - July 30, 2025 - Initech, "
+    b"Inc. (NASDAQ: INTC) today reported results for the second quarter 2025.\n"
+)
+
+
+def test_library_shows_what_each_document_is_and_takes_a_correction(warm_model, data_dir):
+    at = _new_app()
+    at = _upload(at, [("notes final v2.txt", CALL_TXT), ("scan 7.txt", RELEASE_TXT)])
+    at.button(key="library_ingest").click().run()
+    _ok(at)
+    docs = _docs_table(at).set_index("name")
+    assert docs.loc["notes final v2", "issuer"] == "Globex"
+    assert docs.loc["notes final v2", "form"] == "earnings call"
+    assert docs.loc["scan 7", "period"] == "Q2 FY2025"
+    cover = [df.value for df in at.dataframe if "issuer" in df.value.columns
+             and "contents" not in df.value.columns]
+    assert cover and set(cover[0]["issuer"]) == {"Globex", "Initech, Inc."}
+    ws = state.services().workspace(state.DEFAULT_WORKSPACE)
+    call = next(d for d in ws.documents() if d.name == "notes final v2")
+    at.selectbox(key=library.OPEN_KEY).set_value(call.doc_id).run()
+    _ok(at)
+    bodies = " ".join(m.value for m in at.markdown)
+    assert "**Issuer:** Globex" in bodies
+    assert re.search(r"\*\*Speakers:\*\*.*Lisa Simpson \\?\(CFO\\?\)", bodies)
+    assert "read from" in bodies  # where each fact was read
+    form = next(t for t in at.text_input if t.label == "Issuer")
+    form.input("Globex Corporation")
+    next(b for b in at.button if b.label == "Save corrections").click().run()
+    _ok(at)
+    assert any("Saved the corrections" in s.value for s in at.success)
+    assert _docs_table(at).set_index("name").loc["notes final v2", "issuer"] == \
+        "Globex Corporation"
+    from rag.ingest.facts import facts_for
+
+    assert facts_for(ws.get_document(call.doc_id)).issuer == "Globex Corporation"

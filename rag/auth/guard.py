@@ -13,12 +13,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.auth import oidc
 from rag.auth.errors import AccessDenied, NotAMember, RoleTooLow, SignInRequired
 from rag.auth.principal import ROLES, Principal, at_least, local_principal, principal_for
 from rag.errors import NotFound, RagError
+
+if TYPE_CHECKING:
+    from rag.storage.side import AuditTrail, Memberships
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +40,8 @@ class Access:
         self.settings = settings
         self.mode = mode or oidc.auth_mode(settings)
         self._lock = threading.Lock()
-        self._members = None
-        self._trail = None
+        self._members: Memberships | None = None
+        self._trail: AuditTrail | None = None
 
     # -- the side store, opened on first use ---------------------------------------------------
 
@@ -131,6 +134,7 @@ class Access:
             self.record(who, "workspace.create", ws.collection_name, target=ws.name,
                         detail={"workspace_name": ws.name})
             role = "owner"
+        assert role is not None  # a non-member was refused above unless it created the workspace
         self._attach(ws, who, role)
         return ws
 
@@ -149,6 +153,21 @@ class Access:
                         detail={"name": doc_name, "workspace_name": ws.name})
 
         ws.delete_document = delete_document
+        inner_meta = ws.update_meta
+
+        def update_meta(doc_id: str, changes: dict):
+            # facts read from the content are derived data any member's reading may store;
+            # a person's correction of them is an edit
+            if "facts_user" in changes:
+                self.require(ws, "editor", "correcting what a document is")
+            out = inner_meta(doc_id, changes)
+            if "facts_user" in changes:
+                self.record(who, "document.facts", ws.collection_name, target=doc_id,
+                            detail={"corrected": changes["facts_user"],
+                                    "workspace_name": ws.name})
+            return out
+
+        ws.update_meta = update_meta
         if not at_least(role, "editor"):
             for method in ("begin", "add_chunks", "commit", "heartbeat"):
                 setattr(ws, method, self._refuser(ws, "adding documents"))

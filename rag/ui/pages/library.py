@@ -11,9 +11,11 @@ import pandas as pd
 import streamlit as st
 
 from rag.analytics.export import safe_csv
+from rag.auth.principal import at_least
 from rag.errors import RagError
 from rag.index.store import Workspace
 from rag.ingest.batches import BatchLog, Interrupted
+from rag.ingest.facts import FORMS, ensure_facts, facts_for, set_user_facts
 from rag.ingest.loaders import (
     SUPPORTED_EXT,
     TABLE_EXT,
@@ -115,30 +117,69 @@ def results_frame(reports: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 
 def documents_frame(docs: Sequence[DocumentInfo]) -> pd.DataFrame:
-    """The documents table as shown: name, type, units, chunks, size, date added."""
-    rows = [{
-        "name": d.name,
-        "type": d.kind,
-        "contents": count(d.units, d.unit_label),
-        "chunks": d.chunks,
-        "size": human_size(d.size),
-        "added": when(d.added_at),
-        "file": d.filename,
-    } for d in docs]
-    return pd.DataFrame(rows, columns=["name", "type", "contents", "chunks", "size", "added",
-                                       "file"])
+    """The documents table as shown: name, what it is (issuer, form, period: read from its
+    content), type, units, chunks, size, date added."""
+    rows = []
+    for d in docs:
+        f = facts_for(d)
+        rows.append({
+            "name": d.name,
+            "issuer": f.issuer,
+            "form": "" if f.form == "other" else f.form,
+            "period": f.period or (f.report_date or ""),
+            "type": d.kind,
+            "contents": count(d.units, d.unit_label),
+            "chunks": d.chunks,
+            "size": human_size(d.size),
+            "added": when(d.added_at),
+            "file": d.filename,
+        })
+    return pd.DataFrame(rows, columns=["name", "issuer", "form", "period", "type", "contents",
+                                       "chunks", "size", "added", "file"])
 
 
 def documents_csv(docs: Sequence[DocumentInfo]) -> bytes:
     """The documents table as CSV (raw numbers, ISO dates), safe to open in a spreadsheet."""
-    rows = [{
-        "name": d.name, "filename": d.filename, "type": d.kind, "units": d.units,
-        "unit_label": d.unit_label, "chunks": d.chunks, "size_bytes": d.size,
-        "added": when(d.added_at), "doc_id": d.doc_id,
-    } for d in docs]
-    df = pd.DataFrame(rows, columns=["name", "filename", "type", "units", "unit_label", "chunks",
-                                     "size_bytes", "added", "doc_id"])
+    rows = []
+    for d in docs:
+        f = facts_for(d)
+        rows.append({
+            "name": d.name, "filename": d.filename, "issuer": f.issuer, "ticker": f.ticker,
+            "form": f.form, "period": f.period, "period_end": f.period_end,
+            "report_date": f.report_date, "type": d.kind, "units": d.units,
+            "unit_label": d.unit_label, "chunks": d.chunks, "size_bytes": d.size,
+            "added": when(d.added_at), "doc_id": d.doc_id,
+        })
+    df = pd.DataFrame(rows, columns=["name", "filename", "issuer", "ticker", "form", "period",
+                                     "period_end", "report_date", "type", "units", "unit_label",
+                                     "chunks", "size_bytes", "added", "doc_id"])
     return safe_csv(df)
+
+
+def coverage_frame(docs: Sequence[DocumentInfo]) -> pd.DataFrame | None:
+    """Issuers by period, each cell the forms held ('10-K', '10-Q · earnings call'), so a gap
+    ('no Q2 10-Q for Intel') shows as a blank; None when there is one issuer and one period."""
+    cells: dict[tuple[str, str], list[str]] = {}
+    for d in docs:
+        f = facts_for(d)
+        if not f.issuer or not f.period:
+            continue
+        cells.setdefault((f.issuer, f.period), []).append(f.form)
+    issuers = sorted({i for i, _ in cells})
+    periods = sorted({p for _, p in cells}, key=_period_key)
+    if len(issuers) < 2 and len(periods) < 2:
+        return None
+    rows = [{"issuer": i, **{p: " · ".join(sorted(set(cells.get((i, p), [])))) for p in periods}}
+            for i in issuers]
+    return pd.DataFrame(rows, columns=["issuer", *periods])
+
+
+def _period_key(p: str) -> tuple[int, int]:
+    """'Q2 FY2023' after 'Q1 FY2023', 'FY2023' after its quarters."""
+    import re
+
+    m = re.match(r"(?:Q(\d) )?FY(\d{4})", p)
+    return (int(m.group(2)), int(m.group(1) or 5)) if m else (0, 0)
 
 
 def passage_groups(doc: DocumentInfo, chunks: Sequence[Chunk]) -> list[tuple[str, list[Chunk]]]:
@@ -174,7 +215,7 @@ def render() -> None:
         st.caption(f"Workspace: {md(name)}")
         show_error(err)
         return
-    docs = ws.documents() if ws is not None else []
+    docs = ensure_facts(ws) if ws is not None else []
     n_chunks = sum(d.chunks for d in docs)
     st.caption(f"Workspace **{md(name)}** · {count(len(docs), 'documents')} · "
                f"{count(n_chunks, 'passages')}")
@@ -408,6 +449,12 @@ def _documents(ws: Workspace, docs: list[DocumentInfo]) -> None:
     st.download_button("Download this table (CSV)", documents_csv(docs),
                        file_name=f"{slug}-documents.csv", mime="text/csv",
                        icon=":material/download:", on_click="ignore")
+    coverage = coverage_frame(docs)
+    if coverage is not None:
+        with st.expander("Coverage: issuers by period", icon=":material/grid_on:"):
+            st.caption("What this workspace holds for each company and period, as read from "
+                       "the documents themselves; a blank is a gap.")
+            st.dataframe(coverage, hide_index=True)
     by_id = {d.doc_id: d for d in docs}
     if st.session_state.get(OPEN_KEY) not in by_id:
         st.session_state[OPEN_KEY] = None
@@ -431,6 +478,7 @@ def _viewer(ws: Workspace, doc: DocumentInfo) -> None:
             if doc.meta.get("date_column"):
                 facts += f", date column '{doc.meta['date_column']}'"
         st.caption(md(facts))
+        _facts_panel(ws, doc)
         _delete_controls(ws.name, doc)
         groups = passage_groups(doc, ws.chunks_of(doc.doc_id))
         parts = max(1, math.ceil(len(groups) / GROUPS_PER_PART))
@@ -447,6 +495,61 @@ def _viewer(ws: Workspace, doc: DocumentInfo) -> None:
                 st.markdown(f"**{md(label)}**")
                 for c in group:
                     st.markdown(md_block(c.text))
+
+
+def _facts_panel(ws: Workspace, doc: DocumentInfo) -> None:
+    """What RAGdesk read this document to be, where it read it, and a form to correct it."""
+    f = facts_for(doc)
+    shown = [("Issuer", f.issuer + (f" ({f.ticker})" if f.ticker else ""), "issuer"),
+             ("Form", "" if f.form == "other" else f.form, "form"),
+             ("Fiscal period", f.period, "period"),
+             ("Period ends", f.period_end, "period"),
+             ("Report date", f.report_date, "report_date")]
+    with st.expander("What this document is", icon=":material/badge:"):
+        for label, value, key in shown:
+            if value:
+                src = f.evidence.get(key, "")
+                st.markdown(f"**{label}:** {md(value)}" + (
+                    f"  \n:gray[read from “{md(' '.join(src.split())[:140])}”]" if src else ""))
+        if f.speakers:
+            people = "; ".join(s.name + (f" ({s.role}{', ' + s.firm if s.firm else ''})"
+                                         if s.role else "") for s in f.speakers[:20])
+            st.markdown(f"**Speakers:** {md(people)}")
+        if not any(v for _, v, _ in shown) and not f.speakers:
+            st.caption("Nothing was read: the text names no issuer, form or period.")
+        if not at_least(getattr(ws, "role", None) or "owner", "editor"):
+            return  # a viewer sees the facts; an editor may correct them
+        with st.form(f"facts_{doc.doc_id}", border=False):
+            st.caption("Correct what was read: a correction sticks, and questions are focused "
+                       "by it. Leave a field empty to keep what was read.")
+            c1, c2, c3 = st.columns(3)
+            issuer = c1.text_input("Issuer", value="", placeholder=f.issuer or "e.g. Acme Inc.")
+            forms = ["(as read)", *FORMS]
+            form = c2.selectbox("Form", forms, index=0)
+            year = c3.number_input("Fiscal year", min_value=0, max_value=2100, value=0,
+                                   help="0 keeps what was read")
+            quarter = c1.selectbox("Fiscal quarter", ["(as read)", "none (a year)", "1", "2",
+                                                      "3", "4"], index=0)
+            if st.form_submit_button("Save corrections"):
+                changes: dict[str, Any] = {}
+                if issuer.strip():
+                    changes["issuer"] = issuer.strip()
+                if form != "(as read)":
+                    changes["form"] = form
+                if year:
+                    changes["fiscal_year"] = int(year)
+                if quarter == "none (a year)":
+                    changes["fiscal_quarter"] = 0
+                elif quarter != "(as read)":
+                    changes["fiscal_quarter"] = int(quarter)
+                if changes:
+                    try:
+                        set_user_facts(ws, doc.doc_id, changes)
+                    except (RagError, ValueError) as err:
+                        st.error(md(str(err)), icon=":material/error:")
+                        return
+                    st.session_state[_FLASH_KEY] = f"Saved the corrections to '{doc.name}'."
+                    st.rerun()
 
 
 def _ask_delete(doc_id: str) -> None:
