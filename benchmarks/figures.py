@@ -36,7 +36,6 @@ from _common import median, pdf_paths, table
 from answer import answer_has_gold_number, gold_quantities, quantities
 from retrieval import ensure_financebench, load_questions, open_services
 
-
 _MARKER_RE = re.compile(r"\[\d{1,2}(?:\s*[,;]\s*\d{1,2})*\]")
 
 
