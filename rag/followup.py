@@ -85,6 +85,7 @@ class Period:
 
     def text(self, style: str = "short") -> str:
         if self.kind == "q":
+            assert self.n is not None  # a quarter always has its number
             if style == "words":
                 return f"the {_ORD_WORD[self.n]} quarter" + (f" of {self.year}" if self.year
                                                             else "")
@@ -210,6 +211,7 @@ def _shift(p: Period, rel: re.Match[str]) -> Period | None:
     if "year" in unit:
         return replace(p, year=p.year + step) if p.year else None
     if p.kind == "q":
+        assert p.n is not None  # a quarter always has its number
         n, y = p.n + step, p.year
         if n == 0:
             n, y = 4, (y - 1 if y else None)
@@ -309,13 +311,13 @@ def resolve(question: str, previous: str, companies: Sequence[str] = (),
         return out + "?"
 
     if (new_period or new_company) and not rest:
-        out = p
+        fr = p
         text = p.text
         if new_period:
-            text = _with_period(out, new_period)
-            out = frame(text, companies)
+            text = _with_period(fr, new_period)
+            fr = frame(text, companies)
         if new_company:
-            text = _with_company(out, new_company)
+            text = _with_company(fr, new_company)
         return text
 
     if _PRONOUN_RE.search(q) and p.metric:

@@ -7,6 +7,7 @@ checks its sha256, so the first question in the app does not wait for it.
 from __future__ import annotations
 
 import sys
+from typing import cast
 
 
 def main() -> int:
@@ -20,9 +21,11 @@ def main() -> int:
         for name in PACKAGED:
             print(f"embedding model {name}: {packaged_model_dir(name)}")
         if settings.embed_backend.startswith("onnx"):
+            from rag.index.onnx_embedder import OnnxEmbedder
             from rag.services import build_embedder
 
-            emb = build_embedder(settings)  # exports and quantises once, then cached
+            # exports and quantises once, then cached (the onnx backend builds an OnnxEmbedder)
+            emb = cast(OnnxEmbedder, build_embedder(settings))
             print(f"embedder {emb.name}: {emb.model_path}")
         path = resolve_local_model(settings.models_dir, settings.local_model_path)
         print(f"local chat model: {path} (sha256 verified)")

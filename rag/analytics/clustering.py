@@ -201,7 +201,7 @@ def _other_bucket(X: np.ndarray, labels: np.ndarray, max_other: float = MAX_OTHE
     if len(live) >= 3:
         coherence = {i: float(sim[labels == i].mean()) for i in live}
         floor = 0.5 * float(np.median(list(coherence.values())))
-        for i in sorted(live, key=coherence.get):
+        for i in sorted(live, key=lambda j: coherence[j]):
             size = int((labels == i).sum())
             if coherence[i] >= floor or moved + size > budget:
                 break

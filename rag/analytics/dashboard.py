@@ -323,7 +323,7 @@ def load_summaries(data_dir: Path, collection: str, docs: Sequence[DocumentInfo]
 
 # -- feedback themes -------------------------------------------------------------------------------
 
-_THEMES_CACHE: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
+_THEMES_CACHE: dict[tuple[str, float, int], list[dict[str, Any]]] = {}
 
 
 def theme_trends(a: Any, top: int = TOP_THEMES) -> list[dict[str, Any]]:

@@ -57,7 +57,9 @@ class EvalHistory:
                 k=run.k, questions=run.questions, recall=run.recall, mrr=run.mrr,
                 embed_model=run.embed_model, settings=json.dumps(run.settings, default=str),
                 seconds=run.seconds, result=json.dumps(d, ensure_ascii=False, default=str)))
-        return int(res.inserted_primary_key[0])
+        key = res.inserted_primary_key
+        assert key is not None  # an INSERT of one row has its key
+        return int(key[0])
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run, oldest first, without the per-question results."""

@@ -37,7 +37,7 @@ _ERRNOS = {errno.ENOSPC: "full", errno.EDQUOT: "full", errno.EROFS: "read-only",
            errno.EACCES: "denied", errno.EPERM: "denied", errno.EIO: "io"}
 
 
-def _chain(exc: BaseException):
+def _chain(exc: BaseException | None):
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))

@@ -145,8 +145,9 @@ def ensure_onnx_model(model_dir: Path, cache_dir: Path, quant: str = "int8",
     fp32 = folder / "model-fp32.onnx"
     if not fp32.exists():
         export_onnx(model_dir, fp32)
-    if QUANT[quant] is not None:
-        quantize_onnx(fp32, final, QUANT[quant])
+    weight_type = QUANT[quant]
+    if weight_type is not None:
+        quantize_onnx(fp32, final, weight_type)
     return final
 
 

@@ -6,6 +6,7 @@ verified against the official release digest before it is ever loaded.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -111,7 +112,7 @@ def ensure_packaged_model(models_dir: Path, spec: PackagedGGUF | None = None) ->
         with tmp.open("wb") as out:
             for p in parts:
                 with p.open("rb") as f:
-                    for block in iter(lambda f=f: f.read(1 << 22), b""):
+                    for block in iter(functools.partial(f.read, 1 << 22), b""):
                         h.update(block)
                         out.write(block)
         if h.hexdigest() != spec.sha256:

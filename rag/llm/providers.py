@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from rag.errors import RagError
@@ -72,10 +72,13 @@ class LlamaCppChat:
                temperature: float = 0.0) -> Iterator[str]:
         msgs = [{"role": m.role, "content": m.content} for m in messages]
         with self._lock:
-            for part in self._llm.create_chat_completion(
-                messages=msgs, max_tokens=max_tokens, temperature=temperature,
+            # stream=True: an iterator of chunks (the stubs have no overload saying so)
+            parts = cast(Iterator[dict[str, Any]], self._llm.create_chat_completion(
+                messages=msgs,  # type: ignore[arg-type]  # plain dicts of llama_cpp's TypedDicts
+                max_tokens=max_tokens, temperature=temperature,
                 top_p=1.0, repeat_penalty=1.05, stream=True,
-            ):
+            ))
+            for part in parts:
                 delta = part["choices"][0].get("delta", {}).get("content")
                 if delta:
                     yield delta
@@ -280,9 +283,10 @@ def _make_openai(cfg: ModelConfig, settings: Any) -> ChatModel:
     _checked(cfg, settings)
     import httpx
     from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
 
     model = ChatOpenAI(model=cfg.model, base_url=cfg.base_url or None,
-                       api_key=cfg.api_key or "not-needed", max_retries=0,
+                       api_key=SecretStr(cfg.api_key or "not-needed"), max_retries=0,
                        timeout=httpx.Timeout(cfg.timeout_s, connect=min(10.0, cfg.timeout_s)))
     return LangChainChat(f"openai · {cfg.model}", model, cfg.base_url or "api.openai.com",
                          secrets=(cfg.api_key,), first_token_s=min(60.0, cfg.timeout_s),

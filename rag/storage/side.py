@@ -168,7 +168,9 @@ class AuditTrail:
             res = con.execute(insert(audit).values(at=time.time(), user=user, action=action,
                                                    workspace=workspace, target=target,
                                                    detail=detail))
-        return int(res.inserted_primary_key[0])
+        key = res.inserted_primary_key
+        assert key is not None  # an INSERT of one row has its key
+        return int(key[0])
 
     def query(self, workspaces: Iterable[str] | None = None, include_global: bool = True,
               user: str | None = None, action: str | None = None,

@@ -22,7 +22,9 @@ def upsert(con: Connection, table: Table, rows: Sequence[Mapping[str, Any]],
         if name == "sqlite":
             from sqlalchemy.dialects.sqlite import insert as dialect_insert
         else:
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+            from sqlalchemy.dialects.postgresql import (  # type: ignore[assignment]  # the
+                insert as dialect_insert,  # two dialects' Insert share what is used here
+            )
         stmt = dialect_insert(table)
         if update is None:
             update = [c.name for c in table.columns if c.name not in keys]

@@ -125,7 +125,7 @@ def describe_themes(items: Sequence[Item], labels: np.ndarray, typicality: np.nd
     for tid in [*ids, OTHER] if (np.asarray(labels) == OTHER).any() else ids:
         members = np.flatnonzero(np.asarray(labels) == tid)
         order = members[np.argsort(-np.asarray(typicality)[members], kind="stable")]
-        rated = [ratings[i] for i in members if ratings[i] is not None]
+        rated = [r for i in members.tolist() if (r := ratings[i]) is not None]
         auto = OTHER_NAME if tid == OTHER else terms.name_from_terms(
             top_terms.get(tid, []), f"Theme {tid + 1}")
         themes.append(Theme(
@@ -136,7 +136,7 @@ def describe_themes(items: Sequence[Item], labels: np.ndarray, typicality: np.nd
     return unique_names(themes)
 
 
-def typical_positions(items: Sequence[Item], order: Sequence[int]) -> list[int]:
+def typical_positions(items: Sequence[Item], order: Sequence[int] | np.ndarray) -> list[int]:
     """Up to EXAMPLES positions, most typical first, skipping repeated texts."""
     out, seen = [], set()
     for i in order:

@@ -11,7 +11,7 @@ import numpy as np
 from rag.analytics import clustering
 from rag.analytics.feedback.model import FeedbackError, Item
 from rag.text.columns import meta_key
-from rag.types import Chunk, DocumentInfo
+from rag.types import Chunk, DocumentInfo, Scalar
 
 _NUMERIC = re.compile(r"^[\s$€£%+\-.,:/()\d]*$")
 
@@ -48,7 +48,7 @@ def items_from_rows(header: list[str], rows: list[list[str]], text_column: str
         if not text:
             position.append(-1)
             continue
-        fields = {c: r[j].strip() for j, c in enumerate(header)
+        fields: dict[str, Scalar] = {c: r[j].strip() for j, c in enumerate(header)
                   if j != tj and j < len(r) and r[j].strip()}
         position.append(len(items))
         items.append(Item(row=i + 1, text=text, fields=fields))

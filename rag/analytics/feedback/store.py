@@ -4,6 +4,7 @@ analysed."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -102,7 +103,7 @@ class AnalysisStore:
         folder = self.data_dir / "analytics" / collection
         for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
             import_once(self.engine, path,
-                        lambda con, p=path: self._import_legacy(con, collection, p))
+                        functools.partial(self._import_legacy, collection=collection, path=path))
         return self.engine
 
     def save(self, collection: str, doc_id: str, a: Analysis) -> None:

@@ -100,7 +100,9 @@ class QuestionLog:
             for row in rows:
                 res = con.execute(insert(questions).values(workspace=self.collection,
                                                            **self._values(row)))
-                ids.append(int(res.inserted_primary_key[0]))
+                key = res.inserted_primary_key
+                assert key is not None  # an INSERT of one row has its key
+                ids.append(int(key[0]))
         return ids
 
     def log(self, answer: Any, source: str = SOURCE_APP, reask_of: int | None = None) -> int:
@@ -180,7 +182,7 @@ class QuestionLog:
             new: dict[str, Any] = {}
             for i in range(0, len(todo), batch):
                 part = todo[i : i + batch]
-                vecs = np.asarray(embed([first[k] for k in part]), dtype=np.float32)
+                vecs: np.ndarray = np.asarray(embed([first[k] for k in part]), dtype=np.float32)
                 norms = np.linalg.norm(vecs, axis=1, keepdims=True)
                 vecs = vecs / np.where(norms == 0, 1.0, norms)
                 new.update(zip(part, vecs, strict=True))
@@ -255,7 +257,7 @@ class QuestionLog:
         old = sqlite3.connect(f"file:{self.legacy_path}?mode=ro", uri=True, timeout=30.0)
         try:
             tables = {r[0] for r in old.execute("SELECT name FROM sqlite_master")}
-            ids: dict[int, int] = {}
+            ids: dict[int | None, int] = {}  # get(None): no link
             links = []
             if "questions" in tables:
                 old.row_factory = sqlite3.Row

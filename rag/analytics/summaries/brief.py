@@ -330,9 +330,9 @@ def plan_groups(chunks: Sequence[Chunk], sents: Sequence[ex.Sentence], model: Ch
     if keep < 1.0:
         cent = ex.centrality(sents)
         by_chunk: dict[int, list[tuple[float, ex.Sentence]]] = {}
-        for s, c in zip(sents, cent, strict=True):
-            by_chunk.setdefault(s.chunk, []).append((c + 0.1 * len(ex.VALUE_RE.findall(s.text)),
-                                                     s))
+        for s, score in zip(sents, cent, strict=True):
+            by_chunk.setdefault(s.chunk, []).append(
+                (score + 0.1 * len(ex.VALUE_RE.findall(s.text)), s))
         views = []
         for i, c in enumerate(chunks):
             cand = sorted(by_chunk.get(i, []), key=lambda t: -t[0])
@@ -727,7 +727,7 @@ def compare(a: Brief, b: Brief) -> Brief:
         raise RagError(f"compare two documents of the same kind ('{a.doc_name}' is "
                        f"{KIND_LABELS[a.kind].lower()}, '{b.doc_name}' is "
                        f"{KIND_LABELS[b.kind].lower()})")
-    fig_a = {}
+    fig_a: dict[str, dict[str, Any]] = {}
     for r in a.figures:
         fig_a.setdefault(_metric_key(r) + "|" + r["unit"], r)
     rows, matched = [], set()
@@ -740,7 +740,7 @@ def compare(a: Brief, b: Brief) -> Brief:
                          "unit": r["unit"], "change": _delta(ra["value"], r["value"], r["unit"]),
                          "citation": r["citation"], "value_a": ra["value"],
                          "period_a": ra["period"], "citation_a": ra["citation"]})
-    g_a = {}
+    g_a: dict[str, dict[str, Any]] = {}
     for g in a.guidance:
         g_a.setdefault(_metric_key(g) + "|" + str(g["period"]).lower(), g)
     guidance = []

@@ -258,7 +258,7 @@ def doc_period(name: str, chunks: Sequence[Chunk]) -> str | None:
     if m:
         q = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4,
              "4th": 4}[m.group(1).lower()]
-        year = m.group(2) or (re.search(_YEAR, head).group(0) if re.search(_YEAR, head) else "")
+        year = m.group(2) or (y.group(0) if (y := re.search(_YEAR, head)) else "")
         return f"Q{q} {year}".strip()
     m = re.search(rf"\bQ([1-4])\s*(?:FY)?\s*({_YEAR})", head)
     if m:
@@ -537,7 +537,8 @@ def _reported_figures(s: Sentence, default_period: str | None, figs: list[Figure
         if unit.endswith("/share") and met[1] in ("net income", "revenue"):
             met = (re.sub(r"net income|net earnings|net profit", "EPS", met[0],
                           flags=re.IGNORECASE) if met[1] == "net income" else "EPS", "EPS")
-        skip = re.match(_PER, after).end()  # "$0.34 per diluted share, compared with ..."
+        per = re.match(_PER, after)  # always matches (optional): "$0.34 per diluted share, ..."
+        skip = per.end() if per else 0
         ca = None if change else _CHANGE_AFTER.match(after[skip:])
         if ca:
             change = _trim_change(ca.group("chg"))
