@@ -109,6 +109,14 @@ def test_ask_open_a_citation_and_follow_up(app):
     assert "412" in answer.inner_text()
     assert "**" not in answer.inner_text(), "markdown shown as literal asterisks"
     app.shot("09-ask-answer")
+    # A marker is a link to its source: clicking it scrolls the source's heading into view.
+    marker = answer.locator('a[href^="#source-1-of-answer-1"]').first
+    marker.click()
+    app.page.wait_for_timeout(600)
+    assert app.page.url.endswith("#source-1-of-answer-1")
+    target = app.page.locator("#source-1-of-answer-1")
+    box = target.bounding_box()
+    assert box is not None and 0 <= box["y"] <= 1000, box
     exp = app.open_expander("Open in the document")
     assert exp.locator("mark, [style*=background]").count() or "Read the whole document" in \
         exp.inner_text()

@@ -128,12 +128,59 @@ def highlight(text: str, quote: str) -> str:
     return "".join(out)
 
 
-def answer_markdown(text: str) -> str:
+def answer_markdown(text: str, anchors: dict[int, str] | None = None) -> str:
     """An answer's text as safe markdown, its citation markers shown as badges and its
     **bold** (a computed answer's result) kept bold: the escaped text inside cannot open any
-    other markup, so only the emphasis comes back."""
+    other markup, so only the emphasis comes back. A marker with an entry in `anchors` (its
+    number: the element id of its source) is a link that scrolls to that source."""
     safe = _BOLD_RE.sub(r"**\1**", md_block(text))
-    return _MARKER_RE.sub(r":blue-badge[\1]", safe)
+
+    def badge(m: re.Match) -> str:
+        n = int(m.group(1))
+        if anchors and n in anchors:
+            return f"[:blue-badge[{n}]](#{anchors[n]})"
+        return f":blue-badge[{n}]"
+
+    return _MARKER_RE.sub(badge, safe)
+
+
+def source_heading(n: int, answer_no: int, second: bool = False) -> tuple[str, str]:
+    """A source's heading and the element id Streamlit gives it (the slug of its text): the
+    target of the answer's [n] marker. The answer's number in the conversation keeps the ids
+    of two answers citing [1] apart."""
+    text = f"Source {n} of answer {answer_no}" + (" (second model)" if second else "")
+    return text, re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def excerpt(text: str, quote: str, around: int = 60, limit: int = 360) -> str:
+    """A short quote of the passage as safe markdown: the quoted span highlighted (cut to
+    `limit` characters) with a few words either side, '…' where the passage goes on."""
+    spans = _spans(text, quote)
+    if not spans:
+        return md(shorten(text, limit // 2 + around))
+    start, end = spans[0][0], spans[-1][1]
+    if end - start > limit:
+        end = start + limit
+        cut = text.rfind(" ", start + limit // 2, end)
+        end = cut if cut > 0 else end
+    left = max(0, start - around)
+    if left:
+        sp = text.find(" ", left, start)
+        left = sp + 1 if sp >= 0 else left
+    right = min(len(text), end + around)
+    if right < len(text):
+        sp = text.rfind(" ", end, right)
+        right = sp if sp > end else right
+    pre, body, post = text[left:start], text[start:end], text[end:right]
+
+    def flat(s: str) -> str:
+        return " ".join(s.split())
+
+    out = ("…" if left else "") + md(flat(pre) + (" " if pre[-1:].isspace() else ""))
+    out += f":orange-background[{md(flat(body))}]"
+    tail = (" " if post[:1].isspace() else "") + flat(post)
+    out += md(tail) + ("…" if right < len(text) or end < spans[-1][1] else "")
+    return out
 
 
 def citation_flag(c: Citation) -> str | None:
@@ -353,7 +400,8 @@ def render() -> None:
             question, focus = redo.question, pending.get("focus", True)
 
     for i, turn in enumerate(turns):
-        _render_turn(ws, names, turn, latest=i == len(turns) - 1 and question is None)
+        _render_turn(ws, names, turn, latest=i == len(turns) - 1 and question is None,
+                     number=i + 1)
 
     typed = st.chat_input("Ask a question about your documents", key=INPUT_KEY, max_chars=2000)
     queued = st.session_state.pop(_QUEUED_KEY, None)
@@ -567,24 +615,27 @@ def _ask_once(svc: Services, ws: Workspace, cfg: ModelConfig, question: str,
 # -- showing a turn -----------------------------------------------------------------------------
 
 
-def _render_turn(ws: Workspace, names: dict[str, str], turn: Turn, latest: bool) -> None:
+def _render_turn(ws: Workspace, names: dict[str, str], turn: Turn, latest: bool,
+                 number: int = 1) -> None:
     with st.chat_message("user"):
         st.markdown(md_block(turn.question))
     with st.chat_message("assistant"):
         if not turn.compared:
-            _render_answer(ws, names, turn, "a", turn.answer, turn.error, latest)
+            _render_answer(ws, names, turn, "a", turn.answer, turn.error, latest, number)
             return
         left, right = st.columns(2, gap="medium")
         with left:
             st.caption(f"**{md(turn.model_label)}**")
-            _render_answer(ws, names, turn, "a", turn.answer, turn.error, latest)
+            _render_answer(ws, names, turn, "a", turn.answer, turn.error, latest, number)
         with right:
             st.caption(f"**{md(turn.compare_label)}**")
-            _render_answer(ws, names, turn, "b", turn.compare, turn.compare_error, False)
+            _render_answer(ws, names, turn, "b", turn.compare, turn.compare_error, False,
+                           number)
 
 
 def _render_answer(ws: Workspace, names: dict[str, str], turn: Turn, side: str,
-                   answer: Answer | None, error: str | None, latest: bool) -> None:
+                   answer: Answer | None, error: str | None, latest: bool,
+                   number: int = 1) -> None:
     if answer is None:
         st.error(md(error or "no answer"), icon=":material/error:")
         return
@@ -620,13 +671,14 @@ def _render_answer(ws: Workspace, names: dict[str, str], turn: Turn, side: str,
             for i, hit in enumerate(answer.hits[:CLOSEST], 1):
                 render_hit(i, hit)
     else:
-        st.markdown(answer_markdown(answer.text))
+        headings = {c.n: source_heading(c.n, number, side == "b") for c in answer.citations}
+        st.markdown(answer_markdown(answer.text, {n: h[1] for n, h in headings.items()}))
         if answer.computation:
             _render_computation(answer)
         _render_removed(answer)
         st.markdown("**Sources**")
         for c in answer.citations:
-            _render_citation(ws, f"{turn.id}_{side}", c)
+            _render_citation(ws, f"{turn.id}_{side}", c, headings[c.n][0])
     _how(answer, names)
 
 
@@ -672,8 +724,12 @@ def _render_computation(answer: Answer) -> None:
                        icon=":material/search_off:")
 
 
-def _render_citation(ws: Workspace, key: str, c: Citation) -> None:
+def _render_citation(ws: Workspace, key: str, c: Citation, heading: str = "") -> None:
+    """A source: its heading (what the answer's marker scrolls to), document and place, a
+    short quote with the cited span marked; the full passage among its neighbours on demand."""
     with st.container(border=True):
+        if heading:
+            st.markdown(f"###### {heading}")
         st.markdown(f":blue-badge[{c.n}] **{md(c.chunk.doc_name)}** · {md(where(c.chunk))}")
         flag = citation_flag(c)
         if flag:
@@ -683,7 +739,7 @@ def _render_citation(ws: Workspace, key: str, c: Citation) -> None:
                        "this passage.")
         if c.chunk.kind == "figure":
             st.caption("The printed line this figure was read from.")
-        st.markdown(highlight(c.chunk.text, c.quote))
+        st.markdown(excerpt(c.chunk.text, c.quote))
         exp = st.expander("Open in the document", key=f"ask_ctx_{key}_{c.n}",
                           on_change="rerun", icon=":material/article:")
         with exp:

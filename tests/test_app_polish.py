@@ -1,0 +1,98 @@
+"""Issue 18's polish on the pages people read first: citation markers that link to their
+source, short quotes with the passage on demand, relevance labels instead of raw scores,
+search results spread over documents with a relevance floor, and the wording details."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+streamlit = pytest.importorskip("streamlit")
+from apptools import app_environment
+from fakes import ScriptedChat
+from streamlit.testing.v1 import AppTest
+
+from rag.ui import state
+from rag.ui.pages import ask, library
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app.py"
+TIMEOUT = 120
+
+CALL_TXT = (
+    b"Northwind Robotics Q2 2026 earnings call\n\n"
+    b"Elena Sorensen: Welcome to the Northwind Robotics second quarter 2026 earnings call. "
+    b"Before we begin, please note that today's remarks include forward-looking statements "
+    b"that involve risks and uncertainties, and actual results may differ materially.\n\n"
+    b"Dana Whitfield: Revenue in the second quarter was $412.6 million, up 18% year over year. "
+    b"Gross margin expanded to 41.3%, helped by lower component costs and a better mix of "
+    b"service contracts across our warehouse fleet customers in Europe and North America.\n\n"
+    b"Dana Whitfield: We are raising our full-year revenue outlook to $1.68 billion.\n"
+)
+REPORT_TXT = (b"Warehouse operations review\n\nThe gripper dropped parcels twice during the "
+              b"night shift. Battery life in cold storage aisles is shorter than promised.")
+REPLY = {"text": ""}
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch) -> Iterator[Path]:
+    monkeypatch.setenv("RAG_COMPUTE_FIGURES", "false")  # the scripted model answers
+    yield from app_environment(tmp_path, monkeypatch, {
+        "scripted": lambda cfg, s: ScriptedChat(lambda m: REPLY["text"], name="scripted",
+                                                chunk=5)})
+
+
+def _ingest(files, ws: str = state.DEFAULT_WORKSPACE) -> dict[str, str]:
+    reports = library.ingest_files(state.services(), ws, files)
+    assert all(r.ok for r in reports), [r.message for r in reports]
+    return {r.doc.name: r.doc.doc_id for r in reports}
+
+
+def _app(url_path: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    at._page_hash = next(h for h, info in at._registered_pages.items()
+                         if info.get("url_pathname") == url_path)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+# -- 1. citations --------------------------------------------------------------------------
+
+
+def test_markers_link_to_their_sources_heading():
+    text, anchor = ask.source_heading(2, 3)
+    assert text == "Source 2 of answer 3" and anchor == "source-2-of-answer-3"
+    assert ask.source_heading(1, 1, second=True)[1] == "source-1-of-answer-1-second-model"
+    out = ask.answer_markdown("Revenue was $412.6 million [1]. Costs rose [2].",
+                              {1: "source-1-of-answer-3"})
+    assert "[:blue-badge[1]](#source-1-of-answer-3)" in out
+    assert ":blue-badge[2]" in out and "](#" not in out.split("badge[2]")[1]
+
+
+def test_excerpt_is_short_and_marks_the_quote():
+    passage = ("Alpha beta gamma. " * 30) + "Revenue was $412.6 million in Q2. " + \
+        ("Delta epsilon zeta. " * 30)
+    out = ask.excerpt(passage, "Revenue was $412.6 million in Q2.")
+    assert ":orange-background[Revenue was \\$412\\.6 million in Q2\\.]" in out
+    assert out.startswith("…") and out.endswith("…") and len(out) < 260
+    assert ask.excerpt("short text", "not there") == "short text"
+
+
+def test_an_answer_links_markers_and_quotes_short(app_env):
+    _ingest([("northwind_q2_2026_call.txt", CALL_TXT), ("ops_review.txt", REPORT_TXT)])
+    REPLY["text"] = "Revenue in the second quarter was $412.6 million [1]."
+    at = _app("ask")
+    at.chat_input(key=ask.INPUT_KEY).set_value(
+        "What was Northwind's revenue in the second quarter of 2026?").run()
+    assert not at.exception, [e.value for e in at.exception]
+    bodies = [m.value for m in at.markdown]
+    assert any("[:blue-badge[1]](#source-1-of-answer-1)" in b for b in bodies), bodies
+    assert "###### Source 1 of answer 1" in bodies
+    quote = next(b for b in bodies if ":orange-background[" in b and "412\\.6" in b)
+    assert "Europe" not in quote and "risks and" not in quote  # the rest: in the expander
+    assert not any("warehouse fleet customers" in b for b in bodies)
