@@ -19,6 +19,7 @@ from rag.llm.providers import ModelConfig
 
 streamlit = pytest.importorskip("streamlit")
 from apptools import app_environment, walk
+from fakes import ScriptedChat
 from streamlit.testing.v1 import AppTest
 
 from rag.ui import state
@@ -58,22 +59,15 @@ FEEDBACK_CSV = (
 REPLY: dict[str, str] = {"text": "", "second": ""}
 
 
-class ScriptedChat:
+def _chat(name: str, slot: str) -> ScriptedChat:
     """Replies with the text a test scripted; rewrites follow-ups to a fixed question."""
 
-    def __init__(self, name: str, slot: str) -> None:
-        self.name = name
-        self._slot = slot
-        self.sent: list = []
-
-    def stream(self, messages, max_tokens=512, temperature=0.0):
-        self.sent.append(messages)
+    def reply(messages) -> str:
         if messages[0].content == REWRITE_SYSTEM:
-            text = "What was the gross margin of Northwind in the second quarter of 2026?"
-        else:
-            text = REPLY[self._slot]
-        for i in range(0, len(text), 5):
-            yield text[i : i + 5]
+            return "What was the gross margin of Northwind in the second quarter of 2026?"
+        return REPLY[slot]
+
+    return ScriptedChat(reply, name=name, chunk=5)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -150,8 +144,8 @@ def app_env(tmp_path, monkeypatch) -> Iterator[Path]:
     """A fresh data dir, the hashing embedder and the scripted model as the session default."""
     REPLY.update(text="", second="")
     yield from app_environment(tmp_path, monkeypatch, {
-        "scripted": lambda cfg, s: ScriptedChat("scripted · one", "text"),
-        "scripted2": lambda cfg, s: ScriptedChat("scripted · two", "second")})
+        "scripted": lambda cfg, s: _chat("scripted · one", "text"),
+        "scripted2": lambda cfg, s: _chat("scripted · two", "second")})
 
 
 def _ingest(files: list[tuple[str, bytes]], ws: str = state.DEFAULT_WORKSPACE) -> dict[str, str]:
