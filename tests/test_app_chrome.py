@@ -14,6 +14,7 @@ from rag.llm.prompts import REWRITE_SYSTEM
 
 pytest.importorskip("streamlit")
 from apptools import app_environment
+from fakes import ScriptedChat
 from streamlit.testing.v1 import AppTest
 
 from rag.ui import brand, conversations, state
@@ -32,20 +33,20 @@ CALL_TXT = (
 REPLY = "Revenue in the second quarter was $412.6 million, up 18% year over year. [1]"
 
 
-class ScriptedChat:
-    name = "scripted · chrome"
+def _reply(messages) -> str:
+    if messages[0].content == REWRITE_SYSTEM:
+        return "What was Northwind's revenue in the second quarter of 2026?"
+    return REPLY
 
-    def stream(self, messages, max_tokens=512, temperature=0.0):
-        if messages[0].content == REWRITE_SYSTEM:
-            yield "What was Northwind's revenue in the second quarter of 2026?"
-            return
-        yield REPLY
+
+def _chat() -> ScriptedChat:
+    return ScriptedChat(_reply, name="scripted · chrome", chunk=None)
 
 
 @pytest.fixture
 def app_env(tmp_path, monkeypatch) -> Iterator[Path]:
     yield from app_environment(tmp_path, monkeypatch,
-                               {"scripted_chrome": lambda cfg, s: ScriptedChat()})
+                               {"scripted_chrome": lambda cfg, s: _chat()})
 
 
 def _ok(at: AppTest) -> None:
