@@ -96,3 +96,27 @@ def test_an_answer_links_markers_and_quotes_short(app_env):
     quote = next(b for b in bodies if ":orange-background[" in b and "412\\.6" in b)
     assert "Europe" not in quote and "risks and" not in quote  # the rest: in the expander
     assert not any("warehouse fleet customers" in b for b in bodies)
+
+
+# -- 2. relevance labels instead of scores ---------------------------------------------------
+
+
+def _hit(doc: str, text: str, n: int = 0, **scores) -> "Hit":
+    from rag.types import Chunk, Hit
+
+    c = Chunk(id=f"{doc}-{n}", doc_id=doc, doc_name=f"{doc}.txt", ordinal=n,
+              text=text, page=n + 1)
+    return Hit(c, scores.get("fused", 0.03), scores)
+
+
+def test_hits_show_a_relevance_label_never_a_score():
+    from rag.ui.render import hit_heading, relevance
+
+    strong = _hit("a", "battery swap", dense=0.71, dense_rank=1, lexical_rank=2, fused=0.0482)
+    good = _hit("a", "battery", lexical_rank=7, fused=0.0143)
+    weak = _hit("a", "docks", dense_rank=31, fused=0.0109)
+    assert [relevance(h, i) for i, h in enumerate((strong, good, weak), 1)] == [
+        "strong match", "good match", "weak match"]
+    head = hit_heading(1, strong)
+    assert ":green-badge[strong match]" in head
+    assert "0.048" not in head and "score" not in head and "0.71" not in head

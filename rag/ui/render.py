@@ -90,17 +90,36 @@ def when(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else ""
 
 
+STRONG_RANK = 5  # in the top 5 of two rankings: a strong match
+GOOD_RANK = 10  # in the top 10 of one ranking: a good match
+_LABEL_BADGE = {"strong match": "green", "good match": "blue", "weak match": "gray"}
+
+
+def relevance(hit: Hit, rank: int) -> str:
+    """'strong match', 'good match' or 'weak match', from where the passage ranked in each
+    ranking (dense, keywords, page keywords) and its place in the results."""
+    ranks = sorted(v for key, v in hit.scores.items()
+                   if key.endswith("_rank") and isinstance(v, int))
+    if len(ranks) >= 2 and ranks[1] <= STRONG_RANK:
+        return "strong match"
+    if ranks and ranks[0] <= GOOD_RANK:
+        return "good match"
+    if not ranks and rank <= 3:  # one ranking only (keyword or dense search): by place
+        return "good match"
+    return "weak match"
+
+
 def hit_heading(rank: int, hit: Hit) -> str:
-    """'**1.** name · location · score' as safe markdown."""
+    """'**1.** name · location · strong match' as safe markdown (the raw scores are for the
+    'How this answer was made' panel only)."""
     c = hit.chunk
-    score = f"score {hit.score:.4f}"
-    if "dense" in hit.scores:
-        score += f" (similarity {hit.scores['dense']:.2f})"
-    return f"**{rank}\\.** {md(c.doc_name)} · {md(c.location())} · {md(score)}"
+    label = relevance(hit, rank)
+    return (f"**{rank}\\.** {md(c.doc_name)} · {md(c.location())} · "
+            f":{_LABEL_BADGE[label]}-badge[{label}]")
 
 
 def render_hit(rank: int, hit: Hit, compact: bool = False) -> None:
-    """One search hit: rank, document, location, score and the passage, all escaped."""
+    """One search hit: rank, document, location, relevance and the passage, all escaped."""
     if compact:
         st.markdown(hit_heading(rank, hit))
         st.caption(md(shorten(hit.chunk.text, 220)))
