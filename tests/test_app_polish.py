@@ -15,6 +15,7 @@ from apptools import app_environment
 from fakes import ScriptedChat
 from streamlit.testing.v1 import AppTest
 
+from rag.types import Hit
 from rag.ui import state
 from rag.ui.pages import ask, library
 
@@ -101,8 +102,8 @@ def test_an_answer_links_markers_and_quotes_short(app_env):
 # -- 2. relevance labels instead of scores ---------------------------------------------------
 
 
-def _hit(doc: str, text: str, n: int = 0, **scores) -> "Hit":
-    from rag.types import Chunk, Hit
+def _hit(doc: str, text: str, n: int = 0, **scores) -> Hit:
+    from rag.types import Chunk
 
     c = Chunk(id=f"{doc}-{n}", doc_id=doc, doc_name=f"{doc}.txt", ordinal=n,
               text=text, page=n + 1)
@@ -120,3 +121,67 @@ def test_hits_show_a_relevance_label_never_a_score():
     head = hit_heading(1, strong)
     assert ":green-badge[strong match]" in head
     assert "0.048" not in head and "score" not in head and "0.71" not in head
+
+
+# -- 3. search spread over documents, with a relevance floor -----------------------------------
+
+
+class _Searcher:
+    """A retriever double: `retrieve` returns the hits it was given, best first."""
+
+    def __init__(self, hits):
+        self.hits, self.asked = hits, []
+
+    def retrieve(self, query, k=5, **kwargs):
+        from rag.retrieve import SearchFilter, SearchResult
+
+        self.asked.append(k)
+        return SearchResult(self.hits[:k], SearchFilter())
+
+
+def test_search_caps_each_document_and_drops_weak_matches():
+    from rag.ui.search import diverse_search
+
+    rows = [_hit("feedback", f"Battery swap request number {i}", i, lexical_rank=i + 1)
+            for i in range(12)]
+    meeting = _hit("meeting", "So we decided to ship battery swap in 4.2 as an opt-in beta",
+                   0, lexical_rank=13)
+    swaps = _hit("10k", "Interest rate swap agreements hedge the term loan", 0, lexical_rank=14)
+    found = diverse_search(_Searcher(rows + [swaps, meeting]), "battery swap", k=10)
+    docs = [h.chunk.doc_id for h in found.hits]
+    assert docs == ["feedback"] * 3 + ["meeting"]  # the meeting is no longer crowded out
+    assert found.capped == 9 and found.weak == 1  # the interest-rate swap is under the floor
+    # Only one document matches: it may fill the top k.
+    assert len(diverse_search(_Searcher(rows), "battery swap", k=10).hits) == 10
+    # Nothing matches well: nothing is shown (the page says so).
+    assert diverse_search(_Searcher([swaps]), "battery swap", k=5).hits == []
+    # A longer query needs half its words; a close meaning is enough on its own.
+    assert diverse_search(_Searcher([swaps]), "what did customers say about battery life",
+                          k=5).hits == []
+    near = _hit("memo", "Exchanging the power pack at the dock", 0, dense=0.74, dense_rank=1)
+    assert diverse_search(_Searcher([near]), "battery swap", k=5).hits == [near]
+
+
+FEEDBACK_CSV = b"id,date,comment\n" + b"".join(
+    f"{i},2026-0{1 + i % 9}-1{i % 9},Please add battery swap to the docks, ticket {i}.\n".encode()
+    for i in range(1, 15))
+MEETING_TXT = (b"Product planning meeting\n\nPriya Raman: Now battery swap. So we decided to ship "
+               b"battery swap in 4.2 as an opt-in beta for three pilot sites.\n")
+TENK_TXT = (b"Annual report, Form 10-K\n\nWe entered into interest rate swap agreements to hedge "
+            b"the variable rate of our term loan. The swap notional is $200 million.\n")
+
+
+def test_library_search_spreads_over_documents_and_says_when_nothing_matches(app_env):
+    _ingest([("feedback.csv", FEEDBACK_CSV), ("meeting.txt", MEETING_TXT),
+             ("annual_10k.txt", TENK_TXT)])
+    at = _app("library")
+    at.text_input(key=library.QUERY_KEY).input("battery swap")
+    at.number_input(key="library_k").set_value(10).run()
+    assert not at.exception, [e.value for e in at.exception]
+    heads = [m.value for m in at.main.markdown if re.match(r"\*\*\d+\\\.\*\*", m.value)]
+    assert sum("feedback" in h for h in heads) == 3, heads
+    assert any("meeting" in h for h in heads) and not any("annual" in h for h in heads)
+    assert all("-badge[" in h and "score" not in h for h in heads)
+    assert any("At most 3 passages of any one document" in c.value for c in at.main.caption)
+    at.text_input(key=library.QUERY_KEY).input("quantum entanglement").run()
+    assert any("No passage matches well" in i.value for i in at.main.info)

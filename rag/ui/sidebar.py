@@ -8,6 +8,7 @@ from rag.errors import RagError
 from rag.services import Services
 from rag.ui import state
 from rag.ui.render import md, render_hit, show_error
+from rag.ui.search import diverse_search
 
 SIDEBAR_HITS = 3
 
@@ -70,12 +71,12 @@ def quick_search(svc: Services, ws_name: str) -> None:
             st.caption("This workspace has no documents yet.")
             return
         state.ensure_model(svc)
-        hits = svc.searcher(ws).search(query, k=SIDEBAR_HITS)
+        hits = diverse_search(svc.searcher(ws), query, k=SIDEBAR_HITS).hits
     except RagError as err:
         show_error(err)
         return
     if not hits:
-        st.caption("No passage matches.")
+        st.caption("No passage matches well.")
     for i, hit in enumerate(hits, 1):
         render_hit(i, hit, compact=True)
     if hits:

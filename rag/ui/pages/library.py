@@ -40,6 +40,7 @@ from rag.ui.render import (
     show_error,
     when,
 )
+from rag.ui.search import PER_DOC, diverse_search
 
 # With their dots: a bare "text" would mean any text/* MIME type (.html, .py...) to Streamlit.
 UPLOAD_TYPES = list(SUPPORTED_EXT)
@@ -596,8 +597,14 @@ def _search(svc: Services, ws: Workspace) -> None:
         return
     with guarded():
         state.ensure_model(svc)
-        hits = svc.searcher(ws).search(query, k=int(k))
-        if not hits:
-            st.info("No passage matches this search.")
-        for i, hit in enumerate(hits, 1):
+        found = diverse_search(svc.searcher(ws), query, k=int(k))
+        if not found.hits:
+            st.info("No passage matches well: none holds enough of these words or comes "
+                    "close in meaning. Try other words, or ask on the Ask page.",
+                    icon=":material/search_off:")
+        for i, hit in enumerate(found.hits, 1):
             render_hit(i, hit)
+        if found.capped:
+            st.caption(f"At most {PER_DOC} passages of any one document are shown, so that "
+                       f"other documents are not crowded out "
+                       f"({count(found.capped, 'more passages')} of the same documents matched).")
