@@ -21,42 +21,42 @@ import functools
 import io
 import random
 import zipfile
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = [
-    "text_pdf",
-    "zero_byte_pdf",
-    "zero_byte_txt",
-    "whitespace_txt",
-    "good_pdf",
-    "GOOD_PDF_PAGES",
-    "password_pdf",
-    "PDF_PASSWORD",
-    "empty_password_pdf",
-    "truncated_pdf",
-    "image_only_pdf",
-    "exe_renamed_pdf",
-    "random_garbage_pdf",
-    "cp1252_txt",
-    "utf16_txt",
-    "utf8_bom_md",
-    "latin1_csv_semicolon",
-    "csv_quoted_newlines",
-    "csv_mostly_numbers",
-    "html_filename_txt",
-    "traversal_filename_txt",
-    "huge_txt",
-    "binary_txt",
-    "zip_bomb_docx",
-    "ZIP_BOMB_UNCOMPRESSED_SIZE",
-    "corrupt_docx",
-    "corrupt_xlsx",
-    "html_in_text",
-    "prompt_injection_txt",
-    "PROMPT_INJECTION_SENTENCE",
-    "CANARY",
     "ALL_BAD",
     "ALL_OK_ODD",
+    "CANARY",
+    "GOOD_PDF_PAGES",
+    "PDF_PASSWORD",
+    "PROMPT_INJECTION_SENTENCE",
+    "ZIP_BOMB_UNCOMPRESSED_SIZE",
+    "binary_txt",
+    "corrupt_docx",
+    "corrupt_xlsx",
+    "cp1252_txt",
+    "csv_mostly_numbers",
+    "csv_quoted_newlines",
+    "empty_password_pdf",
+    "exe_renamed_pdf",
+    "good_pdf",
+    "html_filename_txt",
+    "html_in_text",
+    "huge_txt",
+    "image_only_pdf",
+    "latin1_csv_semicolon",
+    "password_pdf",
+    "prompt_injection_txt",
+    "random_garbage_pdf",
+    "text_pdf",
+    "traversal_filename_txt",
+    "truncated_pdf",
+    "utf8_bom_md",
+    "utf16_txt",
+    "whitespace_txt",
+    "zero_byte_pdf",
+    "zero_byte_txt",
+    "zip_bomb_docx",
 ]
 
 Pair = tuple[str, bytes]
@@ -204,15 +204,15 @@ def whitespace_txt() -> Pair:
 # --------------------------------------------------------------------------
 
 GOOD_PDF_PAGES: list[str] = [
-    "Quarterly Report Q3 2024\n"
+    ("Quarterly Report Q3 2024\n"
     "Revenue grew 12 percent to 4.2 million dollars.\n"
-    "Operating margin improved to 18 percent.",
-    "Customer Metrics\n"
+    "Operating margin improved to 18 percent."),
+    ("Customer Metrics\n"
     "Active customers reached 1,375 accounts.\n"
-    "Churn fell from 3.1 percent to 2.4 percent.",
-    "Outlook (2025)\n"
+    "Churn fell from 3.1 percent to 2.4 percent."),
+    ("Outlook (2025)\n"
     "Headcount will grow from 42 to 57 employees.\n"
-    "Target: 5.0 million dollars revenue in Q4 2025.",
+    "Target: 5.0 million dollars revenue in Q4 2025."),
 ]
 
 PDF_PASSWORD = "s3cret"
@@ -486,10 +486,10 @@ def zip_bomb_docx() -> Pair:
     result is cached.
     """
     head = (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
-        "<w:body><w:p><w:r><w:t>"
-    ).encode()
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+        b"<w:body><w:p><w:r><w:t>"
+    )
     tail = b"</w:t></w:r></w:p></w:body></w:document>"
     chunk = b"A" * (1024 * 1024)
     filler = ZIP_BOMB_UNCOMPRESSED_SIZE - len(head) - len(tail)

@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from rag.config import Settings
 from rag.llm.base import Message
 from rag.llm.providers import ModelConfig, ProviderError, make_chat_model
-from rag.config import Settings
 
 KEY = "sk-canary-7c1f9a0e5d3b42a8b6e1"
 
@@ -23,7 +23,7 @@ def _serve(handler_body):
         def log_message(self, *a):  # quiet
             pass
 
-        def do_POST(self):  # noqa: N802 - http.server's name
+        def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             handler_body(self)
 
@@ -68,7 +68,7 @@ def test_a_trickling_stream_fails_at_the_total_deadline(monkeypatch):
                 return
             time.sleep(0.5)
 
-    import rag.llm.providers as providers
+    from rag.llm import providers
 
     srv = _serve(trickle)
     model = _model(srv, timeout_s=2.0)

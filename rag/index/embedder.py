@@ -40,7 +40,7 @@ def packaged_model_dir(name: str) -> Path:
         raise RagError(
             f"the embedding model package '{module}' is not installed: run the README setup"
         )
-    root = Path(list(spec.submodule_search_locations)[0])
+    root = Path(next(iter(spec.submodule_search_locations)))
     for cand in [root, *sorted(p for p in root.rglob("*") if p.is_dir())]:
         if (cand / "config.json").exists() and (
             (cand / "modules.json").exists() or (cand / "sentence_bert_config.json").exists()

@@ -10,6 +10,7 @@ record, and recovery only removes what a writer provably abandoned.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -758,7 +759,5 @@ class Store:
             raise NotFound(f"no workspace named '{normalize_name(name)}'")
         col = chunks.name
         self.client.delete_collection(col)
-        try:
+        with contextlib.suppress(Exception):  # an older workspace may have no manifest
             self.client.delete_collection(col + "--docs")
-        except Exception:  # noqa: BLE001
-            pass
