@@ -185,3 +185,37 @@ def test_library_search_spreads_over_documents_and_says_when_nothing_matches(app
     assert any("At most 3 passages of any one document" in c.value for c in at.main.caption)
     at.text_input(key=library.QUERY_KEY).input("quantum entanglement").run()
     assert any("No passage matches well" in i.value for i in at.main.info)
+
+
+# -- 4. details --------------------------------------------------------------------------------
+
+
+def test_wording_and_table_details():
+    import pandas as pd
+
+    from rag.llm.providers import ModelConfig
+    from rag.ui.pages import dashboard, feedback, summaries
+    from rag.ui.render import blanks, fitted_height, model_label
+
+    assert model_label(ModelConfig(provider="openai", model="")) == \
+        "openai (no model named yet)"
+    assert model_label(ModelConfig(provider="openai", model="gpt-4o")) == "openai · gpt-4o"
+    assert summaries.plural_fixed("extractive · 1 model calls · 11 model calls") == \
+        "extractive · 1 model call · 11 model calls"
+    flags = ["dropped a citation marker that stands for no sentence", "weak support"]
+    assert summaries.reader_flags(flags) == ["weak support"]
+    assert "stands for no sentence" not in ask.flag_for_people(flags[0])
+    by_type = pd.DataFrame([{"type": "text", "documents": 1, "contents": 1,
+                             "unit": "sections", "chunks": 3}])
+    assert list(dashboard.contents_counted(by_type)["contents"]) == ["1 section"]
+    shown = blanks(pd.DataFrame({"a": ["x", None], "n": [1.5, None]}))
+    assert list(shown["a"]) == ["x", ""] and shown["n"].isna().iloc[1]
+    assert fitted_height(2, 320) < 150 and fitted_height(40, 320) == 320
+    assert dashboard.days(pd.to_datetime(["2026-12-01"])) == ["2026-12-01"]
+
+    class T:
+        def __init__(self, i, other=False):
+            self.id, self.is_other = i, other
+
+    colours = feedback.theme_colours([T(i) for i in range(14)] + [T(-1, True)])
+    assert len({colours[i] for i in range(14)}) == 14 and colours[-1] == "#b0b0b0"

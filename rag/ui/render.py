@@ -77,6 +77,36 @@ def count(n: int, plural: str) -> str:
     return f"{n} {plural[:-1] if n == 1 and plural.endswith('s') else plural}"
 
 
+ROW_PX, HEADER_PX = 35, 38  # st.dataframe's row and header heights
+
+
+def fitted_height(rows: int, height: int | None = None) -> int | str:
+    """A table's height: at most `height`, never taller than its rows (no blank padding)."""
+    if not height:
+        return "auto"
+    return min(height, HEADER_PX + ROW_PX * max(1, rows) + 2)
+
+
+def blanks(df):
+    """The table with missing values in text columns shown blank, never as 'None'."""
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
+    out = df.copy()
+    for col in out.columns:
+        if is_object_dtype(out[col]) or is_string_dtype(out[col]):
+            out[col] = out[col].astype(object).where(out[col].notna(), "")
+    return out
+
+
+def model_label(cfg) -> str:
+    """A chat model's name for people: 'openai · gpt-4o', or 'openai (no model named yet)'
+    where the label would end in a bare separator (and bold around it would show as '**')."""
+    label = str(cfg.label).strip()
+    if label.endswith("·"):
+        return f"{label.rstrip(' ·')} (no model named yet)"
+    return label
+
+
 def human_size(n: int) -> str:
     size = float(n)
     for unit in ("B", "KB", "MB", "GB"):

@@ -30,7 +30,16 @@ from rag.types import Chunk, DocumentInfo
 from rag.ui import auth, conversations, navigation, state
 from rag.ui import models as chat_models
 from rag.ui.demo import DEMO_QUESTIONS, DEMO_WORKSPACE
-from rag.ui.render import count, file_slug, md, md_block, render_hit, shorten, show_error
+from rag.ui.render import (
+    count,
+    file_slug,
+    md,
+    md_block,
+    model_label,
+    render_hit,
+    shorten,
+    show_error,
+)
 
 K = 5  # passages per answer
 CONTEXT = 2  # passages shown either side of a cited one when it is opened
@@ -181,6 +190,15 @@ def excerpt(text: str, quote: str, around: int = 60, limit: int = 360) -> str:
     tail = (" " if post[:1].isspace() else "") + flat(post)
     out += md(tail) + ("…" if right < len(text) or end < spans[-1][1] else "")
     return out
+
+
+def flag_for_people(flag: str) -> str:
+    """A checker's note in words for people ('a citation marker that stands for no
+    sentence' means a source number stood alone, with no words of its own to check)."""
+    if "stands for no sentence" in flag:
+        return ("a source number stood on its own, with no sentence of its own: it was "
+                "ignored")
+    return flag
 
 
 def citation_flag(c: Citation) -> str | None:
@@ -376,7 +394,7 @@ def render() -> None:
     docs = ws.documents() if ws is not None else []
     cfg = chat_models.model_config(chat_models.PRIMARY)
     st.caption(f"Workspace **{md(name)}** · {count(len(docs), 'documents')} · answers by "
-               f"**{md(cfg.label)}** (change it in Settings)")
+               f"**{md(model_label(cfg))}** (change it in Settings)")
     if ws is None or not docs:
         st.info("No documents in this workspace yet: add some (or load the demo) in the "
                 "Library.", icon=":material/info:")
@@ -803,7 +821,7 @@ def _how(answer: Answer, names: dict[str, str]) -> None:
         ]
         st.markdown("  \n".join(f"**{md(k)}:** {md(v)}" for k, v in facts))
         if answer.flags:
-            st.markdown("**Citation checks**  \n" + "  \n".join(f"· {md(f)}"
+            st.markdown("**Citation checks**  \n" + "  \n".join(f"· {md(flag_for_people(f))}"
                                                                 for f in answer.flags))
         removed = getattr(answer, "rejected", None) or []
         if removed:

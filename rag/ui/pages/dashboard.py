@@ -24,7 +24,16 @@ from rag.index.store import Workspace
 from rag.services import Services
 from rag.ui import models as chat_models
 from rag.ui import state
-from rag.ui.render import count, file_slug, md, open_page_workspace, shorten, show_error
+from rag.ui.render import (
+    blanks,
+    count,
+    file_slug,
+    fitted_height,
+    md,
+    open_page_workspace,
+    shorten,
+    show_error,
+)
 
 GROUPS_SHOWN = 12  # topics of unanswered questions shown (all are in the CSV)
 PER_GROUP = 5  # questions shown per topic
@@ -65,11 +74,33 @@ def _table(df, key: str, file_name: str, height: int | None = None, **config: An
     if df is None or not len(df):
         st.caption("Nothing to show yet.")
         return
-    st.dataframe(df, hide_index=True, key=f"{key}_table", height=height or "auto",
+    st.dataframe(blanks(df), hide_index=True, key=f"{key}_table",
+                 height=fitted_height(len(df), height),
                  column_config=config or None)
     st.download_button("CSV", dash.safe_csv_of(df), file_name=file_name, mime="text/csv",
                        icon=":material/download:", on_click="ignore", key=f"{key}_csv",
                        type="tertiary")
+
+
+def contents_counted(by_type):
+    """The documents-by-type table with 'contents' as one phrase ('1 section', '12 pages')
+    instead of a number and a plural unit in two columns ('1', 'sections')."""
+    if by_type is None or not len(by_type) or "unit" not in by_type:
+        return by_type
+    out = by_type.copy()
+    out["contents"] = [count(int(n), str(u)) for n, u in
+                       zip(out["contents"], out["unit"], strict=True)]
+    return out.drop(columns=["unit"])
+
+
+def days(values) -> list[str]:
+    """Days as 'YYYY-MM-DD' labels for a category axis: a date axis over one day would be
+    ticked in fractions of a second ('23:59:59.9995')."""
+    return [str(v)[:10] for v in values]
+
+
+def day_axis(fig) -> None:
+    fig.update_xaxes(type="category")
 
 
 def _layout(fig, height: int = CHART_HEIGHT) -> None:
@@ -179,7 +210,7 @@ def _documents(svc: Services, ws: Workspace, d: dash.DashboardData) -> None:
         st.plotly_chart(fig, key="dash_types")
     with right:
         st.markdown("**By type**")
-        _table(docs.by_type, "dash_types", "documents-by-type.csv")
+        _table(contents_counted(docs.by_type), "dash_types", "documents-by-type.csv")
         _link("library", "Open the Library", ":material/library_books:")
     left, right = st.columns([3, 2])
     with left:
@@ -230,9 +261,10 @@ def _questions(d: dash.DashboardData) -> None:
     colours = {"answered": "#2e7d32", "flagged": "#f9a825", "abstained": "#c62828"}
     with left:
         st.markdown("**Questions per day**")
-        fig = go.Figure([go.Bar(x=q.daily["day"], y=q.daily[k], name=k,
+        fig = go.Figure([go.Bar(x=days(q.daily["day"]), y=q.daily[k], name=k,
                                 marker_color=colours[k]) for k in qlog.OUTCOMES])
         fig.update_layout(barmode="stack")
+        day_axis(fig)
         _layout(fig)
         st.plotly_chart(fig, key="dash_daily")
     with right:
@@ -244,10 +276,11 @@ def _questions(d: dash.DashboardData) -> None:
         st.markdown("**Answer time** · median "
                     + (f"{lat['p50']:.1f} s, 90th percentile {lat['p90']:.1f} s"
                        if lat["p50"] is not None else "–"))
-        fig = go.Figure([go.Scatter(x=q.daily_latency["day"], y=q.daily_latency[c], name=n,
+        fig = go.Figure([go.Scatter(x=days(q.daily_latency["day"]), y=q.daily_latency[c], name=n,
                                     mode="lines+markers")
                          for c, n in (("p50_s", "median"), ("p90_s", "90th percentile"))])
         fig.update_yaxes(title_text="seconds")
+        day_axis(fig)
         _layout(fig)
         st.plotly_chart(fig, key="dash_latency")
     with right:

@@ -59,6 +59,31 @@ def table_docs(docs: list[DocumentInfo]) -> list[DocumentInfo]:
     return [d for d in docs if d.kind == "table"]
 
 
+# Distinct colours for themes (Plotly's Dark24 then Light24: 48 before any repeats; the
+# default colourway has 10, so an 11th theme shared the first one's colour); "Other" is grey.
+THEME_PALETTE = (
+    "#2E91E5", "#E15F99", "#1CA71C", "#FB0D0D", "#DA16FF", "#222A2A", "#B68100", "#750D86",
+    "#EB663B", "#511CFB", "#00A08B", "#FB00D1", "#FC0080", "#B2828D", "#6C7C32", "#778AAE",
+    "#862A16", "#A777F1", "#620042", "#1616A7", "#DA60CA", "#6C4516", "#0D2A63", "#AF0038",
+    "#FD3216", "#00FE35", "#6A76FC", "#FED4C4", "#FE00CE", "#0DF9FF", "#F6F926", "#FF9616",
+    "#479B55", "#EEA6FB", "#DC587D", "#D626FF", "#6E899C", "#00B5F7", "#B68E00", "#C9FBE5",
+    "#FF0092", "#22FFA7", "#E3EE9E", "#86CE00", "#BC7196", "#7E7DCD", "#FC6955", "#E48F72",
+)
+OTHER_COLOUR = "#b0b0b0"
+
+
+def theme_colours(themes: list) -> dict[int, str]:
+    """Each theme's colour by id, every regular theme its own (cycling only past 48)."""
+    out, i = {}, 0
+    for t in themes:
+        if t.is_other:
+            out[t.id] = OTHER_COLOUR
+        else:
+            out[t.id] = THEME_PALETTE[i % len(THEME_PALETTE)]
+            i += 1
+    return out
+
+
 def plain(text: object, limit: int = 300) -> str:
     """Text for plotly labels and hovers: HTML-escaped (plotly reads a few tags), shortened."""
     return html.escape(shorten(str(text), limit))
@@ -391,13 +416,14 @@ def _map_tab(a: fb.Analysis) -> None:
     labels = np.asarray(a.labels)[idx]
     xy = np.asarray(a.coords, dtype=float)[idx]
     fig = go.Figure()
+    colours = theme_colours(a.themes)
     for t in a.themes:
         sel = np.flatnonzero(labels == t.id)
         if not len(sel):
             continue
         fig.add_trace(go.Scattergl(
             x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=plain(t.name, 40),
-            marker={"size": 6, "opacity": 0.75, "color": "#b0b0b0" if t.is_other else None},
+            marker={"size": 6, "opacity": 0.75, "color": colours[t.id]},
             text=[wrap(a.items[int(idx[i])].text) for i in sel],
             hovertemplate="%{text}<extra>%{fullData.name}</extra>",
         ))
@@ -422,7 +448,10 @@ def _trend_tab(a: fb.Analysis) -> None:
         totals = data.groupby("month")["count"].transform("sum").replace(0, 1)
         data["count"] = data["count"] / totals * 100
     data["theme"] = data["theme"].map(lambda s: plain(s, 40))
+    colours = theme_colours(a.themes)
+    by_name = {plain(t.name, 40): colours[t.id] for t in a.themes}
     fig = px.line(data, x="month", y="count", color="theme", markers=True,
+                  color_discrete_map=by_name,
                   labels={"count": "% of comments" if share else "comments", "month": "month"})
     fig.update_layout(height=460, margin={"l": 0, "r": 0, "t": 10, "b": 0})
     st.plotly_chart(fig, key="fb_trend")

@@ -32,7 +32,7 @@ from rag.ui.models import (  # the session's model choice (re-exported for old c
     model_config,
     set_model_config,
 )
-from rag.ui.render import md, show_error
+from rag.ui.render import md, model_label, show_error
 
 SLOT_TITLES = {PRIMARY: "Answer model", COMPARE: "Second model"}
 SLOT_HELP = {PRIMARY: "Answers every question on the Ask page.",
@@ -255,7 +255,7 @@ def render() -> None:
             st.subheader(SLOT_TITLES[slot], anchor=False)
             st.caption(SLOT_HELP[slot])
             cfg = model_form(slot, settings, may_edit)
-            st.caption(f"In use: **{md(cfg.label)}**")
+            st.caption(f"In use: **{md(model_label(cfg))}**")
             where = destination(cfg)
             if where:
                 st.caption(md(where))

@@ -22,7 +22,15 @@ from rag.index.store import Workspace
 from rag.services import Services
 from rag.types import DocumentInfo
 from rag.ui import models as chat_models
-from rag.ui.render import count, file_slug, md, open_page_workspace, shorten, show_error
+from rag.ui.render import (
+    count,
+    file_slug,
+    md,
+    model_label,
+    open_page_workspace,
+    shorten,
+    show_error,
+)
 
 KIND_OPTIONS = ["auto", "earnings", "meeting", "general"]
 KIND_NAMES = {"auto": "Guess from the content", "earnings": "Earnings call",
@@ -44,13 +52,29 @@ _MARK = re.compile(r"\\\[(\d{1,4})\\\]")
 # -- plain helpers (no streamlit) ----------------------------------------------------------------
 
 
+# Checker notes about the model's formatting, not about what a bullet claims: not shown to
+# readers (a marker standing alone after a sentence was dropped; the sentence was checked).
+_FORMAT_FLAGS = ("stands for no sentence",)
+
+
+def reader_flags(flags: list[str]) -> list[str]:
+    """The flags a reader needs: whether a claim failed its check."""
+    return [f for f in flags if not any(x in f for x in _FORMAT_FLAGS)]
+
+
+def plural_fixed(text: str) -> str:
+    """'1 model calls' -> '1 model call' (and '1 sections'), in text made below the UI."""
+    return re.sub(r"(?<![\d.,])1 (model call|section|passage|page)s\b", r"1 \1", text)
+
+
 def bullet_markdown(b: Bullet) -> str:
     """A bullet as safe markdown: escaped text, markers as badges, a flag when checks fail."""
     text = _MARK.sub(r":blue-badge[\1]", md(" ".join(b.text.split())))
     if b.origin != "model":
         text += " :gray-badge[extract]"
-    if b.flags:
-        text += "  \n:orange[⚠ " + md("; ".join(b.flags)) + "]"
+    flags = reader_flags(b.flags)
+    if flags:
+        text += "  \n:orange[⚠ " + md("; ".join(flags)) + "]"
     return text
 
 
@@ -85,7 +109,7 @@ def render() -> None:
     docs = [d for d in (ws.documents() if ws is not None else []) if d.kind != "table"]
     cfg = chat_models.model_config()
     st.caption(f"Workspace **{md(name)}** · {count(len(docs), 'documents')} · briefs of earnings "
-               f"calls, meetings and reports, every line cited · prose by **{md(cfg.label)}**")
+               f"calls, meetings and reports, every line cited · prose by **{md(model_label(cfg))}**")
     if ws is None or not docs:
         st.info("No documents to summarise in this workspace yet: add a transcript or report "
                 "(or load the demo) in the Library.", icon=":material/info:")
@@ -218,7 +242,7 @@ def _briefs_section(svc: Services, ws: Workspace, by_id: dict[str, DocumentInfo]
 
 def _render_brief(b: Brief, key: str) -> None:
     kind = KIND_LABELS.get(b.kind, b.kind) + (" (guessed)" if b.kind_guessed else "")
-    facts = [kind, b.method]
+    facts = [kind, plural_fixed(b.method)]
     if b.period:
         facts.append(f"period {b.period}")
     if b.seconds:
