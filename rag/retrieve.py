@@ -672,6 +672,32 @@ def _doc_facts(d: DocumentInfo) -> dict[str, Any]:
             "period_end": f.period_end, "order": order}
 
 
+_ROLE_IN_QUESTION = {
+    "CEO": re.compile(r"\bceo\b|\bchief executive\b"),
+    "CFO": re.compile(r"\bcfo\b|\bchief financial\b|\bfinance chief\b"),
+    "COO": re.compile(r"\bcoo\b|\bchief operating\b"),
+    "CTO": re.compile(r"\bcto\b|\bchief technology\b"),
+}
+_SAID_RE = re.compile(r"\b(?:say|says|said|mention\w*|talk\w*|comment\w*|discuss\w*|note[sd]?|"
+                      r"explain\w*|according to|remarks?|told|tell)\b")
+
+
+def role_speakers(question: str, docs: list[DocumentInfo]) -> tuple[str, ...]:
+    """The speakers a 'what did the CFO say ...' question means: those whose role, as read from
+    the transcripts (rag.ingest.facts), is the one named. Only for questions about what was
+    said, so 'Who is the CEO?' still searches the whole filing."""
+    from rag.ingest.facts import facts_for
+
+    q = question.lower()
+    if not _SAID_RE.search(q):
+        return ()
+    roles = {r for r, pat in _ROLE_IN_QUESTION.items() if pat.search(q)}
+    if not roles:
+        return ()
+    names = [s.name for d in docs for s in facts_for(d).speakers if s.role in roles]
+    return tuple(dict.fromkeys(names))
+
+
 def _forms_of_question(q: str) -> set[str]:
     return {form for form, pat in _FORM_WORDS if pat.search(q)}
 
@@ -754,12 +780,18 @@ class Retriever:
         if not query or k <= 0:
             return SearchResult([], filt)
         focused = False
-        if focus and not filt.doc_ids:
+        if focus and (not filt.doc_ids or not filt.speakers):
             from rag.ingest.facts import ensure_facts
 
-            auto = focus_filter(query, ensure_facts(self.workspace))
+            docs = ensure_facts(self.workspace)
+            auto = focus_filter(query, docs) if not filt.doc_ids else None
             if auto is not None:
                 filt = replace(filt, doc_ids=auto.doc_ids, auto=True)
+                focused = True
+            who = role_speakers(query, [d for d in docs if not filt.doc_ids
+                                        or d.doc_id in filt.doc_ids])
+            if who and not filt.speakers:  # 'what did the CFO say': that speaker's turns
+                filt = replace(filt, speakers=who, auto=True)
                 focused = True
         plan = plan_query(query) if cfg.plan else QueryPlan(query, query)
         info: dict[str, Any] = {"query": plan.core, "hints": list(plan.hints)}

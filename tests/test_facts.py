@@ -233,3 +233,24 @@ def test_cli_lists_facts_and_filters_by_them(services, workspace, ingestor, cli)
     assert rc != 0 and "matches issuer=nobody" in err
     rc, _, err = cli("docs", "--workspace", workspace.name, "--filter", "colour=red")
     assert rc != 0 and "unknown filter 'colour'" in err
+
+
+def test_what_the_cfo_said_is_focused_on_the_cfos_turns(services, workspace, ingestor) -> None:
+    turns = [
+        "Operator: Welcome to the Vandelay Industries third quarter 2024 earnings call.",
+        "Art Vandelay: Thank you. With me today is Elaine Benes, our Chief Financial Officer.",
+        "Art Vandelay: Gross margin matters to us; demand for latex was strong this quarter.",
+        "Elaine Benes: Gross margin was 41 percent, up on pricing.",
+        "Operator: Our next question comes from Kenny Bania from Pendant Capital.",
+        "Kenny Bania: How should we think about gross margin in Q4?",
+    ]
+    rep = ingestor.ingest_bytes("\n\n".join(turns).encode(), "recording 12.txt")
+    assert rep.ok, rep.message
+    r = services.searcher(workspace)
+    res = r.retrieve("What did the CFO say about gross margin?", k=3, focus=True)
+    assert res.filter.speakers == ("Elaine Benes",)
+    assert res.hits and all("Elaine Benes" in {h.chunk.speaker, *(h.chunk.speakers or "")
+                                               .split("|")} for h in res.hits)
+    # a question that is not about what someone said is not narrowed to a speaker
+    res = r.retrieve("Who is the CFO?", k=3, focus=True)
+    assert not res.filter.speakers

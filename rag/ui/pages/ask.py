@@ -23,6 +23,7 @@ import streamlit as st
 from rag.answer import MIN_SUPPORT, Answer, Citation, Evidence, Progress
 from rag.errors import RagError
 from rag.index.store import Workspace
+from rag.ingest.facts import ensure_facts, facts_for
 from rag.llm.providers import ModelConfig
 from rag.retrieve import SearchFilter
 from rag.services import Services
@@ -466,7 +467,11 @@ def _filters(ws: Workspace, docs: list[DocumentInfo]) -> SearchFilter:
     def key(n: str) -> str:
         return _FILTER_KEY.format(name=n, ws=ws.collection_name)
 
+    docs = ensure_facts(ws, docs)
     by_id = {d.doc_id: d for d in docs}
+    facts = {d.doc_id: facts_for(d) for d in docs}
+    issuers = sorted({f.issuer for f in facts.values() if f.issuer})
+    periods = sorted({f.period for f in facts.values() if f.period}, key=_period_order)
     kinds = sorted({d.kind for d in docs})
     speakers = list(dict.fromkeys(s for d in docs if d.kind == "transcript"
                                   for s in d.meta.get("speakers") or []))
@@ -479,6 +484,16 @@ def _filters(ws: Workspace, docs: list[DocumentInfo]) -> SearchFilter:
             format_func=lambda i: f"{by_id[i].name} ({by_id[i].kind})" if i in by_id else i)
         chosen_kinds = c2.multiselect("Document types", kinds, key=key("kinds"),
                                       placeholder="All types", persist_state="session")
+        chosen_issuers: list[str] = []
+        chosen_periods: list[str] = []
+        if len(issuers) > 1:
+            chosen_issuers = c1.multiselect(
+                "Issuers", issuers, key=key("issuers"), placeholder="All companies",
+                persist_state="session", help="As read from each document's content.")
+        if len(periods) > 1:
+            chosen_periods = c2.multiselect(
+                "Fiscal periods", periods, key=key("periods"), placeholder="All periods",
+                persist_state="session", help="As read from each document's content.")
         chosen_speakers: list[str] = []
         if speakers:
             chosen_speakers = c1.multiselect(
@@ -491,12 +506,25 @@ def _filters(ws: Workspace, docs: list[DocumentInfo]) -> SearchFilter:
                                       persist_state="session",
                                       help="Only table rows with a date in this range.")
             date_to = d2.date_input("to", value=None, key=key("to"), persist_state="session")
-    filt = build_filter([i for i in doc_ids if i in by_id], chosen_kinds, chosen_speakers,
-                        date_from, date_to)
+    picked = [i for i in doc_ids if i in by_id]
+    if chosen_issuers or chosen_periods:
+        fits = [i for i, f in facts.items()
+                if (not chosen_issuers or f.issuer in chosen_issuers)
+                and (not chosen_periods or f.period in chosen_periods)]
+        picked = [i for i in picked if i in fits] if picked else fits
+        if not picked:
+            st.warning("No document matches these issuers and periods: searching all of them.",
+                       icon=":material/filter_alt_off:")
+    filt = build_filter(picked, chosen_kinds, chosen_speakers, date_from, date_to)
     if not filt.is_empty():
         st.caption("Searching only " + md("; ".join(filt.describe(
             {i: d.name for i, d in by_id.items()}))))
     return filt
+
+
+def _period_order(p: str) -> tuple[int, int]:
+    m = re.match(r"(?:Q(\d) )?FY(\d{4})", p)
+    return (int(m.group(2)), int(m.group(1) or 5)) if m else (0, 0)
 
 
 def _options(ws_name: str, turns: list[Turn], cfg: ModelConfig,
