@@ -254,3 +254,16 @@ def test_what_the_cfo_said_is_focused_on_the_cfos_turns(services, workspace, ing
     # a question that is not about what someone said is not narrowed to a speaker
     res = r.retrieve("Who is the CFO?", k=3, focus=True)
     assert not res.filter.speakers
+
+
+def test_every_fact_can_be_corrected_and_a_bad_date_is_refused(services, workspace,
+                                                                ingestor) -> None:
+    ids = _ingest_scrambled(ingestor)
+    doc = set_user_facts(workspace, ids["globex"], {"ticker": "GLBX", "period_end": "2023-01-31",
+                                                    "report_date": "2023-03-20",
+                                                    "fiscal_quarter": 4})
+    f = facts_for(doc)
+    assert (f.ticker, f.period_end, f.report_date, f.period) == (
+        "GLBX", "2023-01-31", "2023-03-20", "Q4 FY2023")
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        set_user_facts(workspace, ids["globex"], {"period_end": "31/01/2023"})

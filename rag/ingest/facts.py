@@ -398,7 +398,7 @@ def ensure_facts(ws: Any, docs: list[Any] | None = None) -> list[Any]:
     out = []
     writable = getattr(ws, "read_only", None) in (None, False)
     for d in docs:
-        if "facts" in (d.meta or {}):
+        if (d.meta or {}).get("facts"):
             out.append(d)
             continue
         try:
@@ -420,6 +420,8 @@ def set_user_facts(ws: Any, doc_id: str, changes: dict[str, Any]) -> Any:
     """A user's correction of a document's facts; it sticks (re-reading never overwrites it).
     An empty value removes that correction."""
     doc = ws.get_document(doc_id)
+    if "facts" not in (doc.meta or {}):  # read what the content says first, then correct it
+        doc = ensure_facts(ws, [doc])[0]
     user = dict((doc.meta or {}).get("facts_user") or {})
     for k, v in changes.items():
         if k not in FACT_FIELDS:
@@ -428,6 +430,12 @@ def set_user_facts(ws: Any, doc_id: str, changes: dict[str, Any]) -> Any:
             user.pop(k, None)
         elif k in ("fiscal_year", "fiscal_quarter"):
             user[k] = int(v)
+        elif k in ("period_end", "report_date"):
+            try:
+                user[k] = date.fromisoformat(str(v).strip()).isoformat()
+            except ValueError:
+                raise ValueError(f"{k.replace('_', ' ')} is a date as YYYY-MM-DD, not '{v}'"
+                                 ) from None
         elif k == "form" and v not in FORMS:
             raise ValueError(f"form must be one of: {', '.join(FORMS)}")
         else:

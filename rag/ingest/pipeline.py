@@ -219,7 +219,7 @@ class Ingestor:
             doc_id=doc_id, name=doc.name, filename=doc.filename, kind=doc.kind,
             units=int(doc.meta.get("pages") or doc.meta.get("rows_with_text") or len(doc.units)),
             chunks=len(chunks), size=doc.size, added_at=time.time(), status="pending",
-            meta={**doc.meta, "source": source,
+            meta={**doc.meta, "source": source, "facts": _facts(doc),
                   **({"replaces": [d.doc_id for d in same_source]} if same_source else {})},
         )
         try:
@@ -272,3 +272,13 @@ class Ingestor:
         ready = ws.get_document(doc_id)
         return IngestReport(doc.filename, status, message, doc=ready,
                             seconds=time.perf_counter() - t0, timings=timings)
+
+
+def _facts(doc: ParsedDocument) -> dict:
+    """What the document is, read from its content (rag.ingest.facts); never fails an ingest."""
+    from rag.ingest.facts import facts_of_document
+
+    try:
+        return facts_of_document(doc).to_dict()
+    except Exception:  # noqa: BLE001 - facts are an aid; read later from the chunks if need be
+        return {}

@@ -531,6 +531,11 @@ def _facts_panel(ws: Workspace, doc: DocumentInfo) -> None:
                                    help="0 keeps what was read")
             quarter = c1.selectbox("Fiscal quarter", ["(as read)", "none (a year)", "1", "2",
                                                       "3", "4"], index=0)
+            ticker = c2.text_input("Ticker", value="", placeholder=f.ticker or "e.g. ACME")
+            period_end = c3.text_input("Period ends (YYYY-MM-DD)", value="",
+                                       placeholder=f.period_end or "e.g. 2023-09-30")
+            report_date = c1.text_input("Report date (YYYY-MM-DD)", value="",
+                                        placeholder=f.report_date or "e.g. 2023-10-26")
             if st.form_submit_button("Save corrections"):
                 changes: dict[str, Any] = {}
                 if issuer.strip():
@@ -539,6 +544,11 @@ def _facts_panel(ws: Workspace, doc: DocumentInfo) -> None:
                     changes["form"] = form
                 if year:
                     changes["fiscal_year"] = int(year)
+                if ticker.strip():
+                    changes["ticker"] = ticker.strip().upper()
+                for field, value in (("period_end", period_end), ("report_date", report_date)):
+                    if value.strip():
+                        changes[field] = value.strip()
                 if quarter == "none (a year)":
                     changes["fiscal_quarter"] = 0
                 elif quarter != "(as read)":
