@@ -465,6 +465,10 @@ _ASKED_KINDS: tuple[tuple[str, str, re.Pattern[str]], ...] = (
     ("total", "a total", re.compile(
         r"\btotal amount\b|\bin total\b|\bcombined\b|\baltogether\b|\bsum of\b|"
         r"\bin aggregate\b|\baggregate (?:amount|value|total)\b", re.IGNORECASE)),
+    ("share", "a share (a percentage)", re.compile(
+        r"\b(?:more|less|greater|higher|lower|fewer) than \d+(?:\.\d+)?\s*(?:%|percent)\s+of\b|"
+        r"\b(?:what|which) (?:share|percentage|proportion|portion|fraction) of\b|"
+        r"\b(?:as a |what )(?:share|percentage|percent) of\b", re.IGNORECASE)),
     ("remaining", "what remains", re.compile(
         r"\bremaining\b|\bin the future\b|\bleft to (?:pay|spend|incur)\b|\byet to be\b|"
         r"\bstill (?:to|expect)\w*\b|\bhave left\b", re.IGNORECASE)),
@@ -509,6 +513,11 @@ def kind_problem(body: str, span: str, asked: tuple[str, str] | None,
               and norm_number(m.group("num")) not in given]
     if not stated:
         return None
+    if kind == "share":  # a share is a percentage: an amount alone does not answer it
+        if any(_unit(m) == "pct" for m in stated):
+            return None
+        shown = ", ".join(m.group(0).strip() for m in stated[:3])
+        return f"the question asks for {label}, but the sentence gives {shown}, not a percentage"
     cue = _KIND_CUES[kind]
     for m in stated:
         n = norm_number(m.group("num"))

@@ -139,6 +139,21 @@ def test_a_verbatim_figure_of_another_kind_is_not_the_answer(question, sentence)
     assert not v.ok and "the question asks for" in "; ".join(v.reasons)
 
 
+def test_a_share_question_is_not_answered_with_an_amount() -> None:
+    text = ("Revenues by segment: Commercial Airplanes $25,867 million (39% of revenue); "
+            "Global Services $17,611 million (26% of revenue).")
+    chunk = Chunk(id="c", doc_id="d", doc_name="ACME_2022_10K", ordinal=0, text=text)
+    q = "Are there any segments that represent more than 20% of ACME's revenue for FY2022?"
+    asked = claims.kind_asked(q)
+    given = frozenset(claims.numbers_in(q))
+    bad = claims.judge("Global Services accounts for $17,611 million of revenue [1].", [chunk],
+                       [chunk], given, asked=asked)
+    assert not bad.ok and "a percentage" in "; ".join(bad.reasons)
+    good = claims.judge("Yes: Global Services is 26% of revenue [1].", [chunk], [chunk], given,
+                        asked=asked)
+    assert good.ok, good.reasons
+
+
 def test_a_stated_change_or_plain_figure_is_kept() -> None:
     text = "Net sales increased $300 million, or 25%, to $1,500 million in 2023."
     chunk = Chunk(id="c", doc_id="d", doc_name="ACME_2023_10K", ordinal=0, text=text)
