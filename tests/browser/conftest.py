@@ -175,7 +175,7 @@ def pytest_runtest_makereport(item, call):
 def app(request, page, guard, app_url):
     """A guarded page of the running app (see `browsing.App`); a failed test leaves a
     screenshot of where it stopped (FAILED-<test>.png)."""
-    from browsing import App
+    from .browsing import App
 
     page.on("dialog", guard.dialog)
     page.on("pageerror", lambda exc: guard.errors.append(str(exc)))
