@@ -137,18 +137,8 @@ REAL = {
 def test_real_filings_under_meaningless_names() -> None:
     """The first pages of each real filing (its cover, its dateline), read as the PDF loader
     reads them, under a name that says nothing."""
-    import pypdfium2 as pdfium
-    from conftest import FINANCEBENCH_PDFS
-
-    from rag.types import ParsedDocument, Unit
-
     for i, (stem, want) in enumerate(sorted(REAL.items())):
-        pdf = pdfium.PdfDocument(str(FINANCEBENCH_PDFS / f"{stem}.pdf"))
-        units = tuple(Unit(text=pdf[n].get_textpage().get_text_range(), page=n + 1)
-                      for n in range(min(3, len(pdf))))
-        doc = ParsedDocument(filename=f"scan_{i:03d}.pdf", name=f"scan_{i:03d}", kind="pdf",
-                             units=units, content_hash="h" * 64, size=1)
-        f = facts_of_document(doc)
+        f = facts_of_document(_real_first_pages(stem, f"scan_{i:03d}"))
         assert (f.issuer, f.form, f.period, f.ticker) == want, stem
 
 
@@ -267,3 +257,60 @@ def test_every_fact_can_be_corrected_and_a_bad_date_is_refused(services, workspa
         "GLBX", "2023-01-31", "2023-03-20", "Q4 FY2023")
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
         set_user_facts(workspace, ids["globex"], {"period_end": "31/01/2023"})
+
+
+def _real_first_pages(stem: str, name: str):
+    import pypdfium2 as pdfium
+    from conftest import FINANCEBENCH_PDFS
+
+    from rag.types import ParsedDocument, Unit
+
+    pdf = pdfium.PdfDocument(str(FINANCEBENCH_PDFS / f"{stem}.pdf"))
+    units = tuple(Unit(text=pdf[n].get_textpage().get_text_range(), page=n + 1)
+                  for n in range(min(3, len(pdf))))
+    return ParsedDocument(filename=f"{name}.pdf", name=name, kind="pdf", units=units,
+                          content_hash="h" * 64, size=1)
+
+
+def test_focus_finds_the_real_filing_under_a_meaningless_name() -> None:
+    """Each FinanceBench question that names its company in words is focused on that company's
+    filings (and the right year's where it names one), the files being called 'scan_NNN'."""
+    import json
+    import re
+
+    from conftest import FINANCEBENCH_PDFS
+
+    from rag.retrieve import focus_filter
+    from rag.types import DocumentInfo
+
+    docs, real = [], {}
+    for i, stem in enumerate(sorted(REAL)):
+        facts = facts_of_document(_real_first_pages(stem, f"scan_{i:03d}")).to_dict()
+        d = DocumentInfo(doc_id=f"d{i}", name=f"scan_{i:03d}", filename=f"scan_{i:03d}.pdf",
+                         kind="pdf", units=1, chunks=1, size=1, added_at=float(i),
+                         meta={"facts": facts})
+        docs.append(d)
+        real[d.doc_id] = stem
+    checked = 0
+    for line in (FINANCEBENCH_PDFS.parent / "questions.jsonl").read_text().splitlines():
+        q = json.loads(line)
+        company = re.split(r"[_-]", q["doc_name"])[0].lower()
+        if not re.search(rf"(?<![a-z0-9]){re.escape(company)}(?![a-z0-9])", q["question"].lower()):
+            continue
+        f = focus_filter(q["question"], docs)
+        assert f is not None, q["question"]
+        picked = {real[i] for i in f.doc_ids}
+        assert q["doc_name"] in picked, (q["question"], picked)
+        assert all(p.split("_")[0].lower() == company for p in picked), (q["question"], picked)
+        checked += 1
+    assert checked >= 25
+
+
+def test_a_real_call_transcript_under_a_meaningless_name() -> None:
+    from conftest import SHARED_DATA
+
+    text = (SHARED_DATA / "ectsum" / "val" / "ects" / "ACM_q4_2021.txt").read_text()
+    f = read_facts(text, kind="transcript")
+    assert f.form == "earnings call"
+    roles = {s.name: s.role for s in f.speakers}
+    assert roles.get("Gaurav Kapoor") == "CFO" and "Lara Poloni" in roles
