@@ -247,6 +247,8 @@ def main() -> None:
             "id": q["financebench_id"], "question": q["question"], "gold": q["answer"],
             "answer": ans.text, "raw": ans.raw, "abstained": ans.abstained,
             "cited": sorted(f"{d} p{p}" for d, p in cited),
+            # the passages in the order the model saw them: marker [n] is given[n-1]
+            "given": [f"{h.chunk.doc_name} p{h.chunk.page}" for h in ans.hits],
             "gold_pages": sorted(f"{d} p{p}" for d, p in gold_pages),
             "cited_evidence": bool(cited & gold_pages),
             "evidence_given": bool(given & gold_pages),
