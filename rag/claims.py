@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from rag.context import label_rows, segments
 from rag.retrieve import GLOSSARY, tokenize
+from rag.text.sentences import CLAUSES
 from rag.types import Chunk
 
 MIN_SUPPORT = 0.35
@@ -106,7 +107,6 @@ _SAFE_HARBOUR_RE = re.compile(
     r"litigation reform act|actual results (?:may|could|might) differ materially|undue "
     r"reliance|undertakes? no (?:obligation|duty)|speak only as of|risks and uncertainties",
     re.IGNORECASE)
-_SENT_RE = re.compile(r"(?:[^.!?\n]|\.(?=\d))*(?:[.!?]+|\n|$)")
 
 
 def repeated_lines(chunks: Iterable[Chunk]) -> frozenset[str]:
@@ -128,7 +128,7 @@ def strip_boilerplate(text: str, repeated: frozenset[str] = frozenset()) -> str:
         if _BOILER_LINE_RE.match(s) or re.sub(r"\d+\s*$", "#", s) in repeated:
             continue
         if _SAFE_HARBOUR_RE.search(line):
-            line = "".join(p for p in _SENT_RE.findall(line) if not _SAFE_HARBOUR_RE.search(p))
+            line = "".join(p for p in CLAUSES.pieces(line) if not _SAFE_HARBOUR_RE.search(p))
         lines.append(line)
     return "\n".join(lines)
 
@@ -330,7 +330,7 @@ def direction_in_span(sentence: str, span: str) -> tuple[int, str] | None:
             best = (score, s, f"{label}: {later[0]}: {later[2]}; {earlier[0]}: {earlier[2]}")
     if best is not None:
         return best[1], best[2]
-    sents = [x for seg in segments(span) for x in _SENT_RE.findall(seg) if x.strip()]
+    sents = [x for seg in segments(span) for x in CLAUSES.pieces(seg) if x.strip()]
     for i, sent in enumerate(sents):
         if covers(sent) < 0.6 and not nums & numbers_in(sent):
             continue
@@ -619,7 +619,7 @@ def judge(sentence: str, cited: Sequence[Chunk], hits: Sequence[Chunk],
 def _period_problems(body: str, nums: set[str], span: str) -> list[str]:
     """A figure the sentence ties to a year ("$17,347 million in 2022": the year right after
     it, or right before it) that the span's labelled table row gives for another year."""
-    rows = _rows(span) + [("", ser) for seg in segments(span) for sent in _SENT_RE.findall(seg)
+    rows = _rows(span) + [("", ser) for seg in segments(span) for sent in CLAUSES.pieces(seg)
                           for ser in [_prose_series(sent), _dated_series(sent)] if len(ser) >= 2]
     if not rows:
         return []

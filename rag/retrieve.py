@@ -28,6 +28,7 @@ import numpy as np
 
 from rag.index.embedder import Embedder
 from rag.index.store import Workspace
+from rag.text.sentences import QUESTION
 from rag.types import Chunk, DocumentInfo, Hit
 
 log = logging.getLogger(__name__)
@@ -191,7 +192,6 @@ _FORM_CLAUSE = re.compile(
     r"|,?\s*\bin (?:usd|us\$|\$|eur|gbp)\s*(?:thousands?|millions?|billions?)\b",
     re.IGNORECASE,
 )
-_SENTENCE_RE = re.compile(r"(?<=[.?!])\s+(?=[A-Z\"'(])")
 
 
 @dataclass(frozen=True)
@@ -225,7 +225,7 @@ def _statement_hints(text: str) -> list[str]:
 def plan_query(query: str) -> QueryPlan:
     """Split a question into what to search for and how the answer should be written."""
     query = " ".join((query or "").split())
-    sentences = [s for s in _SENTENCE_RE.split(query) if s.strip()]
+    sentences = QUESTION.split(query)
     keep: list[str] = []
     dropped: list[str] = []
     for sent in sentences:

@@ -24,6 +24,7 @@ from rag.figures.values import (
     scale_of,
     years_in,
 )
+from rag.text.sentences import PROSE_FIGURES
 from rag.types import Cell, ParsedDocument, Unit
 
 MAX_CELLS_PER_DOC = 200_000
@@ -225,7 +226,6 @@ _GENERIC_LABEL = re.compile(
     r"(?:an?|the|this|that|it|which|up|down|total|some|about)?\s*(?:increase|decrease|rise|"
     r"decline|growth|change|gain|loss|drop|improvement|reduction|total|amount|range|level|"
     r"figure|number|rate|impact|effect)s?", re.IGNORECASE)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])|\n{2,}")
 
 
 def prose_cells(doc_id: str, doc_name: str, unit: Unit, default: Period | None,
@@ -235,7 +235,7 @@ def prose_cells(doc_id: str, doc_name: str, unit: Unit, default: Period | None,
     text = unit.text
     if len(text) > 200_000:
         text = text[:200_000]
-    for sent in _SENTENCE.split(text):
+    for sent in PROSE_FIGURES.split(text):
         sent = " ".join(sent.split())
         if len(sent) > 600 or not re.search(r"\d", sent):
             continue

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from rag.figures.values import fmt_decimal
 from rag.retrieve import tokenize
+from rag.text.sentences import CLAUSES
 from rag.types import Chunk
 
 _NUM = r"[$€£]?\s?\d[\d,]*(?:\.\d+)?"
@@ -32,7 +33,6 @@ _PAIRS = (
     re.compile(rf"\bto\s+(?P<new>{_FIG})(?:\s+per share)?,?\s+from\s+(?P<old>{_FIG})",
                re.IGNORECASE),
 )
-_SENT = re.compile(r"[^.!?\n]*(?:\.(?=\d)[^.!?\n]*)*[.!?]?")
 _STOP = frozenset(tokenize(
     "the a an of in on for to by and or how many much did does do is was were what which its "
     "their his her as at from with percentage points point raise raised increase increased lower "
@@ -89,7 +89,7 @@ def changes_in(chunk: Chunk) -> list[ProseChange]:
     """Every pair of figures stated as a change in the chunk, with the difference."""
     out: list[ProseChange] = []
     text = " ".join(chunk.text.split())
-    for sent in _SENT.findall(text):
+    for sent in CLAUSES.pieces(text):
         if len(sent) < 12:
             continue
         last = 0
