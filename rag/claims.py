@@ -30,25 +30,23 @@ from dataclasses import dataclass
 
 from rag.context import label_rows, segments
 from rag.retrieve import GLOSSARY, tokenize
+from rag.text.numbers import (
+    CURRENCY,
+    NUMBER,
+    NUMBER_TOKEN_RE,
+    is_rate_unit,
+    norm_number,
+    numbers_in,
+)
+from rag.text.numbers import SCALE_OF_WORD as _SCALE_OF_WORD
+from rag.text.numbers import parse_value as _parse_value
 from rag.text.sentences import CLAUSES
 from rag.types import Chunk
 
 MIN_SUPPORT = 0.35
 MIN_SUPPORT_WITH_FIGURES = 0.2
 
-NUM_RE = re.compile(r"(?<![\w.])[$€£]?\d[\d,]*(?:\.\d+)?%?")
 CITE_RE = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
-
-
-def norm_number(tok: str) -> str:
-    t = tok.strip("$€£").replace(",", "").rstrip("%")
-    if "." in t:
-        t = t.rstrip("0").rstrip(".")
-    return t
-
-
-def numbers_in(text: str) -> set[str]:
-    return {norm_number(m) for m in NUM_RE.findall(text)}
 
 
 def claim_numbers(sentence: str, given: frozenset[str] = frozenset()) -> set[str]:
@@ -56,7 +54,7 @@ def claim_numbers(sentence: str, given: frozenset[str] = frozenset()) -> set[str
     the question, such as its year, left out)."""
     text = CITE_RE.sub(" ", sentence)
     out = set()
-    for m in NUM_RE.findall(text):
+    for m in NUMBER_TOKEN_RE.findall(text):
         n = norm_number(m)
         if len(n.replace(".", "")) >= 2 or "." in n or m.endswith("%") or m.startswith("$"):
             out.add(n)
@@ -136,15 +134,15 @@ def strip_boilerplate(text: str, repeated: frozenset[str] = frozenset()) -> str:
 # -- figures and their units -------------------------------------------------------------------
 
 _FIG_RE = re.compile(
-    r"(?P<pre>[$€£]\s?)?\(?(?P<num>\d[\d,]*(?:\.\d+)?)\)?\s?(?P<post>%|percent(?:age points?)?"
+    rf"(?P<pre>{CURRENCY}\s?)?\(?(?P<num>{NUMBER})\)?\s?(?P<post>%|percent(?:age points?)?"
     r"|pp\b|basis points?|bps?\b|million|billion|thousand|mn\b|bn\b)?", re.IGNORECASE)
 
 
 def _unit(m: re.Match[str]) -> str:
     post = (m.group("post") or "").lower()
-    if post in {"%", "pp", "bp", "bps"} or post.startswith(("percent", "basis")):
+    if is_rate_unit(post):
         return "pct"
-    if m.group("pre") or post in {"million", "billion", "thousand", "mn", "bn"}:
+    if m.group("pre") or post in _SCALE_OF_WORD:
         return "money"
     return "plain"
 
@@ -157,16 +155,9 @@ def units_of(text: str) -> dict[str, set[str]]:
 
 
 def _value(cell: str) -> float | None:
-    s = cell.strip()
-    neg = s.startswith(("(", "$(", "-"))
-    digits = re.sub(r"[^\d.]", "", s)
-    if not digits or digits == ".":
-        return None
-    try:
-        v = float(digits)
-    except ValueError:
-        return None
-    return -v if neg else v
+    """A table cell's value ('(1,577)' -> -1577.0), or None for a dash or no number."""
+    v, _ = _parse_value(cell)
+    return None if v is None else float(v)
 
 
 # -- direction ---------------------------------------------------------------------------------
@@ -240,7 +231,7 @@ _SUBJECT_NOISE = set(tokenize("company companies total year years fiscal quarter
                                "its their from compared reported reflect figure value change "
                                "changed level"))
 _RESPECTIVELY_RE = re.compile(r"respectively", re.IGNORECASE)
-_FIGURE_RE = re.compile(r"[$€£]?\s?\(?\d[\d,]*(?:\.\d+)?\)?\s?(?:%|percent|million|billion)?")
+_FIGURE_RE = re.compile(rf"{CURRENCY}?\s?\(?{NUMBER}\)?\s?(?:%|percent|million|billion)?")
 
 
 def _prose_series(sent: str) -> list[tuple[int, float, str]]:

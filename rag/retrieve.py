@@ -29,6 +29,7 @@ import numpy as np
 from rag.index.embedder import Embedder
 from rag.index.store import Workspace
 from rag.text.sentences import QUESTION
+from rag.text.stopwords import SEARCH
 from rag.types import Chunk, DocumentInfo, Hit
 
 log = logging.getLogger(__name__)
@@ -36,17 +37,7 @@ log = logging.getLogger(__name__)
 RRF_K = 60
 CANDIDATES = 40
 
-_STOP = frozenset(
-    [
-        "a", "an", "and", "are", "as", "at", "be", "by", "did", "do", "does", "for", "from",
-        "had", "has", "have", "how", "in", "is", "it", "its", "of", "on", "or", "our", "than",
-        "that", "the", "their", "them", "there", "these", "they", "this", "to", "was", "were",
-        "what", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your",
-        "about", "into", "over", "under", "between", "during", "per", "vs", "versus", "give",
-        "answer", "question", "please", "using", "shown", "based", "primarily", "show", "tell",
-        "me"
-    ]
-)
+_STOP = SEARCH  # rag.text.stopwords; the name is part of the lexical index version
 _TOKEN_RE = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 _PERIOD_RE = re.compile(r"(fy|cy|q[1-4]|h[12])((?:19|20)?\d\d)")
 

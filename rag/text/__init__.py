@@ -1,4 +1,5 @@
-"""Text utilities shared by every layer: date parsing, column keys.
+"""Text utilities shared by every layer: sentences (one splitter, a setting per job), numbers
+(the value grammar), stopwords, date parsing, column keys.
 
 Imports only the standard library, so ingestion, analytics and the UI can all use it.
 """
