@@ -243,7 +243,10 @@ def prose_cells(doc_id: str, doc_name: str, unit: Unit, default: Period | None,
             if not _is_label(label) or len(label.split()) > 6 or _GENERIC_LABEL.fullmatch(label):
                 continue
             val = m.group("val")
-            num = re.search(NUMBER, val).group(0)
+            found = re.search(NUMBER, val)
+            if found is None:  # the value group always holds a number; never crash if not
+                continue
+            num = found.group(0)
             v, _ = parse_value(num)
             if v is None:
                 continue
