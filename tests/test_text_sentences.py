@@ -161,3 +161,19 @@ def test_the_options_do_what_they_say():
         'He said. "adjusted" figures.', '"Revenue grew.']
     for splitter in (S.QUESTION, S.CHUNK, S.CLAUSES, S.PROSE_FIGURES):
         assert "".join(splitter.pieces(two + " " + text)) == two + " " + text
+
+
+def test_the_settings_compile_to_the_old_patterns():
+    """Where a caller used a pattern directly (`.split`, `.findall`), its setting's `pattern`
+    is the same regex (up to a redundant escape or the order inside a class), so the switch
+    is `_OLD = SETTING.pattern`."""
+    def same(new: re.Pattern[str], old: re.Pattern[str]) -> bool:
+        return new.pattern == old.pattern.replace('\\"', '"')
+
+    assert same(S.ANSWER.pattern, OLD_ANSWER) and same(S.PASSAGE.pattern, OLD_CONTEXT)
+    assert same(S.CHUNK.pattern, OLD_CHUNKING) and same(S.PROSE_FIGURES.pattern, OLD_EXTRACT)
+    assert same(S.CLAUSES.pattern, OLD_CLAIMS)
+    assert S.QUESTION.pattern.pattern == OLD_RETRIEVE.pattern.replace('\\"', '"').replace(
+        ".?!", ".!?")
+    assert S.INSTRUCTION_PIECES.pattern.pattern == OLD_INJECTION.pattern.replace(
+        '\\"', '"').replace("\\n|;]", "|;\\n]")
