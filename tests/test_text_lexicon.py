@@ -108,3 +108,32 @@ def test_a_broken_lexicon_gets_a_clear_message(tmp_path: Path):
         Lexicon.from_dict({"glossary": ["capex"]}, "x")
     with pytest.raises(RagError, match="cannot read"):
         Lexicon.load(tmp_path / "missing.toml")
+
+
+OLD_METRIC_HINT = (  # rag/followup.py _METRIC_HINT, as it was in code
+    r"\b(?:revenue|sales|margin|income|profit|earnings|eps|ebitda|cash|capex|capital|debt|"
+    r"expenses?|costs?|tax|rate|dividends?|assets?|liabilit\w+|equity|guidance|growth|"
+    r"bookings|backlog|headcount|employees|price|shares?|ratio|return|inventory|payables?|"
+    r"receivables?|spend\w*|investment|amortization|depreciation|r&d|research|opex|arr|"
+    r"segment|customers?|orders?|units?|volume|outlook|forecast|accuracy|rating|complaints?|"
+    r"feedback|risk\w*|lawsuits?|acquisitions?|strategy|plan\w*|roadmap|tariffs?|supply|"
+    r"production|deliveries|margin)\b")
+
+
+def test_follow_up_detection_reads_metric_words_from_the_lexicon(tmp_path: Path):
+    from rag.followup import is_followup, resolved_history
+
+    assert FINANCE.metric_re.pattern == OLD_METRIC_HINT
+    companies = ["PepsiCo", "3M"]
+    # with the finance words a short metric question stands alone; with none it follows up
+    assert not is_followup("PepsiCo revenue?", companies)
+    assert is_followup("PepsiCo revenue?", companies, Lexicon.empty())
+    path = tmp_path / "clinical.toml"
+    path.write_text('metric_words = ["dosage", "adverse events?"]\n')
+    clinical = Lexicon.load(path)
+    assert not is_followup("Trial dosage?", lexicon=clinical)
+    assert is_followup("Trial dosage?")
+    assert resolved_history(["PepsiCo revenue in 2022?", "3M revenue?"], companies) == \
+        "3M revenue?"
+    with pytest.raises(RagError, match="not a valid pattern"):
+        Lexicon.from_dict({"metric_words": ["costs?("]}, "x")

@@ -38,12 +38,15 @@ class Lexicon:
         statements: groups of titles naming one statement ('income statement', 'statement of
             operations'); a question naming one also searches for the others.
         lower_is_better: words whose "improvement" is a fall (cost, debt, tax rate).
+        metric_words: words (regular expressions, whole words, any case) that make a question
+            about a metric stand on its own rather than follow up the one before.
     """
 
     name: str
     glossary: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     statements: tuple[tuple[str, ...], ...] = ()
     lower_is_better: frozenset[str] = frozenset()
+    metric_words: tuple[str, ...] = ()
 
     @classmethod
     def empty(cls) -> Lexicon:
@@ -59,13 +62,20 @@ class Lexicon:
             statements = tuple(tuple(str(t).lower() for t in g)
                                for g in data.get("statements") or ())
             lower = frozenset(str(w).lower() for w in data.get("lower_is_better") or ())
+            metric = tuple(str(w) for w in data.get("metric_words") or ())
+            for w in metric:
+                re.compile(w)
+        except re.error as exc:
+            raise RagError(f"lexicon '{name}': a metric word is not a valid pattern: {exc}"
+                           ) from exc
         except (AttributeError, TypeError) as exc:
             raise RagError(f"lexicon '{name}' is malformed: {exc}. Expected [glossary] term = "
                            "[phrasings], statements = [[titles]], lower_is_better = [words]"
                            ) from exc
         if any(not v for v in glossary.values()):
             raise RagError(f"lexicon '{name}': every glossary term needs at least one phrasing")
-        return cls(str(data.get("name") or name or "custom"), glossary, statements, lower)
+        return cls(str(data.get("name") or name or "custom"), glossary, statements, lower,
+                   metric)
 
     @classmethod
     def load(cls, path: Path) -> Lexicon:
@@ -86,6 +96,13 @@ class Lexicon:
     def glossary_patterns(self) -> list[tuple[re.Pattern[str], tuple[str, ...]]]:
         """(pattern of the term, its phrasings), in glossary order."""
         return [(phrase_re(k), v) for k, v in self.glossary.items()]
+
+    @cached_property
+    def metric_re(self) -> re.Pattern[str]:
+        """Any metric word, as a whole word (never matches when there are none)."""
+        if not self.metric_words:
+            return re.compile(r"(?!)")
+        return re.compile(r"\b(?:" + "|".join(self.metric_words) + r")\b", re.IGNORECASE)
 
     @cached_property
     def statement_patterns(self) -> list[tuple[re.Pattern[str], tuple[str, ...]]]:
