@@ -16,7 +16,8 @@ from rag.text import sentences as S
 # The regexes each caller used before `rag.text.sentences`, copied from the code they lived in.
 OLD_RETRIEVE = re.compile(r"(?<=[.?!])\s+(?=[A-Z\"'(])")  # rag/retrieve.py _SENTENCE_RE
 OLD_ANSWER = re.compile(  # rag/answer.py _SENT_SPLIT
-    r"(?<=[.!?])\s+(?=[A-Z\"'(]|\[(?!\d{1,2}(?:\s*[,;]\s*\d{1,2})*\]))")
+    r"(?<=[.!?])\s+(?=[A-Z\"'(]|\[(?!\d{1,2}(?:\s*[,;]\s*\d{1,2})*\]))"
+    r"|(?<=\])\s+(?=[A-Z\"'(])|\n+")
 OLD_CONTEXT = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"(])")  # rag/context.py _SENT_SPLIT
 OLD_EXTRACT = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])|\n{2,}")  # rag/figures/extract.py
 OLD_CHUNKING = re.compile(r"(?<=[.!?;:])\s+(?=[\"'“(\[]?[A-Z0-9$])")  # rag/ingest/chunking.py
@@ -85,7 +86,9 @@ def test_answers_keep_their_citation_markers_as_before(texts):
         ans = re.sub(r"([.!?]) (?=[A-Z])", r"\1 [1] ", t, count=3).replace(". T", ". [2, 3] T")
         assert S.ANSWER.split(ans) == [s.strip() for s in OLD_ANSWER.split(ans) if s and s.strip()]
     assert S.ANSWER.split("Sales rose 5% [1]. [2] Costs fell. [Note] Margins held.") == [
-        "Sales rose 5% [1]. [2] Costs fell.", "[Note] Margins held."]
+        "Sales rose 5% [1]. [2]", "Costs fell.", "[Note]", "Margins held."]
+    assert S.ANSWER.split("Two points:\n- revenue grew\n\n- costs fell") == [
+        "Two points:", "- revenue grew", "- costs fell"]
 
 
 def test_passages_split_as_context_did(texts):

@@ -47,12 +47,13 @@ class SentenceSplitter:
         opener_needs_capital: cased only: an opener counts only when a capital follows it
             ('"Revenue grew' starts a sentence, '"adjusted" figures' does not).
         digits_start: cased only: a digit or '$' may start a sentence ('2025 revenue ...').
-        citations_stay: cased only: a '[' may open a sentence, except a citation marker, which
-            stays with the sentence it cites ('... grew 5%. [1] Costs ...').
+        citations_stay: cased only: a citation marker after a mark stays with the sentence it
+            cites, and a new sentence may start after it ('... grew 5%. [1] Costs ...'); any
+            other '[' may open a sentence.
         closers: every mark only: characters kept with the mark before them ('said "no."').
         separators: every mark only: single characters that end a piece too ('|' table rules).
-        newlines: 'ignore': a newline is whitespace; 'line': every newline ends a sentence;
-            'paragraph': a blank line does.
+        newlines: 'ignore': a newline is whitespace; 'line': every newline (or run of them)
+            ends a sentence; 'paragraph': a blank line does.
     """
 
     marks: str = ".!?"
@@ -78,11 +79,14 @@ class SentenceSplitter:
             nxt = f"{_cls(self.openers)}?[{starts}]" if self.openers else f"[{starts}]"
         else:
             nxt = f"[{starts}{_cls(self.openers)[1:-1]}]"
+        plain = nxt
         if self.citations_stay:
             nxt += rf"|\[(?!{CITATION[2:]})"
         out = rf"(?<={_cls(self.marks)})\s+(?={nxt})"
+        if self.citations_stay:  # '[1] Next': after the marker, a new sentence
+            out += rf"|(?<=\])\s+(?={plain})"
         if self.newlines == "line":
-            out += r"|\n"
+            out += r"|\n+"
         elif self.newlines == "paragraph":
             out += r"|\n{2,}"
         return out
@@ -130,8 +134,9 @@ class SentenceSplitter:
 QUESTION = SentenceSplitter()
 """A question's sentences (query planning drops the instruction sentences)."""
 
-ANSWER = SentenceSplitter(citations_stay=True)
-"""An answer's sentences, each with its citation markers."""
+ANSWER = SentenceSplitter(citations_stay=True, newlines="line")
+"""An answer's sentences, each with its citation markers; a model's line breaks (a list) end
+one too."""
 
 PASSAGE = SentenceSplitter(openers="“\"(")
 """A long passage read for the sentences most about the question."""
