@@ -74,6 +74,7 @@ class SentenceSplitter:
         return re.compile(self._piece())
 
     def _boundary(self) -> str:
+        # whitespace after a mark, before what may start a sentence (and the newline rule)
         starts = "A-Z" + ("0-9$" if self.digits_start else "")
         if self.opener_needs_capital:
             nxt = f"{_cls(self.openers)}?[{starts}]" if self.openers else f"[{starts}]"
@@ -92,11 +93,16 @@ class SentenceSplitter:
         return out
 
     def _piece(self) -> str:
-        stop = self.marks + self.separators
-        body = f"[^{_cls(stop)[1:-1]}" + ("\\n]" if self.newlines == "line" else "]")
-        if self.newlines == "paragraph":
-            body = f"[^{_cls(stop)[1:-1]}\\n]|\\n(?!\\n)"
-        if "." in self.marks:
+        # a piece: characters that end nothing, then a run of marks (with its closers), a
+        # separator, the newline(s) that end it, or the end of the text
+        stop = _cls(self.marks + self.separators)[1:-1]
+        if self.newlines == "line":
+            body = f"[^{stop}\\n]"
+        elif self.newlines == "paragraph":
+            body = f"[^{stop}\\n]|\\n(?!\\n)"
+        else:
+            body = f"[^{stop}]"
+        if "." in self.marks:  # a decimal point ends nothing
             body += r"|\.(?=\d)"
         end = _cls(self.marks) + "+" + (_cls(self.closers) + "*" if self.closers else "")
         if self.separators:
