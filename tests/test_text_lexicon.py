@@ -104,6 +104,8 @@ def test_a_broken_lexicon_gets_a_clear_message(tmp_path: Path):
         Lexicon.load(bad)
     with pytest.raises(RagError, match="at least one phrasing"):
         Lexicon.from_dict({"glossary": {"capex": []}}, "x")
+    with pytest.raises(RagError, match="as a list"):
+        Lexicon.from_dict({"glossary": {"capex": "capital expenditures"}}, "x")
     with pytest.raises(RagError, match="malformed"):
         Lexicon.from_dict({"glossary": ["capex"]}, "x")
     with pytest.raises(RagError, match="cannot read"):

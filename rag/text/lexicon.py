@@ -56,6 +56,12 @@ class Lexicon:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], name: str = "") -> Lexicon:
         """A lexicon from parsed TOML or JSON; a clear error for a malformed one."""
+        terms = data.get("glossary") or {}
+        lists = [*(terms.values() if isinstance(terms, Mapping) else ()),
+                 *(data.get("statements") or ())]
+        if any(isinstance(v, str) for v in lists):  # a string would read as its letters
+            raise RagError(f"lexicon '{name}': write each term's phrasings and each group of "
+                           'titles as a list, e.g. "capex" = ["capital expenditures"]')
         try:
             glossary = {str(k).lower(): tuple(str(p).lower() for p in v)
                         for k, v in (data.get("glossary") or {}).items()}
