@@ -29,25 +29,25 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rag.context import label_rows, segments
-from rag.retrieve import GLOSSARY, tokenize
+from rag.retrieve import tokenize
+from rag.text.lexicon import FINANCE, Lexicon
+from rag.text.numbers import (
+    CURRENCY,
+    NUMBER,
+    NUMBER_TOKEN_RE,
+    is_rate_unit,
+    norm_number,
+    numbers_in,
+)
+from rag.text.numbers import SCALE_OF_WORD as _SCALE_OF_WORD
+from rag.text.numbers import parse_value as _parse_value
+from rag.text.sentences import CLAUSES
 from rag.types import Chunk
 
 MIN_SUPPORT = 0.35
 MIN_SUPPORT_WITH_FIGURES = 0.2
 
-NUM_RE = re.compile(r"(?<![\w.])[$€£]?\d[\d,]*(?:\.\d+)?%?")
 CITE_RE = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
-
-
-def norm_number(tok: str) -> str:
-    t = tok.strip("$€£").replace(",", "").rstrip("%")
-    if "." in t:
-        t = t.rstrip("0").rstrip(".")
-    return t
-
-
-def numbers_in(text: str) -> set[str]:
-    return {norm_number(m) for m in NUM_RE.findall(text)}
 
 
 def claim_numbers(sentence: str, given: frozenset[str] = frozenset()) -> set[str]:
@@ -55,27 +55,28 @@ def claim_numbers(sentence: str, given: frozenset[str] = frozenset()) -> set[str
     the question, such as its year, left out)."""
     text = CITE_RE.sub(" ", sentence)
     out = set()
-    for m in NUM_RE.findall(text):
+    for m in NUMBER_TOKEN_RE.findall(text):
         n = norm_number(m)
         if len(n.replace(".", "")) >= 2 or "." in n or m.endswith("%") or m.startswith("$"):
             out.add(n)
     return out - given
 
 
-def _glossary_tokens(text_lower: str) -> set[str]:
+def _glossary_tokens(text_lower: str, lexicon: Lexicon = FINANCE) -> set[str]:
     """Analyst terms for the filing phrasings a passage uses ("capex" for "purchases of
     property, plant and equipment")."""
     out: set[str] = set()
-    for term, phrasings in GLOSSARY.items():
+    for term, phrasings in lexicon.glossary.items():
         if any(p in text_lower for p in phrasings):
             out.update(tokenize(term))
     return out
 
 
 def support_of(sentence: str, passage: str, glossary: bool = False,
-               claim_words: bool = False) -> float:
-    """Share of the sentence's words (numbers aside) found in the passage. With
-    `claim_words`, direction words (judged on their own) and generic ones are left out."""
+               claim_words: bool = False, lexicon: Lexicon = FINANCE) -> float:
+    """Share of the sentence's words (numbers aside) found in the passage. With `glossary`,
+    the passage also has the `lexicon` terms of the phrasings it uses; with `claim_words`,
+    direction words (judged on their own) and generic ones are left out."""
     words = [w for w in tokenize(CITE_RE.sub(" ", sentence)) if not w[0].isdigit()]
     if claim_words:
         words = [w for w in words if w not in _GENERIC_WORDS and not _DIR_RE.fullmatch(w)]
@@ -83,7 +84,7 @@ def support_of(sentence: str, passage: str, glossary: bool = False,
         return 1.0
     have = set(tokenize(passage))
     if glossary:
-        have |= _glossary_tokens(passage.lower())
+        have |= _glossary_tokens(passage.lower(), lexicon)
     return sum(1 for w in words if w in have) / len(words)
 
 
@@ -106,7 +107,6 @@ _SAFE_HARBOUR_RE = re.compile(
     r"litigation reform act|actual results (?:may|could|might) differ materially|undue "
     r"reliance|undertakes? no (?:obligation|duty)|speak only as of|risks and uncertainties",
     re.IGNORECASE)
-_SENT_RE = re.compile(r"(?:[^.!?\n]|\.(?=\d))*(?:[.!?]+|\n|$)")
 
 
 def repeated_lines(chunks: Iterable[Chunk]) -> frozenset[str]:
@@ -128,7 +128,7 @@ def strip_boilerplate(text: str, repeated: frozenset[str] = frozenset()) -> str:
         if _BOILER_LINE_RE.match(s) or re.sub(r"\d+\s*$", "#", s) in repeated:
             continue
         if _SAFE_HARBOUR_RE.search(line):
-            line = "".join(p for p in _SENT_RE.findall(line) if not _SAFE_HARBOUR_RE.search(p))
+            line = "".join(p for p in CLAUSES.pieces(line) if not _SAFE_HARBOUR_RE.search(p))
         lines.append(line)
     return "\n".join(lines)
 
@@ -136,15 +136,15 @@ def strip_boilerplate(text: str, repeated: frozenset[str] = frozenset()) -> str:
 # -- figures and their units -------------------------------------------------------------------
 
 _FIG_RE = re.compile(
-    r"(?P<pre>[$€£]\s?)?\(?(?P<num>\d[\d,]*(?:\.\d+)?)\)?\s?(?P<post>%|percent(?:age points?)?"
+    rf"(?P<pre>{CURRENCY}\s?)?\(?(?P<num>{NUMBER})\)?\s?(?P<post>%|percent(?:age points?)?"
     r"|pp\b|basis points?|bps?\b|million|billion|thousand|mn\b|bn\b)?", re.IGNORECASE)
 
 
 def _unit(m: re.Match[str]) -> str:
     post = (m.group("post") or "").lower()
-    if post in {"%", "pp", "bp", "bps"} or post.startswith(("percent", "basis")):
+    if is_rate_unit(post):
         return "pct"
-    if m.group("pre") or post in {"million", "billion", "thousand", "mn", "bn"}:
+    if m.group("pre") or post in _SCALE_OF_WORD:
         return "money"
     return "plain"
 
@@ -157,16 +157,9 @@ def units_of(text: str) -> dict[str, set[str]]:
 
 
 def _value(cell: str) -> float | None:
-    s = cell.strip()
-    neg = s.startswith(("(", "$(", "-"))
-    digits = re.sub(r"[^\d.]", "", s)
-    if not digits or digits == ".":
-        return None
-    try:
-        v = float(digits)
-    except ValueError:
-        return None
-    return -v if neg else v
+    """A table cell's value ('(1,577)' -> -1577.0), or None for a dash or no number."""
+    v, _ = _parse_value(cell)
+    return None if v is None else float(v)
 
 
 # -- direction ---------------------------------------------------------------------------------
@@ -177,17 +170,14 @@ _DOWN = (r"decreas\w*|fell|fall\w*|declin\w*|drop\w*|lower|down|reduc\w*|shrank|
          r"shrink\w*|contract\w*|less|smaller|cut|weaken\w*|deteriorat\w*|slow\w*|"
          r"decline|worsen\w*")
 _DIR_RE = re.compile(rf"\b(?:(?P<up>{_UP})|(?P<down>{_DOWN}))\b", re.IGNORECASE)
-# Words whose "improvement" is a fall: for them "improved" says nothing about the sign.
-_LOWER_IS_BETTER = {"cost", "expense", "debt", "loss", "rate", "liability", "borrowing",
-                    "leverage", "churn", "dso", "dpo", "days", "tax"}
 _ROW_LABELLED = re.compile(r"^(?P<label>[^:\n]{2,120}?): (?P<cells>(?:(?:19|20)\d\d: [^;\n]+; )+"
                            r"(?:19|20)\d\d: [^;\n]+)$", re.MULTILINE)
 _YEAR_RE = re.compile(r"\b(?:19|20)\d\d\b")
 
 
-def direction_claimed(sentence: str) -> int:
+def direction_claimed(sentence: str, lexicon: Lexicon = FINANCE) -> int:
     """+1 for a sentence saying something went up, -1 down, 0 when it says neither (or
-    both, or "improved" of a cost)."""
+    both, or "improved" of what the lexicon says is better lower: a cost)."""
     body = CITE_RE.sub(" ", sentence)
     signs = set()
     for m in _DIR_RE.finditer(body):
@@ -195,7 +185,7 @@ def direction_claimed(sentence: str) -> int:
         if word in {"more", "less", "larger", "smaller", "greater", "up", "down", "cut"} and not \
                 re.search(rf"\b{word}\b\s+(?:than|from|by|to)\b", body, re.IGNORECASE):
             continue  # "up 6%" stays a claim only with a comparison
-        if word.startswith("improv") and set(tokenize(body)) & _LOWER_IS_BETTER:
+        if word.startswith("improv") and set(tokenize(body)) & lexicon.lower_is_better:
             continue
         signs.add(1 if m.group("up") else -1)
     return signs.pop() if len(signs) == 1 else 0
@@ -240,7 +230,7 @@ _SUBJECT_NOISE = set(tokenize("company companies total year years fiscal quarter
                                "its their from compared reported reflect figure value change "
                                "changed level"))
 _RESPECTIVELY_RE = re.compile(r"respectively", re.IGNORECASE)
-_FIGURE_RE = re.compile(r"[$€£]?\s?\(?\d[\d,]*(?:\.\d+)?\)?\s?(?:%|percent|million|billion)?")
+_FIGURE_RE = re.compile(rf"{CURRENCY}?\s?\(?{NUMBER}\)?\s?(?:%|percent|million|billion)?")
 
 
 def _prose_series(sent: str) -> list[tuple[int, float, str]]:
@@ -330,7 +320,7 @@ def direction_in_span(sentence: str, span: str) -> tuple[int, str] | None:
             best = (score, s, f"{label}: {later[0]}: {later[2]}; {earlier[0]}: {earlier[2]}")
     if best is not None:
         return best[1], best[2]
-    sents = [x for seg in segments(span) for x in _SENT_RE.findall(seg) if x.strip()]
+    sents = [x for seg in segments(span) for x in CLAUSES.pieces(seg) if x.strip()]
     for i, sent in enumerate(sents):
         if covers(sent) < 0.6 and not nums & numbers_in(sent):
             continue
@@ -409,8 +399,10 @@ def _mentions(text_lower: str, name: str) -> bool:
     return re.search(rf"(?<![a-z0-9]){re.escape(name)}", text_lower) is not None
 
 
-def entity_problem(sentence: str, cited: Sequence[Chunk], hits: Sequence[Chunk]) -> str | None:
-    """The name the sentence gives that the cited passages neither are from nor mention."""
+def entity_problem(sentence: str, cited: Sequence[Chunk], hits: Sequence[Chunk],
+                   lexicon: Lexicon = FINANCE) -> str | None:
+    """The name the sentence gives that the cited passages neither are from nor mention (a
+    `lexicon` term such as 'EPS' is never taken for a name)."""
     body = CITE_RE.sub(" ", sentence)
     cited_text = " ".join(
         " ".join(filter(None, (c.text, c.doc_name, c.speaker, c.speakers, c.heading)))
@@ -434,7 +426,7 @@ def entity_problem(sentence: str, cited: Sequence[Chunk], hits: Sequence[Chunk])
         says = re.match(r"\s+(?:reported|said|announced|posted|recorded|earned|generated|"
                         r"had|has|made|delivered|booked|filed|won|lost)\b", body[m.end():])
         if at_start and not m.group("pos") and not known and not (
-                says and low not in GLOSSARY and low not in _STARTERS):
+                says and low not in lexicon.glossary and low not in _STARTERS):
             continue
         if low in cited_names or _mentions(cited_text, low):
             continue
@@ -560,8 +552,9 @@ class Verdict:
 def judge(sentence: str, cited: Sequence[Chunk], hits: Sequence[Chunk],
           given: frozenset[str] = frozenset(),
           repeated: frozenset[str] = frozenset(),
-          asked: tuple[str, str] | None = None) -> Verdict:
-    """Whether the cited passages support what the sentence asserts; the reasons if not."""
+          asked: tuple[str, str] | None = None, lexicon: Lexicon = FINANCE) -> Verdict:
+    """Whether the cited passages support what the sentence asserts; the reasons if not.
+    `lexicon` maps a reader's terms to the passages' phrasings."""
     body = CITE_RE.sub(" ", sentence).strip()
     if not cited:
         return Verdict(("no passage supports it",), 0.0, ())
@@ -595,23 +588,24 @@ def judge(sentence: str, cited: Sequence[Chunk], hits: Sequence[Chunk],
             reasons.append(wrong_kind)
     if rate_in_money(body):
         reasons.append("a rate is said to change by an amount of money")
-    claimed = direction_claimed(body)
+    claimed = direction_claimed(body, lexicon)
     if claimed:
         found = direction_in_span(body, span)
         if found is not None and found[0] != claimed:
             word = "increase" if claimed > 0 else "decrease"
             reasons.append(f"says {word}, but the cited figures show the opposite "
                            f"({found[1][:120]})")
-    who = entity_problem(body, cited, hits)
+    who = entity_problem(body, cited, hits, lexicon)
     if who:
         reasons.append(who)
     support = max(support_of(body, strip_boilerplate(c.text, repeated), glossary=True,
-                             claim_words=True) for c in cited)
+                             claim_words=True, lexicon=lexicon) for c in cited)
     floor = MIN_SUPPORT_WITH_FIGURES if nums and not missing else MIN_SUPPORT
     if support < floor and not reasons:
         reasons.append("few of its words are in the cited passage"
                        + (" (outside its headers, footers and safe-harbour text)"
-                          if support_of(body, full, glossary=True, claim_words=True) >= floor
+                          if support_of(body, full, glossary=True, claim_words=True,
+                                     lexicon=lexicon) >= floor
                           else ""))
     return Verdict(tuple(reasons), support, missing)
 
@@ -619,7 +613,7 @@ def judge(sentence: str, cited: Sequence[Chunk], hits: Sequence[Chunk],
 def _period_problems(body: str, nums: set[str], span: str) -> list[str]:
     """A figure the sentence ties to a year ("$17,347 million in 2022": the year right after
     it, or right before it) that the span's labelled table row gives for another year."""
-    rows = _rows(span) + [("", ser) for seg in segments(span) for sent in _SENT_RE.findall(seg)
+    rows = _rows(span) + [("", ser) for seg in segments(span) for sent in CLAUSES.pieces(seg)
                           for ser in [_prose_series(sent), _dated_series(sent)] if len(ser) >= 2]
     if not rows:
         return []

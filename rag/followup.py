@@ -21,6 +21,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from rag.text.lexicon import FINANCE, Lexicon
+
 _ORD = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4,
         "4th": 4}
 _ORD_WORD = {1: "first", 2: "second", 3: "third", 4: "fourth"}
@@ -66,15 +68,8 @@ _GENERIC_CAPS = {"what", "how", "and", "why", "which", "who", "when", "where", "
                  "then", "compared", "versus", "vs", "fiscal", "answer", "give", "round",
                  "calculate", "assume", "using", "based", "in", "for", "of", "now", "ok",
                  "okay", "but", "so", "tell", "show", "please", "can", "could", "would"}
-# Words of a metric question: with one of these and a company or period, it stands alone.
-_METRIC_HINT = re.compile(
-    r"\b(?:revenue|sales|margin|income|profit|earnings|eps|ebitda|cash|capex|capital|debt|"
-    r"expenses?|costs?|tax|rate|dividends?|assets?|liabilit\w+|equity|guidance|growth|"
-    r"bookings|backlog|headcount|employees|price|shares?|ratio|return|inventory|payables?|"
-    r"receivables?|spend\w*|investment|amortization|depreciation|r&d|research|opex|arr|"
-    r"segment|customers?|orders?|units?|volume|outlook|forecast|accuracy|rating|complaints?|"
-    r"feedback|risk\w*|lawsuits?|acquisitions?|strategy|plan\w*|roadmap|tariffs?|supply|"
-    r"production|deliveries|margin)\b", re.IGNORECASE)
+# Words of a metric question (with one and a company or period, it stands alone) are the
+# lexicon's `metric_words`.
 
 
 @dataclass(frozen=True)
@@ -181,8 +176,10 @@ def frame(text: str, companies: Sequence[str] = ()) -> Frame:
                  c[0] if c else None, c[1] if c else None, metric)
 
 
-def is_followup(question: str, companies: Sequence[str] = ()) -> bool:
-    """Whether the question points back at the conversation rather than standing alone."""
+def is_followup(question: str, companies: Sequence[str] = (),
+                lexicon: Lexicon = FINANCE) -> bool:
+    """Whether the question points back at the conversation rather than standing alone (a
+    question naming one of the lexicon's metric words can stand alone)."""
     q = question.strip()
     if not q:
         return False
@@ -190,7 +187,7 @@ def is_followup(question: str, companies: Sequence[str] = ()) -> bool:
         return True
     words = [w for w in re.findall(r"[A-Za-z0-9&']+", q)]
     f = frame(q, companies)
-    has_subject = bool(_METRIC_HINT.search(f.metric)) or len(_content(f.metric)) >= 3
+    has_subject = bool(lexicon.metric_re.search(f.metric)) or len(_content(f.metric)) >= 3
     if _PRONOUN_RE.search(q) and not (f.company and has_subject):
         return True
     return len(words) <= 3 and not has_subject
@@ -332,12 +329,13 @@ def resolve(question: str, previous: str, companies: Sequence[str] = (),
     return None
 
 
-def resolved_history(questions: Sequence[str], companies: Sequence[str] = ()) -> str:
+def resolved_history(questions: Sequence[str], companies: Sequence[str] = (),
+                     lexicon: Lexicon = FINANCE) -> str:
     """The standalone form of the conversation's last question (each resolved against the
     one before it)."""
     prev = ""
     for q in questions:
-        if prev and is_followup(q, companies):
+        if prev and is_followup(q, companies, lexicon):
             prev = resolve(q, prev, companies) or q
         else:
             prev = q

@@ -26,6 +26,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from rag.retrieve import tokenize
+from rag.text.sentences import INSTRUCTION_PIECES
 
 REMOVED = "[instruction-like text removed]"
 
@@ -392,12 +393,9 @@ def instruction_kind(sentence: str) -> str | None:
     return None
 
 
-# Sentences and lines; a table row or CSV cell separator also ends a piece.
-_PIECE_RE = re.compile(r"(?:[^.!?。！？\n|;]|\.(?=\d))*(?:[.!?。！？]+[\"')\]]*|[|;]|\n|$)")
-
-
 def _pieces(text: str) -> list[str]:
-    return [m.group(0) for m in _PIECE_RE.finditer(text) if m.group(0)]
+    """Sentences and lines; a table row or CSV cell separator also ends a piece."""
+    return [p for p in INSTRUCTION_PIECES.pieces(text) if p]
 
 
 @dataclass

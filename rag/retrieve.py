@@ -28,6 +28,9 @@ import numpy as np
 
 from rag.index.embedder import Embedder
 from rag.index.store import Workspace
+from rag.text.lexicon import FINANCE, Lexicon
+from rag.text.sentences import QUESTION
+from rag.text.stopwords import SEARCH
 from rag.types import Chunk, DocumentInfo, Hit
 
 log = logging.getLogger(__name__)
@@ -35,17 +38,7 @@ log = logging.getLogger(__name__)
 RRF_K = 60
 CANDIDATES = 40
 
-_STOP = frozenset(
-    [
-        "a", "an", "and", "are", "as", "at", "be", "by", "did", "do", "does", "for", "from",
-        "had", "has", "have", "how", "in", "is", "it", "its", "of", "on", "or", "our", "than",
-        "that", "the", "their", "them", "there", "these", "they", "this", "to", "was", "were",
-        "what", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your",
-        "about", "into", "over", "under", "between", "during", "per", "vs", "versus", "give",
-        "answer", "question", "please", "using", "shown", "based", "primarily", "show", "tell",
-        "me"
-    ]
-)
+_STOP = SEARCH  # rag.text.stopwords; the name is part of the lexical index version
 _TOKEN_RE = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 _PERIOD_RE = re.compile(r"(fy|cy|q[1-4]|h[12])((?:19|20)?\d\d)")
 
@@ -72,84 +65,15 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
-# Analysts ask in their words; filings print line items and statement titles. Each entry maps
-# an analyst's term to how filings write it: the first phrasing is added to the dense query
-# (so the embedding sees the line item), all of them to the lexical one.
-GLOSSARY: dict[str, tuple[str, ...]] = {
-    "capital expenditure": ("purchases of property, plant and equipment",
-                            "additions to property and equipment", "capital spending"),
-    "capex": ("purchases of property, plant and equipment", "capital expenditures",
-              "additions to property and equipment"),
-    "capital intensive": ("purchases of property, plant and equipment",
-                          "property, plant and equipment, net", "capital expenditures"),
-    "fixed assets": ("property, plant and equipment, net",),
-    "ppne": ("property, plant and equipment, net",),
-    "pp&e": ("property, plant and equipment",),
-    "d&a": ("depreciation and amortization",),
-    "eps": ("earnings per share", "diluted basic"),
-    "earnings per share": ("eps diluted",),
-    "revenue": ("net sales", "total revenues"),
-    "top line": ("net sales", "total revenues"),
-    "sales": ("net revenue",),
-    "cogs": ("cost of sales", "cost of goods sold"),
-    "cost of goods sold": ("cost of sales",),
-    "operating margin": ("operating income", "operating profit percent of net sales"),
-    "gross margin": ("gross profit", "cost of sales"),
-    "ebitda": ("operating income", "depreciation and amortization"),
-    "free cash flow": ("net cash provided by operating activities",
-                       "purchases of property plant equipment"),
-    "cash from operations": ("net cash provided by operating activities",),
-    "operating cash flow": ("net cash provided by operating activities",),
-    "dpo": ("accounts payable", "cost of sales inventories"),
-    "days payable": ("accounts payable", "cost of sales inventories"),
-    "dso": ("accounts receivable", "net sales"),
-    "days sales outstanding": ("accounts receivable", "net sales"),
-    "effective tax rate": ("provision for income taxes", "income before income taxes"),
-    "dividend": ("dividends paid per share", "cash dividends declared"),
-    "inventory turnover": ("inventories", "cost of sales"),
-    "working capital": ("total current assets", "total current liabilities"),
-    "net income": ("net earnings attributable",),
-    "debt": ("long-term debt", "borrowings notes"),
-    "headcount": ("employees",),
-    "guidance": ("outlook", "expects expect forecast full-year"),
-    "legal": ("legal proceedings", "litigation lawsuits contingencies"),
-    "lawsuit": ("legal proceedings", "litigation contingencies"),
-    "litigation": ("legal proceedings", "lawsuits contingencies"),
-    "geographies": ("geographic areas", "regions segments"),
-    "restructuring": ("restructuring and impairment charges",),
-}
-
-# Financial statements go by several titles; a question naming one should find the others.
-STATEMENTS: tuple[tuple[str, ...], ...] = (
-    ("cash flow statement", "statement of cash flows", "statements of cash flows",
-     "cash flows statement"),
-    ("income statement", "statement of income", "statements of income",
-     "statement of operations", "statements of operations", "statement of earnings",
-     "p&l", "profit and loss statement"),
-    ("balance sheet", "balance sheets", "statement of financial position"),
-    ("statement of shareholders' equity", "statement of stockholders' equity",
-     "statement of equity"),
-)
-
-
-def _phrase_re(term: str) -> re.Pattern[str]:
-    body = r"[\s-]+".join(re.escape(w) for w in term.split())
-    return re.compile(r"(?<![\w&])" + body + r"s?(?![\w&])")
-
-
-_GLOSSARY_RES = [(_phrase_re(k), v) for k, v in GLOSSARY.items()]
-_STATEMENT_RES = [(_phrase_re(name), group) for group in STATEMENTS for name in group]
-
-
-def expand_query(query: str) -> str:
+def expand_query(query: str, lexicon: Lexicon = FINANCE) -> str:
     """The query plus the words of the filing phrasings of its analyst terms and statement
     titles that it does not already use (each added once, so no term is weighted twice)."""
     low = query.lower()
     extra: list[str] = []
-    for rx, phrasings in _GLOSSARY_RES:
+    for rx, phrasings in lexicon.glossary_patterns:
         if rx.search(low):
             extra.extend(phrasings)
-    for rx, group in _STATEMENT_RES:
+    for rx, group in lexicon.statement_patterns:
         if rx.search(low):
             extra.extend(group)
     have = set(tokenize(query))
@@ -157,17 +81,17 @@ def expand_query(query: str) -> str:
     return query + (" " + " ".join(new) if new else "")
 
 
-def glossary_terms(query: str) -> list[tuple[str, str]]:
+def glossary_terms(query: str, lexicon: Lexicon = FINANCE) -> list[tuple[str, str]]:
     """(analyst term, how filings usually write it) for each glossary term the query uses."""
     low = query.lower()
-    return [(m.group(0), v[0]) for rx, v in _GLOSSARY_RES for m in [rx.search(low)]
+    return [(m.group(0), v[0]) for rx, v in lexicon.glossary_patterns for m in [rx.search(low)]
             if m and v[0] not in low]
 
 
-def dense_expansion(query: str) -> str:
+def dense_expansion(query: str, lexicon: Lexicon = FINANCE) -> str:
     """The query with the first filing phrasing of each analyst term it uses (for embedding)."""
     low = query.lower()
-    extra = [v[0] for rx, v in _GLOSSARY_RES if rx.search(low) and v[0] not in low]
+    extra = [v[0] for rx, v in lexicon.glossary_patterns if rx.search(low) and v[0] not in low]
     return query + (" (" + "; ".join(dict.fromkeys(extra)) + ")" if extra else "")
 
 
@@ -191,7 +115,6 @@ _FORM_CLAUSE = re.compile(
     r"|,?\s*\bin (?:usd|us\$|\$|eur|gbp)\s*(?:thousands?|millions?|billions?)\b",
     re.IGNORECASE,
 )
-_SENTENCE_RE = re.compile(r"(?<=[.?!])\s+(?=[A-Z\"'(])")
 
 
 @dataclass(frozen=True)
@@ -201,31 +124,33 @@ class QueryPlan:
     original: str
     core: str  # the question with instructions and unit/rounding clauses removed
     hints: tuple[str, ...] = ()  # statement titles the removed instructions pointed to
+    lexicon: Lexicon = field(default=FINANCE, compare=False, repr=False)
 
     @property
     def dense(self) -> str:
-        return dense_expansion(" ".join([self.core, *self.hints]).strip())
+        return dense_expansion(" ".join([self.core, *self.hints]).strip(), self.lexicon)
 
     @property
     def lexical(self) -> str:
-        return expand_query(" ".join([self.core, *self.hints]).strip())
+        return expand_query(" ".join([self.core, *self.hints]).strip(), self.lexicon)
 
 
-def _statement_hints(text: str) -> list[str]:
+def _statement_hints(text: str, lexicon: Lexicon = FINANCE) -> list[str]:
     """The statements a text names, each once, as it names them."""
     low = text.lower()
     found: dict[tuple[str, ...], str] = {}
-    for rx, group in _STATEMENT_RES:
+    for rx, group in lexicon.statement_patterns:
         m = rx.search(low)
         if m and group not in found:
             found[group] = m.group(0)
     return list(found.values())
 
 
-def plan_query(query: str) -> QueryPlan:
-    """Split a question into what to search for and how the answer should be written."""
+def plan_query(query: str, lexicon: Lexicon = FINANCE) -> QueryPlan:
+    """Split a question into what to search for and how the answer should be written; its
+    search queries are expanded with `lexicon`."""
     query = " ".join((query or "").split())
-    sentences = [s for s in _SENTENCE_RE.split(query) if s.strip()]
+    sentences = QUESTION.split(query)
     keep: list[str] = []
     dropped: list[str] = []
     for sent in sentences:
@@ -239,13 +164,14 @@ def plan_query(query: str) -> QueryPlan:
         else:
             keep.append(sent)
     if not keep:  # nothing but instructions: search with everything
-        return QueryPlan(query, query)
+        return QueryPlan(query, query, lexicon=lexicon)
     core = _FORM_CLAUSE.sub("", _FORM_PAREN.sub("", " ".join(keep))).strip()
     core = re.sub(r"\s+([?.!,])", r"\1", core) or query
-    named = {g for rx, g in _STATEMENT_RES if rx.search(core.lower())}
-    hints = tuple(h for h in _statement_hints(" ".join(dropped))
-                  if not any(rx.search(h) and g in named for rx, g in _STATEMENT_RES))
-    return QueryPlan(query, core, hints)
+    statements = lexicon.statement_patterns
+    named = {g for rx, g in statements if rx.search(core.lower())}
+    hints = tuple(h for h in _statement_hints(" ".join(dropped), lexicon)
+                  if not any(rx.search(h) and g in named for rx, g in statements))
+    return QueryPlan(query, core, hints, lexicon)
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,8 @@ class ScriptedChat:
 
     `reply` may keep state or raise (a backend failing); `chunk` is the size of each streamed
     piece (None: the whole reply in one piece, even when it is empty); `name` is what the app
-    shows and logs as the model.
+    shows and logs as the model. Each piece stands for one token: a reply stops after
+    `max_tokens` pieces, as a real model's does (`limits` records each call's `max_tokens`).
     """
 
     name = "scripted"
@@ -66,16 +67,18 @@ class ScriptedChat:
         self.reply = reply
         self.chunk = chunk
         self.sent: list = []
+        self.limits: list[int] = []
         if name is not None:
             self.name = name
 
     def stream(self, messages, max_tokens=512, temperature=0.0, **kw):
         self.sent.append(messages)
+        self.limits.append(max_tokens)
         text = self.reply(messages) if callable(self.reply) else self.reply
         if self.chunk is None:
             yield text
             return
-        for i in range(0, len(text), self.chunk):
+        for i in range(0, min(len(text), max(max_tokens, 0) * self.chunk), self.chunk):
             yield text[i: i + self.chunk]
 
     @property

@@ -13,7 +13,8 @@ from rag.figures.answer import render
 from rag.figures.engine import FigureEngine
 from rag.figures.extract import extract_cells
 from rag.figures.store import DuckFigureStore
-from rag.figures.values import Period, column_periods, parse_value, periods_in_question
+from rag.figures.values import Period, column_periods, periods_in_question
+from rag.text.numbers import parse_value
 from rag.types import ParsedDocument, Unit
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "financebench"

@@ -369,7 +369,7 @@ class FigureEngine:
     @staticmethod
     def _money(value: Decimal, places: int, scale: str | None, cell_unit: str) -> str:
         """Money in the cells' unit, or in the unit the question asks ('in USD billions')."""
-        from rag.figures.values import SCALE_WORDS
+        from rag.text.numbers import SCALE_WORDS
 
         have = cell_unit.replace("USD", "").strip() or None
         if scale and have and scale != have and have in SCALE_WORDS and scale in SCALE_WORDS:

@@ -15,15 +15,15 @@ from collections.abc import Iterable
 
 from rag.figures.values import (
     MONTHS,
-    VALUE_TOKEN,
     Period,
     column_periods,
     is_year_header,
-    parse_value,
     periods_in_question,
     scale_of,
     years_in,
 )
+from rag.text.numbers import NUMBER, SCALE_OF_WORD, VALUE_TOKEN, parse_value
+from rag.text.sentences import PROSE_FIGURES
 from rag.types import Cell, ParsedDocument, Unit
 
 MAX_CELLS_PER_DOC = 200_000
@@ -214,8 +214,6 @@ _PROSE = re.compile(
     r"|\d[\d,]*(?:\.\d+)?\s?(?:%|percent))",
     re.IGNORECASE,
 )
-_PROSE_SCALE = {"thousand": "thousands", "k": "thousands", "million": "millions", "m": "millions",
-                "mn": "millions", "billion": "billions", "b": "billions", "bn": "billions"}
 _STOP_LABEL = re.compile(r"^(?:the|our|its|their|this|that|which|and|total)\s+", re.IGNORECASE)
 _PERIOD_TAIL = re.compile(
     r"\s+(?:in|for|during|of|over)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?(?:quarter|year|period|"
@@ -225,7 +223,6 @@ _GENERIC_LABEL = re.compile(
     r"(?:an?|the|this|that|it|which|up|down|total|some|about)?\s*(?:increase|decrease|rise|"
     r"decline|growth|change|gain|loss|drop|improvement|reduction|total|amount|range|level|"
     r"figure|number|rate|impact|effect)s?", re.IGNORECASE)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])|\n{2,}")
 
 
 def prose_cells(doc_id: str, doc_name: str, unit: Unit, default: Period | None,
@@ -235,7 +232,7 @@ def prose_cells(doc_id: str, doc_name: str, unit: Unit, default: Period | None,
     text = unit.text
     if len(text) > 200_000:
         text = text[:200_000]
-    for sent in _SENTENCE.split(text):
+    for sent in PROSE_FIGURES.split(text):
         sent = " ".join(sent.split())
         if len(sent) > 600 or not re.search(r"\d", sent):
             continue
@@ -246,13 +243,16 @@ def prose_cells(doc_id: str, doc_name: str, unit: Unit, default: Period | None,
             if not _is_label(label) or len(label.split()) > 6 or _GENERIC_LABEL.fullmatch(label):
                 continue
             val = m.group("val")
-            num = re.search(r"\d[\d,]*(?:\.\d+)?", val).group(0)
+            found = re.search(NUMBER, val)
+            if found is None:  # the value group always holds a number; never crash if not
+                continue
+            num = found.group(0)
             v, _ = parse_value(num)
             if v is None:
                 continue
             pct = "%" in val or "percent" in val.lower()
             word = re.search(r"(million|billion|thousand|bn|mn|[mbk])\b", val[len(num):], re.IGNORECASE)
-            scale = _PROSE_SCALE.get(word.group(1).lower()) if word else None
+            scale = SCALE_OF_WORD.get(word.group(1).lower()) if word else None
             unit_s = "%" if pct else (f"USD {scale}" if scale else "USD")
             ps = periods_in_question(sent)
             p = ps[0] if len(ps) == 1 else default

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from rag.figures.extract import segment_of
-from rag.figures.values import SCALE_WORDS
+from rag.text.numbers import SCALE_WORDS
 from rag.types import Cell
 
 DISAGREE = "⚠ sources disagree"

@@ -15,9 +15,11 @@ from decimal import Decimal, InvalidOperation
 
 from rag.figures.values import fmt_decimal
 from rag.retrieve import tokenize
+from rag.text.numbers import CURRENCY, NUMBER, is_rate_unit
+from rag.text.sentences import CLAUSES
 from rag.types import Chunk
 
-_NUM = r"[$€£]?\s?\d[\d,]*(?:\.\d+)?"
+_NUM = rf"{CURRENCY}?\s?{NUMBER}"
 _UNIT = (r"(?:\s?(?:%|(?:percent(?:age points?)?|pp|basis points|bps|million|billion|thousand)"
          r"(?![a-z])))?")
 _FIG = rf"(?:{_NUM}{_UNIT})"
@@ -32,11 +34,11 @@ _PAIRS = (
     re.compile(rf"\bto\s+(?P<new>{_FIG})(?:\s+per share)?,?\s+from\s+(?P<old>{_FIG})",
                re.IGNORECASE),
 )
-_SENT = re.compile(r"[^.!?\n]*(?:\.(?=\d)[^.!?\n]*)*[.!?]?")
+# Words that never say what a stated change is about: the talk of changing and of the period
+# (tokenize already leaves out the search stopwords, rag.text.stopwords.SEARCH).
 _STOP = frozenset(tokenize(
-    "the a an of in on for to by and or how many much did does do is was were what which its "
-    "their his her as at from with percentage points point raise raised increase increased lower "
-    "lowered change changed full year fy guidance outlook respect regard company"))
+    "many much his her percentage points point raise raised increase increased lower lowered "
+    "change changed full year fy guidance outlook respect regard company"))
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class ProseChange:
 
 def _value(fig: str) -> tuple[Decimal, str] | None:
     """(value, unit) of a printed figure; unit 'pct', or the money scale word ('' if none)."""
-    m = re.match(r"([$€£]?)\s?(\d[\d,]*(?:\.\d+)?)\s?(.*)$", fig.strip())
+    m = re.match(rf"({CURRENCY}?)\s?({NUMBER})\s?(.*)$", fig.strip())
     if not m:
         return None
     try:
@@ -63,7 +65,7 @@ def _value(fig: str) -> tuple[Decimal, str] | None:
     except InvalidOperation:
         return None
     tail = m.group(3).lower().strip()
-    if tail in ("%", "pp", "bps") or tail.startswith(("percent", "basis")):
+    if is_rate_unit(tail):
         if tail.startswith(("basis", "bps")):
             return v / 100, "pct"
         return v, "pct"
@@ -89,7 +91,7 @@ def changes_in(chunk: Chunk) -> list[ProseChange]:
     """Every pair of figures stated as a change in the chunk, with the difference."""
     out: list[ProseChange] = []
     text = " ".join(chunk.text.split())
-    for sent in _SENT.findall(text):
+    for sent in CLAUSES.pieces(text):
         if len(sent) < 12:
             continue
         last = 0

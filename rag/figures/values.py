@@ -1,24 +1,17 @@
-"""The value and period grammar of financial tables: '(1,577)' -> -1577, 'July 2, 2023' -> Q2 2023.
+"""The scale and period grammar of financial tables: '(in millions)', 'July 2, 2023' -> Q2 2023.
 
 Pure functions over strings, shared by extraction (reading cells) and the metric engine (reading
-questions). Values are `Decimal` so the engine's arithmetic is exact.
+questions). Value tokens ('(1,577)' -> -1577) are read by `rag.text.numbers`, as `Decimal` so
+the engine's arithmetic is exact.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-# One value token as tables print it: optional currency, optional parentheses (negative),
-# digits with thousands separators, optional decimals, optional percent; or a dash (nil).
-VALUE_TOKEN = (
-    r"(?:\(?-?[$€£]?\s?\(?\d{1,3}(?:,\d{3})+(?:\.\d+)?\)?%?\)?"
-    r"|\(?-?[$€£]?\s?\(?\d+(?:\.\d+)?\)?%?\)?"
-    r"|[—–-]{1,2})"
-)
-_VALUE_RE = re.compile(rf"^{VALUE_TOKEN}$")
-DASHES = {"—", "–", "-", "--", "——"}
+from rag.text.numbers import SCALE_WORDS
 
 _SCALE_RE = re.compile(
     r"\((?:\$|dollars|usd|amounts)?\s*(?:in\s+)?(?P<w>thousands|millions|billions)\b"
@@ -26,34 +19,6 @@ _SCALE_RE = re.compile(
     r"|\((?P<w3>thousands|millions|billions)\b",
     re.IGNORECASE,
 )
-SCALE_WORDS = {"thousands": Decimal(1000), "millions": Decimal(10) ** 6,
-               "billions": Decimal(10) ** 9}
-
-
-def parse_value(token: str) -> tuple[Decimal | None, bool]:
-    """A table value token -> (value, is_percent); a dash is (None, False): nil or not given.
-
-    '(1,577)' -> -1577; '$ 5,363' -> 5363; '(2.5)%' -> -2.5 percent; '—' -> None.
-    """
-    t = token.strip().replace(" ", "")
-    if not t or t in DASHES:
-        return None, False
-    pct = t.endswith(("%", "%)"))
-    neg = t.startswith(("(", "-", "$("))
-    digits = re.sub(r"[^\d.]", "", t)
-    if not digits or digits == ".":
-        return None, pct
-    try:
-        v = Decimal(digits)
-    except InvalidOperation:
-        return None, pct
-    return (-v if neg else v), pct
-
-
-def is_value_token(token: str) -> bool:
-    return bool(_VALUE_RE.match(token.strip()))
-
-
 def scale_of(text: str) -> tuple[Decimal, str] | None:
     """The scale a table declares ('(in millions, except per share data)') or None."""
     m = _SCALE_RE.search(text)

@@ -72,16 +72,26 @@ class LlamaCppChat:
                temperature: float = 0.0) -> Iterator[str]:
         msgs = [{"role": m.role, "content": m.content} for m in messages]
         with self._lock:
-            # stream=True: an iterator of chunks (the stubs have no overload saying so)
-            parts = cast(Iterator[dict[str, Any]], self._llm.create_chat_completion(
-                messages=msgs,  # type: ignore[arg-type]  # plain dicts of llama_cpp's TypedDicts
-                max_tokens=max_tokens, temperature=temperature,
-                top_p=1.0, repeat_penalty=1.05, stream=True,
-            ))
-            for part in parts:
-                delta = part["choices"][0].get("delta", {}).get("content")
-                if delta:
-                    yield delta
+            try:
+                # stream=True: an iterator of chunks (the stubs have no overload saying so)
+                parts = cast(Iterator[dict[str, Any]], self._llm.create_chat_completion(
+                    messages=msgs,  # type: ignore[arg-type]  # plain dicts of llama_cpp's TypedDicts
+                    max_tokens=max_tokens, temperature=temperature,
+                    top_p=1.0, repeat_penalty=1.05, stream=True,
+                ))
+                for part in parts:
+                    delta = part["choices"][0].get("delta", {}).get("content")
+                    if delta:
+                        yield delta
+            except Exception as exc:  # noqa: BLE001 - every backend fails as ProviderError
+                raise ProviderError(self._explain(exc)) from None
+
+    def _explain(self, exc: Exception) -> str:
+        if "exceed context window" in str(exc):
+            return (f"the question and its passages are longer than the local model's context "
+                    f"window ({self.n_ctx} tokens): ask about fewer documents, or choose a "
+                    "model with a longer context in Settings")
+        return f"the local model failed: {type(exc).__name__}: {str(exc)[:200]}"
 
 
 def redact(text: str, secrets: tuple[str, ...]) -> str:

@@ -1,0 +1,141 @@
+"""The finance vocabulary as data: the packaged lexicon holds what the code held, retrieval and
+claim checking behave exactly as before with it (1,698 real FinanceBench and TAT-QA questions),
+and another lexicon (or none) really changes what they do."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, SHARED_DATA
+
+from rag import claims
+from rag.errors import RagError
+from rag.retrieve import dense_expansion, expand_query, glossary_terms, plan_query, tokenize
+from rag.text.lexicon import FINANCE, Lexicon, finance
+
+# sha256 of json.dumps([GLOSSARY, STATEMENTS, sorted(_LOWER_IS_BETTER)]) as rag/retrieve.py and
+# rag/claims.py held them in code (main at 5708b8c), and of the outputs below computed there.
+VOCAB_SHA = "c8d262b581defa64cb8a9398b1d05af8a500536ccb6efbe20bcf090927dbbbda"
+OUTPUTS_SHA = "cc93f775d3fe9b0a9a6414c355a5eece24ba4f7bafcaa0f98bfbac0708cc25eb"
+
+
+def test_the_packaged_lexicon_is_the_vocabulary_the_code_held():
+    raw = json.dumps([dict(FINANCE.glossary), FINANCE.statements,
+                      sorted(FINANCE.lower_is_better)])
+    assert hashlib.sha256(raw.encode()).hexdigest() == VOCAB_SHA
+    assert finance() is FINANCE and FINANCE.name == "finance"
+    assert FINANCE.glossary["capex"][0] == "purchases of property, plant and equipment"
+
+
+def test_the_lexicon_file_is_package_data():
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    globs = meta["tool"]["setuptools"]["package-data"]["rag.text"]
+    here = ROOT / "rag" / "text"
+    assert any(list(here.glob(g)) == [here / "lexicons" / "finance.toml"] for g in globs)
+
+
+def _outputs(questions: list[str], paragraphs: list[str]) -> list:
+    out: list = [[expand_query(q), glossary_terms(q), dense_expansion(q), plan_query(q).dense,
+                  plan_query(q).lexical, list(plan_query(q).hints)] for q in questions]
+    out.append([round(claims.support_of(q, p, glossary=True), 6)
+                for q, p in zip(questions, paragraphs)])
+    out.append([claims.direction_claimed(p) for p in paragraphs])
+    return out
+
+
+def test_retrieval_and_claims_give_what_they_gave_on_real_questions():
+    fb, tq = SHARED_DATA / "financebench" / "questions.jsonl", SHARED_DATA / "tatqa"
+    if not fb.exists() or not tq.exists():
+        pytest.skip("shared data not found")
+    qs = [json.loads(line)["question"] for line in fb.open(encoding="utf-8")]
+    data = json.loads((tq / "tatqa_dataset_dev.json").read_text(encoding="utf-8"))
+    qs += [q["question"] for d in data for q in d["questions"]]
+    paras = [p["text"] for d in data for p in d["paragraphs"]]
+    assert len(qs) == 1698
+    out = _outputs(qs, paras)
+    assert sum(o[0] != q for o, q in zip(out, qs)) == 374  # the glossary expands these
+    assert hashlib.sha256(json.dumps(out).encode()).hexdigest() == OUTPUTS_SHA
+
+
+def test_no_lexicon_means_no_finance_shaping():
+    q = "What was 3M's capex in the cash flow statement?"
+    none = Lexicon.empty()
+    assert expand_query(q, none) == q and dense_expansion(q, none) == q
+    assert glossary_terms(q, none) == []
+    assert expand_query(q) != q and glossary_terms(q) == [
+        ("capex", "purchases of property, plant and equipment")]
+    plan = plan_query("Using the balance sheet, answer: what was capex?", none)
+    assert plan.lexical == plan.core == plan.dense
+    # "improved" of a cost says nothing about the sign in finance; with no lexicon it is up
+    assert claims.direction_claimed("Costs improved by 5% compared to 2021.") == 0
+    assert claims.direction_claimed("Costs improved by 5% compared to 2021.", none) == 1
+    passage = "Purchases of property, plant and equipment were $1,577 million."
+    assert claims.support_of("capex was high", passage, glossary=True) > \
+        claims.support_of("capex was high", passage, glossary=True, lexicon=none)
+
+
+def test_another_workspace_brings_its_own_vocabulary(tmp_path: Path):
+    path = tmp_path / "clinical.toml"
+    path.write_text('name = "clinical"\nlower_is_better = ["mortality"]\n'
+                    'statements = [["adverse events table", "safety summary"]]\n'
+                    '[glossary]\n"side effects" = ["adverse events", "adverse reactions"]\n')
+    lex = Lexicon.load(path)
+    assert lex.name == "clinical"
+    q = "Which side effects were reported in the trial?"
+    assert {"adverse", "event", "reaction"} <= set(tokenize(expand_query(q, lex)))
+    assert glossary_terms(q, lex) == [("side effects", "adverse events")]
+    assert dense_expansion(q, lex) == q + " (adverse events)"
+    assert expand_query(q) == q  # the finance lexicon knows nothing of it
+    assert "summary" in tokenize(plan_query("Where is the adverse events table?", lex).lexical)
+    assert claims.direction_claimed("Mortality improved versus 2021 placebo.", lex) == 0
+    js = tmp_path / "same.json"
+    js.write_text(json.dumps({"glossary": {"side effects": ["adverse events"]}}))
+    assert Lexicon.load(js).glossary == {"side effects": ("adverse events",)}
+
+
+def test_a_broken_lexicon_gets_a_clear_message(tmp_path: Path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[glossary\n")
+    with pytest.raises(RagError, match="cannot read the lexicon"):
+        Lexicon.load(bad)
+    with pytest.raises(RagError, match="at least one phrasing"):
+        Lexicon.from_dict({"glossary": {"capex": []}}, "x")
+    with pytest.raises(RagError, match="as a list"):
+        Lexicon.from_dict({"glossary": {"capex": "capital expenditures"}}, "x")
+    with pytest.raises(RagError, match="malformed"):
+        Lexicon.from_dict({"glossary": ["capex"]}, "x")
+    with pytest.raises(RagError, match="cannot read"):
+        Lexicon.load(tmp_path / "missing.toml")
+
+
+OLD_METRIC_HINT = (  # rag/followup.py _METRIC_HINT, as it was in code
+    r"\b(?:revenue|sales|margin|income|profit|earnings|eps|ebitda|cash|capex|capital|debt|"
+    r"expenses?|costs?|tax|rate|dividends?|assets?|liabilit\w+|equity|guidance|growth|"
+    r"bookings|backlog|headcount|employees|price|shares?|ratio|return|inventory|payables?|"
+    r"receivables?|spend\w*|investment|amortization|depreciation|r&d|research|opex|arr|"
+    r"segment|customers?|orders?|units?|volume|outlook|forecast|accuracy|rating|complaints?|"
+    r"feedback|risk\w*|lawsuits?|acquisitions?|strategy|plan\w*|roadmap|tariffs?|supply|"
+    r"production|deliveries|margin)\b")
+
+
+def test_follow_up_detection_reads_metric_words_from_the_lexicon(tmp_path: Path):
+    from rag.followup import is_followup, resolved_history
+
+    assert FINANCE.metric_re.pattern == OLD_METRIC_HINT
+    companies = ["PepsiCo", "3M"]
+    # with the finance words a short metric question stands alone; with none it follows up
+    assert not is_followup("PepsiCo revenue?", companies)
+    assert is_followup("PepsiCo revenue?", companies, Lexicon.empty())
+    path = tmp_path / "clinical.toml"
+    path.write_text('metric_words = ["dosage", "adverse events?"]\n')
+    clinical = Lexicon.load(path)
+    assert not is_followup("Trial dosage?", lexicon=clinical)
+    assert is_followup("Trial dosage?")
+    assert resolved_history(["PepsiCo revenue in 2022?", "3M revenue?"], companies) == \
+        "3M revenue?"
+    with pytest.raises(RagError, match="not a valid pattern"):
+        Lexicon.from_dict({"metric_words": ["costs?("]}, "x")
