@@ -403,24 +403,28 @@ def test_a_new_process_loads_the_keyword_index_instead_of_rebuilding(
     close_client(again.client)
 
 
-def test_adding_or_deleting_a_document_invalidates_the_saved_index(settings, fake_embedder,
-                                                                   monkeypatch):
+def test_adding_or_deleting_a_document_updates_the_saved_index(settings, fake_embedder,
+                                                              monkeypatch):
+    from rag.retrieve import LEXICAL_STATS
+
     svc = build_services(settings, embedder=fake_embedder)
     a = _add(svc, "default", "a.txt", "The battery swap plan ships in May.")
     built = _rebuilds(monkeypatch)
     assert [c.doc_id for c, *_ in _results(svc, "battery")] == [a.doc_id]
     b = _add(svc, "default", "b.txt", "A second battery note from the supplier.")
     _fresh_process()
+    updates = LEXICAL_STATS["updates"]
     assert {c.doc_id for c, *_ in _results(svc, "battery")} == {a.doc_id, b.doc_id}
-    assert len(built) == 2  # the saved index was stale: rebuilt
+    # The saved index lacked b: loaded and updated with b's chunks only, never rebuilt.
+    assert len(built) == 1 and LEXICAL_STATS["updates"] == updates + 1
     svc.workspace("default", recover=True).delete_document(a.doc_id)
     _fresh_process()
     other = build_services(settings, embedder=fake_embedder)  # another process deleted it
     assert [c.doc_id for c, *_ in _results(other, "battery")] == [b.doc_id]
-    assert len(built) == 3
+    assert len(built) == 1 and LEXICAL_STATS["updates"] == updates + 2
     _fresh_process()
     assert [c.doc_id for c, *_ in _results(other, "battery")] == [b.doc_id]
-    assert len(built) == 3
+    assert len(built) == 1 and LEXICAL_STATS["updates"] == updates + 2  # loaded as saved
     other.delete_workspace("default")
     assert not list((settings.data_dir / "lexical").glob("*.npz"))
     close_client(svc.client)
