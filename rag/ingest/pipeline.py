@@ -156,26 +156,35 @@ class Ingestor:
         n = len(uploads)
         if not n:
             return
+        started = time.perf_counter()
+        pages_done = 0  # pages (rows, sections) of the files finished so far
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse") as pool:
             futures: list[Future] = [pool.submit(self._parse, uploads[0])]
             for i, up in enumerate(uploads):
                 if i + 1 < n:
                     futures.append(pool.submit(self._parse, uploads[i + 1]))
                 name = safe_filename(up.filename)
+                current = [0]  # this file's pages, once parsed
 
-                def sub(frac: float, msg: str, i=i, name=name) -> None:
+                def sub(frac: float, msg: str, i=i, name=name, current=current,
+                        done=pages_done) -> None:
                     if progress:
-                        progress((i + frac) / n, f"{name}: {msg}")
+                        progress((i + frac) / n,
+                                 f"{name}: {msg}" + _rate(done + frac * current[0],
+                                                          time.perf_counter() - started))
 
                 sub(0.0, "reading")
                 t0 = time.perf_counter()
                 doc, err, parse_s = futures[i].result()
                 futures[i] = None  # type: ignore[call-overload]  # free the parsed text early
+                if doc is not None:
+                    current[0] = _pages_of(doc)
                 if doc is None:
                     report = IngestReport(name, "failed", err or "unknown error",
                                           seconds=time.perf_counter() - t0)
                 else:
                     report = self._index(doc, sub, parse_s, t0, up.source_name)
+                pages_done += current[0]
                 sub(1.0, report.status)
                 if self.on_report is not None:
                     with contextlib.suppress(Exception):  # bookkeeping must not break an ingest
@@ -229,11 +238,14 @@ class Ingestor:
                 f"the document makes {len(chunks):,} chunks, over the {cap:,}-chunk cap per "
                 "document (RAG_MAX_CHUNKS): split it or raise the cap; nothing was added",
                 seconds=time.perf_counter() - t0, timings=timings)
+        t = time.perf_counter()
+        facts = _facts(doc)
+        timings["facts"] = time.perf_counter() - t
         info = DocumentInfo(
             doc_id=doc_id, name=doc.name, filename=doc.filename, kind=doc.kind,
-            units=int(doc.meta.get("pages") or doc.meta.get("rows_with_text") or len(doc.units)),
+            units=_pages_of(doc),
             chunks=len(chunks), size=doc.size, added_at=time.time(), status="pending",
-            meta={**doc.meta, "source": source, "facts": _facts(doc),
+            meta={**doc.meta, "source": source, "facts": facts,
                   **({"replaces": [d.doc_id for d in same_source]} if same_source else {})},
         )
         try:
@@ -286,6 +298,18 @@ class Ingestor:
         ready = ws.get_document(doc_id)
         return IngestReport(doc.filename, status, message, doc=ready,
                             seconds=time.perf_counter() - t0, timings=timings)
+
+
+def _pages_of(doc: ParsedDocument) -> int:
+    """The document's pages (rows, sections): what the progress bar counts per second."""
+    return int(doc.meta.get("pages") or doc.meta.get("rows_with_text") or len(doc.units))
+
+
+def _rate(pages: float, seconds: float) -> str:
+    """' · 12.3 pages/s' once there is something to measure, else ''."""
+    if pages <= 0 or seconds < 0.5:
+        return ""
+    return f" · {pages / seconds:.1f} pages/s"
 
 
 def _facts(doc: ParsedDocument) -> dict:
