@@ -600,7 +600,7 @@ def _lexical_version() -> str:
 
 def _doc_keys(ws: Workspace) -> dict[str, str]:
     """Each ready document's id and what identifies its version (chunk count, when added)."""
-    return {d.doc_id: f"{d.chunks}:{d.added_at!r}" for d in ws.documents()}
+    return ws.versions()
 
 
 def _fingerprint_of(keys: dict[str, str], collection: str) -> str:
