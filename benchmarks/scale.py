@@ -239,8 +239,9 @@ def build(args: argparse.Namespace) -> None:
     root = Path(args.root)
     root.mkdir(parents=True, exist_ok=True)
     settings = Settings(data_dir=root / "data")
-    gen = Generator()
-    pooled = PooledEmbedder(build_embedder(settings), gen.pieces(), root / "pieces.npy")
+    gen = Generator(sentences=args.sentences, lines=args.lines)
+    pooled = PooledEmbedder(build_embedder(settings), gen.pieces(),
+                            root / f"pieces-{args.sentences}-{args.lines}.npy")
     services = build_services(settings, embedder=pooled)
     ws = services.workspace(WS_BIG, create=True)
     have = ws.count_chunks()
@@ -366,7 +367,7 @@ def child_update(root: Path, ws_name: str) -> dict:
     r = services.searcher(ws)
     r.search("warm up the index", k=5)
     builds = retrieve.LEXICAL_STATS["builds"]
-    doc = Generator(seed=99).document(90_000 + int(time.time()) % 1000, pages=80)
+    doc = Generator(seed=99, sentences=2000, lines=500).document(90_000 + int(time.time()) % 1000, pages=80)
     t = time.perf_counter()
     report = services.ingestor(ws).index_parsed(doc)
     ingest_s = time.perf_counter() - t
@@ -447,6 +448,8 @@ def main() -> None:
     ap.add_argument("--chunks", type=int, default=100_000)
     ap.add_argument("--small", type=int, default=10_000)
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--sentences", type=int, default=30_000, help="build: the sentence pool")
+    ap.add_argument("--lines", type=int, default=10_000, help="build: the table-line pool")
     ap.add_argument("--no-update", action="store_true")
     ap.add_argument("--json-out", default=None)
     ap.add_argument("--child", help=argparse.SUPPRESS)
