@@ -253,6 +253,10 @@ def build(args: argparse.Namespace) -> None:
     made = have
     known = {d.doc_id for d in docs}
     while made < args.chunks:
+        if args.until and time.strftime("%H:%M", time.gmtime()) >= args.until:
+            print(f"stopped at {args.until} UTC with {made:,} chunks (run build again to go on)",
+                  flush=True)
+            break
         doc = gen.document(i, pages=int(gen.rng.integers(60, 160)))
         i += 1
         if doc.content_hash[:16] in known:
@@ -451,6 +455,7 @@ def main() -> None:
     ap.add_argument("--sentences", type=int, default=30_000, help="build: the sentence pool")
     ap.add_argument("--lines", type=int, default=10_000, help="build: the table-line pool")
     ap.add_argument("--no-update", action="store_true")
+    ap.add_argument("--until", default=None, help="build: stop adding documents at HH:MM UTC")
     ap.add_argument("--json-out", default=None)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--ws", help=argparse.SUPPRESS)
