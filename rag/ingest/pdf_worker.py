@@ -40,9 +40,11 @@ _HIDING_RE = re.compile(
 _ALPHA_OR_FILTER_RE = re.compile(
     rb"/ca\s*(?:0(?:\.0\d*)?|\.0\d*)(?![\d.])"
     rb"|/(?:LZW|ASCII85|ASCIIHex|RunLength)Decode|/(?:LZW|A85|AHx|RL)\b")
-# A white fill matters only when text (or a form) is drawn before the next colour is set.
-_SHOWN_AFTER_RE = re.compile(rb"(?:(?!(?:rg|g|k|sc|scn)\b).){0,20000}?(?:\bBT\b|T[jJ]\b|\bDo\b)",
-                             re.DOTALL)
+# A white fill matters only when text (or a form) is drawn before the next colour is set. A
+# colour operator follows its numeric operands: a word of the text ending in "g" or "k"
+# ("according", "bank") inside a string is not one, and must not end the look.
+_SHOWN_AFTER_RE = re.compile(
+    rb"(?:(?![\d.]\s+(?:rg|g|k|sc|scn)\b).){0,20000}?(?:\bBT\b|T[jJ]\b|\bDo\b)", re.DOTALL)
 _MAX_TOKENISED = 16 * 1024 * 1024
 # The page-by-page check costs 2-5x the text extraction of a long filing (17 us a text object):
 # past this much CPU time in one document, the remaining pages are not checked (and counted).
