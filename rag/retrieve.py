@@ -10,6 +10,7 @@ No cross-encoder reranker ships its weights on PyPI, so the fused ranking is fin
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import json
@@ -624,8 +625,13 @@ def forget_lexical(cache_dir: Path | None, collection: str) -> None:
         for key in [k for k in _LEX_CACHE if k[1] == collection]:
             del _LEX_CACHE[key]
     if cache_dir is not None:
+        path = lexical_path(cache_dir, collection)
+        with _SAVE_LOCK:
+            pending = _SAVES.pop(path, None)
+        if pending is not None:
+            pending[1].join(60.0)
         with contextlib.suppress(OSError):
-            lexical_path(cache_dir, collection).unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
 
 
 # The process's indexes, one a workspace (by client and collection), each with the document
@@ -633,6 +639,48 @@ def forget_lexical(cache_dir: Path | None, collection: str) -> None:
 _LEX_CACHE: OrderedDict[tuple, tuple[dict[str, str], LexicalIndex]] = OrderedDict()
 _LEX_LOCK = threading.Lock()
 _LEX_UPDATE = threading.Lock()  # one update at a time: two searches never both re-read a doc
+
+
+# Saving a large index takes a second or more (its chunks' text and postings): it is written
+# by a background thread, so the search that brought it up to date does not wait. Each path's
+# newest request wins; a process that exits first leaves the older file, which the next
+# process brings up to date the same way (an update, not a rebuild).
+_SAVES: dict[Path, tuple[int, threading.Thread]] = {}
+_SAVE_SEQ = [0]
+_SAVE_LOCK = threading.Lock()
+_WRITE_LOCK = threading.Lock()
+
+
+def _save_later(index: LexicalIndex, path: Path, doc_keys: dict[str, str]) -> None:
+    with _SAVE_LOCK:
+        _SAVE_SEQ[0] += 1
+        seq = _SAVE_SEQ[0]
+
+        def run() -> None:
+            with _WRITE_LOCK:
+                with _SAVE_LOCK:
+                    newest = _SAVES.get(path, (seq, None))[0]
+                if newest != seq:
+                    return  # a newer state of this index is being saved
+                try:
+                    index.save(path, doc_keys)
+                except OSError as exc:  # a full or read-only data dir: search still works
+                    log.warning("keyword index %s not saved: %s", path, exc)
+
+        thread = threading.Thread(target=run, name="lexical-save", daemon=True)
+        _SAVES[path] = (seq, thread)
+    thread.start()
+
+
+def flush_lexical_saves(timeout: float | None = 60.0) -> None:
+    """Wait for the keyword-index files being written (tests; process exit)."""
+    with _SAVE_LOCK:
+        threads = [t for _, t in _SAVES.values()]
+    for t in threads:
+        t.join(timeout)
+
+
+atexit.register(flush_lexical_saves, 30.0)
 
 
 def lexical_index(ws: Workspace, cache_dir: Path | None = None) -> LexicalIndex:
@@ -672,10 +720,7 @@ def lexical_index(ws: Workspace, cache_dir: Path | None = None) -> LexicalIndex:
             index = index.updated(remove, [ws.chunks_of(d) for d in add_ids])
             have = {d: keys[d] for d in index.doc_ids if d in keys}
         if path is not None and changed:
-            try:
-                index.save(path, have)
-            except OSError as exc:  # a full or read-only data dir: search still works
-                log.warning("keyword index of %s not saved: %s", ws.collection_name, exc)
+            _save_later(index, path, have)
         with _LEX_LOCK:
             _LEX_CACHE[key] = (have, index)
             _LEX_CACHE.move_to_end(key)

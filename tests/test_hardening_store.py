@@ -351,6 +351,7 @@ def _fresh_process() -> None:
     """What a new process starts with: no index in memory."""
     from rag import retrieve
 
+    retrieve.flush_lexical_saves()  # the saved file is written in the background
     retrieve._LEX_CACHE.clear()
 
 
@@ -386,6 +387,7 @@ def test_a_new_process_loads_the_keyword_index_instead_of_rebuilding(
     queries = ["robotics budget FY2024", "battery", "capex litigation", "support"]
     first = {(q, m): _results(svc, q, m) for q in queries for m in ("hybrid", "lexical")}
     assert built == [ws.count_chunks()]  # built once, and saved
+    _fresh_process()
     assert (settings.data_dir / "lexical" / f"{ws.collection_name}.npz").exists()
     close_client(svc.client)
 
@@ -438,6 +440,7 @@ def test_a_damaged_or_foreign_index_file_is_rebuilt(services, monkeypatch):
     ws = services.workspace("default")
     path = lexical_path(services.lexical_dir, ws.collection_name)
     for junk in (b"not a zip", b"PK\x03\x04garbage"):
+        _fresh_process()  # no save of the last search still under way
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(junk)
         _fresh_process()

@@ -13,7 +13,15 @@ import pytest
 from conftest import ROOT, TESTS, close_client
 
 from rag import retrieve
-from rag.retrieve import LEXICAL_STATS, LexicalIndex, _top, lexical_index, lexical_path, tokenize
+from rag.retrieve import (
+    LEXICAL_STATS,
+    LexicalIndex,
+    _top,
+    flush_lexical_saves,
+    lexical_index,
+    lexical_path,
+    tokenize,
+)
 from rag.services import build_services
 from rag.types import Chunk
 
@@ -54,6 +62,7 @@ _CHILD = textwrap.dedent("""
 
 
 def _second_process(settings, query: str) -> dict:
+    flush_lexical_saves()
     code = _CHILD.format(root=str(ROOT), tests=str(TESTS), data=str(settings.data_dir),
                          query=query)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -69,6 +78,7 @@ def test_a_second_process_loads_the_index_and_never_rebuilds_it(settings, fake_e
     assert _lexical_docs(svc, "robotics budget") == [docs["robotics.txt"].doc_id]
     ws = svc.workspace("default")
     path = lexical_path(svc.lexical_dir, ws.collection_name)
+    flush_lexical_saves()
     assert path.exists()
     mtime = path.stat().st_mtime_ns
     close_client(svc.client)
@@ -90,11 +100,13 @@ def test_the_index_follows_an_ingest_and_a_delete_without_a_rebuild(settings, fa
     builds, updates = LEXICAL_STATS["builds"], LEXICAL_STATS["updates"]
     ws = svc.workspace("default")
     path = lexical_path(svc.lexical_dir, ws.collection_name)
+    flush_lexical_saves()
     before = path.stat().st_mtime_ns
 
     new = _ingest(svc, "hangar.txt", "The zeppelin hangar in Friedrichshafen was leased.")
     assert _lexical_docs(svc, "zeppelin hangar") == [new.doc_id]
     assert LEXICAL_STATS["builds"] == builds and LEXICAL_STATS["updates"] == updates + 1
+    flush_lexical_saves()
     assert path.stat().st_mtime_ns != before  # saved again, with the new document
 
     svc.workspace("default", recover=True).delete_document(new.doc_id)
@@ -217,5 +229,6 @@ def test_a_damaged_file_is_rebuilt_once(settings, fake_embedder, junk):
     builds = LEXICAL_STATS["builds"]
     assert [c.doc_id for c in lexical_index(ws, svc.lexical_dir).chunks] == [doc.doc_id]
     assert LEXICAL_STATS["builds"] == builds + 1
+    flush_lexical_saves()
     assert LexicalIndex.load(path) is not None  # saved whole again
     close_client(svc.client)
