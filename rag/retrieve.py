@@ -651,7 +651,8 @@ _SAVE_LOCK = threading.Lock()
 _WRITE_LOCK = threading.Lock()
 
 
-def _save_later(index: LexicalIndex, path: Path, doc_keys: dict[str, str]) -> None:
+def _save_later(index: LexicalIndex, path: Path, doc_keys: dict[str, str],
+                wait: bool = False) -> None:
     with _SAVE_LOCK:
         _SAVE_SEQ[0] += 1
         seq = _SAVE_SEQ[0]
@@ -670,6 +671,8 @@ def _save_later(index: LexicalIndex, path: Path, doc_keys: dict[str, str]) -> No
         thread = threading.Thread(target=run, name="lexical-save", daemon=True)
         _SAVES[path] = (seq, thread)
     thread.start()
+    if wait:
+        thread.join()
 
 
 def flush_lexical_saves(timeout: float | None = 60.0) -> None:
@@ -705,6 +708,7 @@ def lexical_index(ws: Workspace, cache_dir: Path | None = None) -> LexicalIndex:
         path = lexical_path(cache_dir, ws.collection_name) if cache_dir is not None else None
         if held is None and path is not None:
             held = LexicalIndex.load(path)
+        built = held is None
         if held is None:
             index = LexicalIndex(list(ws.iter_chunks()))
             have = {d: keys[d] for d in index.doc_ids if d in keys}
@@ -720,7 +724,9 @@ def lexical_index(ws: Workspace, cache_dir: Path | None = None) -> LexicalIndex:
             index = index.updated(remove, [ws.chunks_of(d) for d in add_ids])
             have = {d: keys[d] for d in index.doc_ids if d in keys}
         if path is not None and changed:
-            _save_later(index, path, have)
+            # After a full build the file is written before the search returns (it cost far
+            # more already); after an update, in the background.
+            _save_later(index, path, have, wait=built)
         with _LEX_LOCK:
             _LEX_CACHE[key] = (have, index)
             _LEX_CACHE.move_to_end(key)
