@@ -6,6 +6,14 @@ that focus is returned as an ordinary filter the user can remove.
 
 No cross-encoder reranker ships its weights on PyPI, so the fused ranking is final; the
 `rerank` hook stays for an endpoint or packaged reranker later.
+
+The keyword index of a workspace lives in memory once per process and on disk in
+`data_dir/lexical/<collection>.npz` (chunk records, term-frequency postings of chunks and of
+pages, the document versions it holds). Each search compares those versions with the store's
+ready documents (`Workspace.versions()`, one manifest read): a new document's chunks are read
+and tokenised and appended, a deleted one's rows dropped, whoever wrote to the store; BM25 is
+scored at query time from the postings of the query's terms only. It is built from every chunk
+only when there is no file (or the indexing rules changed).
 """
 
 from __future__ import annotations
