@@ -462,6 +462,7 @@ def first_search(services, ws_name: str) -> list[object]:
         t = time.perf_counter()
         hits = searcher.retrieve(query, k=10, mode="lexical").hits
         runs.append((time.perf_counter() - t, [(h.chunk.id, round(h.score, 6)) for h in hits]))
+        retrieve.flush_lexical_saves()  # the file is written in the background
     (rebuilt, a), (loaded, b) = runs
     return [ws_name, ws.count_chunks(), rebuilt, loaded, path.stat().st_size / 1e6, a == b]
 

@@ -6,10 +6,19 @@ that focus is returned as an ordinary filter the user can remove.
 
 No cross-encoder reranker ships its weights on PyPI, so the fused ranking is final; the
 `rerank` hook stays for an endpoint or packaged reranker later.
+
+The keyword index of a workspace lives in memory once per process and on disk in
+`data_dir/lexical/<collection>.npz` (chunk records, term-frequency postings of chunks and of
+pages, the document versions it holds). Each search compares those versions with the store's
+ready documents (`Workspace.versions()`, one manifest read): a new document's chunks are read
+and tokenised and appended, a deleted one's rows dropped, whoever wrote to the store; BM25 is
+scored at query time from the postings of the query's terms only. It is built from every chunk
+only when there is no file (or the indexing rules changed).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import json
@@ -259,6 +268,85 @@ def _lexical_text(c: Chunk, body: str | None = None) -> str:
     return f"{c.doc_name.replace('_', ' ')} {c.heading or ''} {c.text if body is None else body}"
 
 
+_K1, _B = 1.5, 0.75  # BM25 (Lucene's variant, as bm25s scores it)
+
+
+class _Postings:
+    """Term frequencies of a set of texts, as a CSR matrix (one row a text) and its CSC view
+    (one column a term: that term's postings), scored with BM25 at query time.
+
+    Nothing depends on the whole collection until a query (document frequencies, the mean
+    length), so rows are added and removed without touching the others: the index is kept
+    current by appending a new document's rows and dropping a deleted one's."""
+
+    def __init__(self, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
+                 n_terms: int) -> None:
+        from scipy.sparse import csr_matrix
+
+        self.csr = csr_matrix((data.astype(np.float32), indices.astype(np.int32),
+                               indptr.astype(np.int64)), shape=(len(indptr) - 1, n_terms))
+        self.csc = self.csr.tocsc()
+        self.lengths = np.asarray(self.csr.sum(axis=1)).ravel().astype(np.float32)
+        self.df = np.diff(self.csc.indptr).astype(np.float32)
+
+    @classmethod
+    def of_tokens(cls, rows: list[list[str]], vocab: dict[str, int]) -> _Postings:
+        """Rows of tokens; new terms are added to `vocab` (shared by the whole index)."""
+        indptr = [0]
+        indices: list[int] = []
+        data: list[int] = []
+        for toks in rows:
+            counts: dict[int, int] = {}
+            for t in toks:
+                j = vocab.setdefault(t, len(vocab))
+                counts[j] = counts.get(j, 0) + 1
+            indices.extend(counts)
+            data.extend(counts.values())
+            indptr.append(len(indices))
+        return cls(np.asarray(indptr), np.asarray(indices, dtype=np.int32),
+                   np.asarray(data, dtype=np.float32), len(vocab))
+
+    @property
+    def n(self) -> int:
+        return self.csr.shape[0]
+
+    def stack(self, other: _Postings, n_terms: int) -> _Postings:
+        a, b = self.csr, other.csr
+        indptr = np.concatenate([a.indptr, b.indptr[1:] + a.indptr[-1]])
+        return _Postings(indptr, np.concatenate([a.indices, b.indices]),
+                         np.concatenate([a.data, b.data]), n_terms)
+
+    def keep(self, rows: np.ndarray, n_terms: int) -> _Postings:
+        sub = self.csr[rows]
+        return _Postings(sub.indptr, sub.indices, sub.data, n_terms)
+
+    def widen(self, n_terms: int) -> _Postings:
+        return self if self.csr.shape[1] == n_terms else _Postings(
+            self.csr.indptr, self.csr.indices, self.csr.data, n_terms)
+
+    def scores(self, term_ids: list[int]) -> np.ndarray:
+        """BM25 of every row for these (known) query terms: only their postings are read."""
+        out = np.zeros(self.n, dtype=np.float32)
+        if not self.n or not term_ids:
+            return out
+        n = float(self.n)
+        avgdl = float(self.lengths.mean()) or 1.0
+        norm = _K1 * (1 - _B + _B * self.lengths / avgdl)  # per row, once per query
+        ip, ix, tf = self.csc.indptr, self.csc.indices, self.csc.data
+        for j in term_ids:
+            if j >= len(self.df):
+                continue
+            lo, hi = ip[j], ip[j + 1]
+            if lo == hi:
+                continue
+            rows = ix[lo:hi]
+            f = tf[lo:hi]
+            df = self.df[j]
+            idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            out[rows] += idf * f / (f + norm[rows])
+        return out
+
+
 class LexicalIndex:
     """BM25 over every chunk of a workspace's ready documents, and over whole units (pages).
 
@@ -266,20 +354,30 @@ class LexicalIndex:
     in the first, the line asked about in a later one. The unit index scores the whole page, so
     a question naming both the statement and the line item finds that page.
 
-    `save`/`load` keep it in one file per workspace (plain arrays and JSON, no pickle), so a
-    fresh process reads it instead of tokenising every chunk again.
+    It is kept current document by document (`updated`: a new document's chunks are tokenised
+    and appended, a deleted one's rows dropped; nothing else is touched), and `save`/`load`
+    keep it in one file per workspace (plain arrays and JSON, no pickle), so a fresh process
+    reads it instead of tokenising every chunk again.
     """
 
     def __init__(self, chunks: list[Chunk]) -> None:
-        import bm25s
+        LEXICAL_STATS["builds"] += 1
+        self._build(chunks)
 
+    def _build(self, chunks: list[Chunk], vocab: dict[str, int] | None = None) -> None:
+        self.vocab: dict[str, int] = vocab if vocab is not None else {}
         self.chunks = chunks
-        self._bm25 = bm25s.BM25()
-        corpus = [tokenize(_lexical_text(c)) for c in chunks]
-        if chunks:
-            self._bm25.index(corpus, show_progress=False)
         self._init_units()
-        self._unit_bm25: Any = None
+        self._post = _Postings.of_tokens([tokenize(_lexical_text(c)) for c in chunks],
+                                         self.vocab)
+        self._unit_post = _Postings.of_tokens(
+            [tokenize(_lexical_text(chunks[m[0]], " ".join(chunks[i].text for i in m)))
+             for m in self.unit_members], self.vocab)
+        self._widen()
+
+    def _widen(self) -> None:
+        self._post = self._post.widen(len(self.vocab))
+        self._unit_post = self._unit_post.widen(len(self.vocab))
 
     def _init_units(self) -> None:
         chunks = self.chunks
@@ -293,51 +391,81 @@ class LexicalIndex:
         self.chunk_unit = np.empty(len(chunks), dtype=np.int64)
         for j, m in enumerate(self.unit_members):
             self.chunk_unit[m] = j
-        self._unit_lock = threading.Lock()
+        docs = list(dict.fromkeys(c.doc_id for c in chunks))
+        self.doc_codes = {d: k for k, d in enumerate(docs)}
+        self.chunk_doc = np.fromiter((self.doc_codes[c.doc_id] for c in chunks), dtype=np.int32,
+                                     count=len(chunks))
+
+    @property
+    def doc_ids(self) -> list[str]:
+        return list(self.doc_codes)
+
+    def _term_ids(self, query: str) -> list[int]:
+        return [j for t in dict.fromkeys(tokenize(query)) if (j := self.vocab.get(t)) is not None]
 
     def scores(self, query: str) -> np.ndarray:
-        if not self.chunks:
-            return np.zeros(0, dtype=np.float32)
-        toks = tokenize(query)
-        if not toks:
-            return np.zeros(len(self.chunks), dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(toks), dtype=np.float32)
-
-    def _units_bm25(self) -> Any:
-        with self._unit_lock:  # built on first use: one-chunk units make it a copy
-            if self._unit_bm25 is None:
-                import bm25s
-
-                texts = [tokenize(_lexical_text(self.chunks[m[0]],
-                                                " ".join(self.chunks[i].text for i in m)))
-                         for m in self.unit_members]
-                bm = bm25s.BM25()
-                bm.index(texts, show_progress=False)
-                self._unit_bm25 = bm
-            return self._unit_bm25
+        return self._post.scores(self._term_ids(query))
 
     def unit_scores(self, query: str) -> np.ndarray:
         """BM25 of each unit's whole text (index order of `units`)."""
-        toks = tokenize(query)
-        if not self.units or not toks:
-            return np.zeros(len(self.units), dtype=np.float32)
-        return np.asarray(self._units_bm25().get_scores(toks), dtype=np.float32)
+        return self._unit_post.scores(self._term_ids(query))
+
+    def doc_mask(self, doc_ids: tuple[str, ...] | list[str]) -> np.ndarray:
+        """Which chunks belong to these documents (vectorised, for a document filter)."""
+        codes = [self.doc_codes[d] for d in doc_ids if d in self.doc_codes]
+        return np.isin(self.chunk_doc, np.asarray(codes, dtype=np.int32))
+
+    # -- kept current ---------------------------------------------------------------------
+
+    def updated(self, remove: set[str], add: list[list[Chunk]]) -> LexicalIndex:
+        """A new index without the documents `remove` and with the chunks of `add` (one list
+        a document): only those chunks are tokenised. This index is left as it is (searches
+        running on it in other threads are not disturbed)."""
+        LEXICAL_STATS["updates"] += 1
+        new = LexicalIndex.__new__(LexicalIndex)
+        vocab = dict(self.vocab)
+        post, unit_post = self._post, self._unit_post
+        chunks = self.chunks
+        if remove:
+            keep = np.array([c.doc_id not in remove for c in chunks], dtype=bool)
+            unit_keep = np.array([chunks[m[0]].doc_id not in remove for m in self.unit_members],
+                                 dtype=bool)
+            chunks = [c for c, k in zip(chunks, keep, strict=True) if k]
+            post = post.keep(np.flatnonzero(keep), len(vocab))
+            unit_post = unit_post.keep(np.flatnonzero(unit_keep), len(vocab))
+        added = [c for doc in add for c in doc]
+        if added:
+            part = LexicalIndex.__new__(LexicalIndex)
+            part._build(added, vocab)
+            post = post.widen(len(vocab)).stack(part._post, len(vocab))
+            unit_post = unit_post.widen(len(vocab)).stack(part._unit_post, len(vocab))
+            chunks = chunks + added
+        new.vocab, new.chunks = vocab, chunks
+        new._init_units()
+        new._post, new._unit_post = post, unit_post
+        new._widen()
+        if new._unit_post.n != len(new.units):  # a unit spanning an update (never expected)
+            new._build(chunks, vocab)
+        return new
 
     # -- on disk ------------------------------------------------------------------------------
 
-    def save(self, path: Path, fingerprint: str) -> None:
-        """Write the index (both rankings) to `path` atomically: a reader sees the old file
-        or the new one, never half of one."""
+    def save(self, path: Path, doc_keys: dict[str, str]) -> None:
+        """Write the index (both rankings, and the document versions it holds) to `path`
+        atomically: a reader sees the old file or the new one, never half of one."""
         from rag.index.store import _chunk_metadata
 
+        vocab = sorted(self.vocab.items(), key=lambda kv: kv[1])
         arrays: dict[str, np.ndarray] = {
-            "meta": _blob({"fingerprint": fingerprint, "n": len(self.chunks)}),
+            "meta": _blob({"format": LEXICAL_FORMAT, "version": _lexical_version(),
+                           "n": len(self.chunks), "doc_keys": doc_keys}),
             "chunks": _blob([[c.id, c.text, _chunk_metadata(c)] for c in self.chunks]),
+            "vocab": _blob([t for t, _ in vocab]),
         }
-        if self.chunks:
-            arrays.update(_bm25_arrays("c_", self._bm25))
-            if self.units:
-                arrays.update(_bm25_arrays("u_", self._units_bm25()))
+        for prefix, post in (("c_", self._post), ("u_", self._unit_post)):
+            arrays[prefix + "indptr"] = post.csr.indptr
+            arrays[prefix + "indices"] = post.csr.indices
+            arrays[prefix + "data"] = post.csr.data
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
@@ -350,31 +478,34 @@ class LexicalIndex:
             tmp.unlink(missing_ok=True)
 
     @classmethod
-    def load(cls, path: Path, fingerprint: str) -> LexicalIndex | None:
-        """The index saved at `path` for this fingerprint; None when absent, stale or
-        unreadable (the caller rebuilds it)."""
+    def load(cls, path: Path) -> tuple[dict[str, str], LexicalIndex] | None:
+        """(the document versions it holds, the index) saved at `path`; None when absent,
+        written by other rules, or unreadable (the caller builds it)."""
         from rag.index.store import chunk_from_record
 
         try:
             with np.load(path, allow_pickle=False) as z:
                 meta = _unblob(z["meta"])
-                if meta.get("fingerprint") != fingerprint:
+                if meta.get("version") != _lexical_version():
                     return None
+                doc_keys = {str(k): str(v) for k, v in dict(meta["doc_keys"]).items()}
                 records = _unblob(z["chunks"])
                 index = cls.__new__(cls)
                 index.chunks = [chunk_from_record(i, t, m) for i, t, m in records]
                 if len(index.chunks) != meta.get("n"):
                     return None
+                index.vocab = {t: i for i, t in enumerate(_unblob(z["vocab"]))}
                 index._init_units()
-                if index.chunks:
-                    index._bm25 = _bm25_from(z, "c_")
-                    index._unit_bm25 = _bm25_from(z, "u_") if index.units else None
-                else:
-                    import bm25s
-
-                    index._bm25, index._unit_bm25 = bm25s.BM25(), None
-                return index
-        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+                n_terms = len(index.vocab)
+                index._post = _Postings(z["c_indptr"], z["c_indices"], z["c_data"], n_terms)
+                index._unit_post = _Postings(z["u_indptr"], z["u_indices"], z["u_data"],
+                                             n_terms)
+                if index._post.n != len(index.chunks) or index._unit_post.n != len(index.units):
+                    return None
+                LEXICAL_STATS["loads"] += 1
+                return doc_keys, index
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError,
+                zipfile.BadZipFile):
             return None
 
 
@@ -386,39 +517,15 @@ def _unblob(arr: np.ndarray) -> Any:
     return json.loads(arr.tobytes().decode())
 
 
-def _bm25_arrays(prefix: str, bm: Any) -> dict[str, np.ndarray]:
-    vocab = sorted(bm.vocab_dict.items(), key=lambda kv: kv[1])
-    if [v for _, v in vocab] != list(range(len(vocab))):
-        raise ValueError("unexpected BM25 vocabulary ids")
-    out = {prefix + k: np.asarray(bm.scores[k]) for k in ("data", "indices", "indptr")}
-    out[prefix + "num_docs"] = np.asarray(bm.scores["num_docs"])
-    out[prefix + "vocab"] = _blob([t for t, _ in vocab])
-    if getattr(bm, "nonoccurrence_array", None) is not None:
-        out[prefix + "nonocc"] = np.asarray(bm.nonoccurrence_array)
-    return out
-
-
-def _bm25_from(z: Any, prefix: str) -> Any:
-    import bm25s
-
-    bm = bm25s.BM25()
-    bm.scores = {k: z[prefix + k] for k in ("data", "indices", "indptr")}
-    bm.scores["num_docs"] = int(z[prefix + "num_docs"])
-    bm.vocab_dict = {t: i for i, t in enumerate(_unblob(z[prefix + "vocab"]))}
-    bm.unique_token_ids_set = set(bm.vocab_dict.values())
-    bm.nonoccurrence_array = z[prefix + "nonocc"] if prefix + "nonocc" in z.files else None
-    return bm
-
-
 # Anything that changes what the index holds for the same documents: the file format, the
-# tokenizer's rules, the text indexed per chunk, the BM25 library.
-LEXICAL_FORMAT = 1
+# tokenizer's rules, the text indexed per chunk, the scoring.
+LEXICAL_FORMAT = 2
+# Full builds from chunks, loads from a file, incremental updates (for tests and benchmarks).
+LEXICAL_STATS = {"builds": 0, "loads": 0, "updates": 0}
 
 
 def _lexical_version() -> str:
-    import bm25s
-
-    parts = [str(LEXICAL_FORMAT), getattr(bm25s, "__version__", "?"), _TOKEN_RE.pattern,
+    parts = [str(LEXICAL_FORMAT), str(_K1), str(_B), _TOKEN_RE.pattern,
              _PERIOD_RE.pattern, " ".join(sorted(_STOP))]
     for fn in (tokenize, _lexical_text, unit_of):  # their code, so an edit invalidates
         code = fn.__code__
@@ -426,12 +533,20 @@ def _lexical_version() -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
 
 
+def _doc_keys(ws: Workspace) -> dict[str, str]:
+    """Each ready document's id and what identifies its version (chunk count, when added)."""
+    return ws.versions()
+
+
+def _fingerprint_of(keys: dict[str, str], collection: str) -> str:
+    raw = json.dumps([collection, sorted(keys.items())])
+    return _lexical_version() + ":" + hashlib.sha256(raw.encode()).hexdigest()
+
+
 def lexical_fingerprint(ws: Workspace) -> str:
     """What the index of `ws` is built from: its ready documents (id, chunk count, when
     added) and the indexing rules. Adding, deleting or replacing a document changes it."""
-    docs = sorted((d.doc_id, d.chunks, repr(d.added_at)) for d in ws.documents())
-    raw = json.dumps([_lexical_version(), ws.collection_name, docs])
-    return hashlib.sha256(raw.encode()).hexdigest()
+    return _fingerprint_of(_doc_keys(ws), ws.collection_name)
 
 
 def lexical_path(cache_dir: Path, collection: str) -> Path:
@@ -440,40 +555,117 @@ def lexical_path(cache_dir: Path, collection: str) -> Path:
 
 def forget_lexical(cache_dir: Path | None, collection: str) -> None:
     """Remove a workspace's saved index (when the workspace is deleted)."""
+    with _LEX_LOCK:
+        for key in [k for k in _LEX_CACHE if k[1] == collection]:
+            del _LEX_CACHE[key]
     if cache_dir is not None:
+        path = lexical_path(cache_dir, collection)
+        with _SAVE_LOCK:
+            pending = _SAVES.pop(path, None)
+        if pending is not None:
+            pending[1].join(60.0)
         with contextlib.suppress(OSError):
-            lexical_path(cache_dir, collection).unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
 
 
-_LEX_CACHE: OrderedDict[tuple, LexicalIndex] = OrderedDict()
+# The process's indexes, one a workspace (by client and collection), each with the document
+# versions it holds; an entry is replaced, never changed in place.
+_LEX_CACHE: OrderedDict[tuple, tuple[dict[str, str], LexicalIndex]] = OrderedDict()
 _LEX_LOCK = threading.Lock()
+_LEX_UPDATE = threading.Lock()  # one update at a time: two searches never both re-read a doc
+
+
+# Saving a large index takes a second or more (its chunks' text and postings): it is written
+# by a background thread, so the search that brought it up to date does not wait. Each path's
+# newest request wins; a process that exits first leaves the older file, which the next
+# process brings up to date the same way (an update, not a rebuild).
+_SAVES: dict[Path, tuple[int, threading.Thread]] = {}
+_SAVE_SEQ = [0]
+_SAVE_LOCK = threading.Lock()
+_WRITE_LOCK = threading.Lock()
+
+
+def _save_later(index: LexicalIndex, path: Path, doc_keys: dict[str, str],
+                wait: bool = False) -> None:
+    with _SAVE_LOCK:
+        _SAVE_SEQ[0] += 1
+        seq = _SAVE_SEQ[0]
+
+        def run() -> None:
+            with _WRITE_LOCK:
+                with _SAVE_LOCK:
+                    newest = _SAVES.get(path, (seq, None))[0]
+                if newest != seq:
+                    return  # a newer state of this index is being saved
+                try:
+                    index.save(path, doc_keys)
+                except OSError as exc:  # a full or read-only data dir: search still works
+                    log.warning("keyword index %s not saved: %s", path, exc)
+
+        thread = threading.Thread(target=run, name="lexical-save", daemon=True)
+        _SAVES[path] = (seq, thread)
+    thread.start()
+    if wait:
+        thread.join()
+
+
+def flush_lexical_saves(timeout: float | None = 60.0) -> None:
+    """Wait for the keyword-index files being written (tests; process exit)."""
+    with _SAVE_LOCK:
+        threads = [t for _, t in _SAVES.values()]
+    for t in threads:
+        t.join(timeout)
+
+
+atexit.register(flush_lexical_saves, 30.0)
 
 
 def lexical_index(ws: Workspace, cache_dir: Path | None = None) -> LexicalIndex:
-    """The workspace's BM25 index, rebuilt only when its set of ready documents changes.
+    """The workspace's BM25 index, kept current with its ready documents.
 
-    With `cache_dir` it is kept there too (one file per workspace): a new process loads it
-    instead of reading and tokenising every chunk, until the documents change."""
-    fingerprint = lexical_fingerprint(ws)
-    key = (id(ws.client), ws.collection_name, fingerprint)
+    Held in memory once per process, and with `cache_dir` in one file per workspace there:
+    a new process loads it instead of tokenising every chunk. When the documents changed
+    (an ingest, a deletion, here or by another process on the same store), only the new
+    documents' chunks are read and tokenised and the deleted ones' rows dropped, and the file
+    is saved again. Built from every chunk only when there is no index to start from."""
+    keys = _doc_keys(ws)
+    key = (id(ws.client), ws.collection_name)
     with _LEX_LOCK:
-        if key in _LEX_CACHE:
+        held = _LEX_CACHE.get(key)
+    if held is not None and held[0] == keys:
+        return held[1]
+    with _LEX_UPDATE:
+        with _LEX_LOCK:  # another thread may have brought it up to date meanwhile
+            held = _LEX_CACHE.get(key)
+        if held is not None and held[0] == keys:
+            return held[1]
+        path = lexical_path(cache_dir, ws.collection_name) if cache_dir is not None else None
+        if held is None and path is not None:
+            held = LexicalIndex.load(path)
+        built = held is None
+        if held is None:
+            index = LexicalIndex(list(ws.iter_chunks()))
+            have = {d: keys[d] for d in index.doc_ids if d in keys}
+            changed = True
+        else:
+            have, index = held
+        # A document whose version changed is dropped and read again.
+        remove = {d for d in index.doc_ids if d not in keys or have.get(d) != keys[d]}
+        add_ids = [d for d in keys if have.get(d) != keys[d]]
+        if held is not None:
+            changed = bool(remove or add_ids)
+        if remove or add_ids:
+            index = index.updated(remove, [ws.chunks_of(d) for d in add_ids])
+            have = {d: keys[d] for d in index.doc_ids if d in keys}
+        if path is not None and changed:
+            # After a full build the file is written before the search returns (it cost far
+            # more already); after an update, in the background.
+            _save_later(index, path, have, wait=built)
+        with _LEX_LOCK:
+            _LEX_CACHE[key] = (have, index)
             _LEX_CACHE.move_to_end(key)
-            return _LEX_CACHE[key]
-    path = lexical_path(cache_dir, ws.collection_name) if cache_dir is not None else None
-    index = LexicalIndex.load(path, fingerprint) if path is not None else None
-    if index is None:
-        index = LexicalIndex(list(ws.iter_chunks()))
-        # The documents may have changed while the chunks were read: keep it only if not.
-        if path is not None and lexical_fingerprint(ws) == fingerprint:
-            try:
-                index.save(path, fingerprint)
-            except OSError as exc:  # a full or read-only data dir: search still works
-                log.warning("keyword index of %s not saved: %s", ws.collection_name, exc)
-    with _LEX_LOCK:
-        _LEX_CACHE[key] = index
-        while len(_LEX_CACHE) > 8:
-            _LEX_CACHE.popitem(last=False)
+            while len(_LEX_CACHE) > 8:
+                _LEX_CACHE.popitem(last=False)
     return index
 
 
@@ -726,7 +918,10 @@ class Retriever:
         allowed_ids = None
         mask = None
         if lex is not None and not filt.is_empty():
-            keep = np.array([filt.accepts(c) for c in lex.chunks], dtype=bool)
+            if filt.doc_ids and not (filt.kinds or filt.needs_chunk_ids()):
+                keep = lex.doc_mask(filt.doc_ids)  # the common case: vectorised
+            else:
+                keep = np.array([filt.accepts(c) for c in lex.chunks], dtype=bool)
             mask = keep
             if filt.needs_chunk_ids():
                 allowed_ids = [c.id for c, ok in zip(lex.chunks, keep, strict=True) if ok]
@@ -749,7 +944,7 @@ class Retriever:
             s = lex.scores(lq)
             if mask is not None:
                 s = np.where(mask, s, 0.0)
-            top = np.argsort(-s)[:n]
+            top = _top(s, n)
             lexical = [(lex.chunks[i], float(s[i])) for i in top if s[i] > 0]
             if mode == "lexical":
                 return SearchResult(
@@ -760,13 +955,56 @@ class Retriever:
                     unit_ok = np.zeros(len(lex.units), dtype=bool)
                     unit_ok[lex.chunk_unit[mask]] = True
                     us = np.where(unit_ok, us, 0.0)
-                utop = np.argsort(-us)[:n]
+                utop = _top(us, n)
                 unit_lexical = [(int(j), float(us[j])) for j in utop if us[j] > 0]
         if not cfg.units or lex is None:
             w = (cfg.dense_weight, cfg.lexical_weight)
             return SearchResult(fuse(dense, lexical, cfg.rrf_k, w)[:k], filt, focused, info)
         hits = fuse_units(dense, lexical, unit_lexical, lex, cfg, mask, s)
         return SearchResult(hits[:k], filt, focused, info)
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the `n` highest scores, best first (ties by index, as a stable sort gives):
+    a partial selection, then a sort of those few only."""
+    if len(scores) <= n:
+        return np.argsort(-scores, kind="stable")
+    part = np.argpartition(-scores, n - 1)[:n]
+    cut = scores[part].min()
+    # Everything tied with the n-th score competes, so ties break by index as before.
+    cand = np.flatnonzero(scores >= cut) if cut > 0 else part
+    order = np.lexsort((cand, -scores[cand]))
+    return cand[order][:n]
+
+
+def profile_search(r: Retriever, query: str, k: int = 5) -> dict[str, float]:
+    """Seconds each stage of one hybrid search takes (for benchmarks/scale.py): the manifest
+    and keyword-index check, the query embedding, the dense query, the two keyword rankings,
+    and the whole `search` call."""
+    import time
+
+    out: dict[str, float] = {}
+    t = time.perf_counter()
+    lex = lexical_index(r.workspace, r.lexical_dir)
+    out["index_check"] = time.perf_counter() - t
+    plan = plan_query(query)
+    t = time.perf_counter()
+    vec = r.embedder.embed([plan.dense])[0]
+    out["embed"] = time.perf_counter() - t
+    t = time.perf_counter()
+    r.workspace.query(vec, k=CANDIDATES)
+    out["dense"] = time.perf_counter() - t
+    t = time.perf_counter()
+    s = lex.scores(plan.lexical)
+    _top(s, CANDIDATES)
+    out["keyword"] = time.perf_counter() - t
+    t = time.perf_counter()
+    _top(lex.unit_scores(plan.lexical), CANDIDATES)
+    out["page_keyword"] = time.perf_counter() - t
+    t = time.perf_counter()
+    r.search(query, k=k)
+    out["search_total"] = time.perf_counter() - t
+    return out
 
 
 def fuse(dense: list[Hit], lexical: list[tuple[Chunk, float]], rrf_k: int = RRF_K,

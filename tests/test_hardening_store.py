@@ -351,6 +351,7 @@ def _fresh_process() -> None:
     """What a new process starts with: no index in memory."""
     from rag import retrieve
 
+    retrieve.flush_lexical_saves()  # the saved file is written in the background
     retrieve._LEX_CACHE.clear()
 
 
@@ -386,6 +387,7 @@ def test_a_new_process_loads_the_keyword_index_instead_of_rebuilding(
     queries = ["robotics budget FY2024", "battery", "capex litigation", "support"]
     first = {(q, m): _results(svc, q, m) for q in queries for m in ("hybrid", "lexical")}
     assert built == [ws.count_chunks()]  # built once, and saved
+    _fresh_process()
     assert (settings.data_dir / "lexical" / f"{ws.collection_name}.npz").exists()
     close_client(svc.client)
 
@@ -403,24 +405,28 @@ def test_a_new_process_loads_the_keyword_index_instead_of_rebuilding(
     close_client(again.client)
 
 
-def test_adding_or_deleting_a_document_invalidates_the_saved_index(settings, fake_embedder,
-                                                                   monkeypatch):
+def test_adding_or_deleting_a_document_updates_the_saved_index(settings, fake_embedder,
+                                                              monkeypatch):
+    from rag.retrieve import LEXICAL_STATS
+
     svc = build_services(settings, embedder=fake_embedder)
     a = _add(svc, "default", "a.txt", "The battery swap plan ships in May.")
     built = _rebuilds(monkeypatch)
     assert [c.doc_id for c, *_ in _results(svc, "battery")] == [a.doc_id]
     b = _add(svc, "default", "b.txt", "A second battery note from the supplier.")
     _fresh_process()
+    updates = LEXICAL_STATS["updates"]
     assert {c.doc_id for c, *_ in _results(svc, "battery")} == {a.doc_id, b.doc_id}
-    assert len(built) == 2  # the saved index was stale: rebuilt
+    # The saved index lacked b: loaded and updated with b's chunks only, never rebuilt.
+    assert len(built) == 1 and LEXICAL_STATS["updates"] == updates + 1
     svc.workspace("default", recover=True).delete_document(a.doc_id)
     _fresh_process()
     other = build_services(settings, embedder=fake_embedder)  # another process deleted it
     assert [c.doc_id for c, *_ in _results(other, "battery")] == [b.doc_id]
-    assert len(built) == 3
+    assert len(built) == 1 and LEXICAL_STATS["updates"] == updates + 2
     _fresh_process()
     assert [c.doc_id for c, *_ in _results(other, "battery")] == [b.doc_id]
-    assert len(built) == 3
+    assert len(built) == 1 and LEXICAL_STATS["updates"] == updates + 2  # loaded as saved
     other.delete_workspace("default")
     assert not list((settings.data_dir / "lexical").glob("*.npz"))
     close_client(svc.client)
@@ -434,6 +440,7 @@ def test_a_damaged_or_foreign_index_file_is_rebuilt(services, monkeypatch):
     ws = services.workspace("default")
     path = lexical_path(services.lexical_dir, ws.collection_name)
     for junk in (b"not a zip", b"PK\x03\x04garbage"):
+        _fresh_process()  # no save of the last search still under way
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(junk)
         _fresh_process()

@@ -275,3 +275,23 @@ def test_services_recover_once_per_workspace_on_open(services, fake_embedder):
     assert fresh.workspace("W").count_chunks() == 3  # reading never cleans up
     # a new process cleans up on its first write-path open
     assert fresh.workspace("W", recover=True).count_chunks() == 0
+
+
+def test_pending_chunks_crowding_the_nearest_places_are_still_skipped(store, fake_embedder):
+    """The unfiltered nearest-neighbour query keeps only ready documents' chunks, and falls
+    back to the filtered query when pending ones took too many places."""
+    ws = store.workspace("W", create=True)
+    ready, _ = _write(ws, fake_embedder, "ok", name="final")
+    text = "identical pending passage about the merger"
+    crowd = [Chunk(id=f"p-{i:05d}", doc_id="p", doc_name="draft", ordinal=i, kind="pdf",
+                   text=text, page=1) for i in range(40)]
+    info = DocumentInfo(doc_id="p", name="draft", filename="draft.pdf", kind="pdf", units=1,
+                        chunks=40, size=10, added_at=time.time())
+    ws.begin(info)
+    ws.add_chunks(crowd, fake_embedder.embed([c.text for c in crowd]))
+    hits = ws.query(fake_embedder.embed([text])[0], k=3)
+    assert len(hits) == 3 and {h.chunk.doc_id for h in hits} == {"ok"}
+    assert ws.versions() == {"ok": f"3:{ready.added_at!r}"}
+    ws.commit(info)
+    assert set(ws.versions()) == {"ok", "p"}
+    assert {h.chunk.doc_id for h in ws.query(fake_embedder.embed([text])[0], k=3)} == {"p"}

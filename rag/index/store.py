@@ -410,6 +410,14 @@ class Workspace:
         return [m["doc_id"] for m in self._records({"status": "ready"})]
 
     @_storage_errors
+    def versions(self) -> dict[str, str]:
+        """Each ready document's id and what tells its version apart (chunk count and when it
+        was added): what an index kept beside the store compares against, read without
+        decoding the documents' metadata."""
+        return {m["doc_id"]: f"{int(m.get('chunks', 0))}:{float(m.get('added_at', 0.0))!r}"
+                for m in self._records({"status": "ready"})}
+
+    @_storage_errors
     def get_document(self, doc_id: str) -> DocumentInfo:
         res = self._manifest.get(ids=[doc_id], include=["metadatas"])
         mds = res.get("metadatas") or []
@@ -609,6 +617,22 @@ class Workspace:
         """Nearest chunks among ready documents (optionally only `doc_ids` / chunk `ids`)."""
         if ids is not None and not ids:
             return []
+        if ids is None and doc_ids is None and where is None and k > 0:
+            # Most searches: nearest neighbours over the whole collection, then only the
+            # chunks of ready documents (read after the query, so a document still being
+            # written is never returned). A metadata filter over every chunk costs more
+            # than the search itself on a large workspace; it is used only when documents
+            # not ready took too many of the places.
+            extra = 16
+            res = self._chunks.query(
+                query_embeddings=[np.asarray(embedding, dtype=np.float32).tolist()],
+                n_results=k + extra, include=["documents", "metadatas", "distances"])
+            ready_set = set(self.ready_ids())
+            rows = list(zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
+                            res["distances"][0], strict=True))
+            kept = [r for r in rows if r[2] and r[2].get("doc_id") in ready_set]
+            if len(kept) >= k or len(rows) < k + extra:
+                return [self._hit(*r) for r in kept[:k]]
         ready = self.ready_ids()
         if doc_ids is not None:
             allowed = set(doc_ids)
@@ -625,12 +649,14 @@ class Workspace:
             ids=ids,
             include=["documents", "metadatas", "distances"],
         )
-        hits = []
-        for i, t, m, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
-                                 res["distances"][0], strict=True):
-            sim = 1.0 - float(dist)
-            hits.append(Hit(chunk=chunk_from_record(i, t, m), score=sim, scores={"dense": sim}))
-        return hits
+        return [self._hit(*r) for r in zip(res["ids"][0], res["documents"][0],
+                                           res["metadatas"][0], res["distances"][0],
+                                           strict=True)]
+
+    @staticmethod
+    def _hit(cid: str, text: str, md: dict[str, Any], dist: float) -> Hit:
+        sim = 1.0 - float(dist)
+        return Hit(chunk=chunk_from_record(cid, text, md), score=sim, scores={"dense": sim})
 
 
 class Store:

@@ -40,9 +40,11 @@ _HIDING_RE = re.compile(
 _ALPHA_OR_FILTER_RE = re.compile(
     rb"/ca\s*(?:0(?:\.0\d*)?|\.0\d*)(?![\d.])"
     rb"|/(?:LZW|ASCII85|ASCIIHex|RunLength)Decode|/(?:LZW|A85|AHx|RL)\b")
-# A white fill matters only when text (or a form) is drawn before the next colour is set.
-_SHOWN_AFTER_RE = re.compile(rb"(?:(?!(?:rg|g|k|sc|scn)\b).){0,20000}?(?:\bBT\b|T[jJ]\b|\bDo\b)",
-                             re.DOTALL)
+# A white fill matters only when text (or a form) is drawn before the next colour is set. A
+# colour operator follows its numeric operands: a word of the text ending in "g" or "k"
+# ("according", "bank") inside a string is not one, and must not end the look.
+_SHOWN_AFTER_RE = re.compile(
+    rb"(?:(?![\d.]\s+(?:rg|g|k|sc|scn)\b).){0,20000}?(?:\bBT\b|T[jJ]\b|\bDo\b)", re.DOTALL)
 _MAX_TOKENISED = 16 * 1024 * 1024
 # The page-by-page check costs 2-5x the text extraction of a long filing (17 us a text object):
 # past this much CPU time in one document, the remaining pages are not checked (and counted).
@@ -168,11 +170,89 @@ def _with_pypdf(data: bytes, limits: dict) -> dict:
     return {"pages": pages, "parser": "pypdf"}
 
 
-def _rgba(get, obj) -> tuple[int, int, int, int]:
-    r, g, b, a = (ctypes.c_uint() for _ in range(4))
-    if not get(obj, r, g, b, a):
-        return 0, 0, 0, 255
-    return r.value, g.value, b.value, a.value
+class _Pdfium:
+    """The few pdfium calls the hidden-text check makes, declared with plain integer handles.
+
+    pypdfium2's own prototypes return typed pointers (a Python object built per call) and take
+    typed out-parameters: about 17 us a text object, 2-5x the text extraction of a long filing.
+    The same functions of the same library declared with `c_void_p` handles and preallocated
+    out-buffers cost a few ctypes calls a text object."""
+
+    def __init__(self) -> None:
+        import pypdfium2.raw as pdfium_c
+
+        vp, i32, u32, f32 = ctypes.c_void_p, ctypes.c_int, ctypes.c_uint, ctypes.c_float
+
+        def fn(name: str, restype, *argtypes):
+            addr = ctypes.cast(getattr(pdfium_c, name), ctypes.c_void_p).value
+            # PYFUNCTYPE: the GIL is kept over these sub-microsecond calls (the parsing child
+            # runs one thread), which halves their cost.
+            return ctypes.PYFUNCTYPE(restype, *argtypes)(addr)
+
+        pu, pf, pi = ctypes.POINTER(u32), ctypes.POINTER(f32), ctypes.POINTER(i32)
+        self.page_count = fn("FPDFPage_CountObjects", i32, vp)
+        self.page_object = fn("FPDFPage_GetObject", vp, vp, i32)
+        self.form_count = fn("FPDFFormObj_CountObjects", i32, vp)
+        self.form_object = fn("FPDFFormObj_GetObject", vp, vp, ctypes.c_ulong)
+        self.kind = fn("FPDFPageObj_GetType", i32, vp)
+        self.render_mode = fn("FPDFTextObj_GetTextRenderMode", i32, vp)
+        self.fill = fn("FPDFPageObj_GetFillColor", i32, vp, pu, pu, pu, pu)
+        self.stroke = fn("FPDFPageObj_GetStrokeColor", i32, vp, pu, pu, pu, pu)
+        self.bounds = fn("FPDFPageObj_GetBounds", i32, vp, pf, pf, pf, pf)
+        self.draw_mode = fn("FPDFPath_GetDrawMode", i32, vp, pi, pi)
+        self.TEXT, self.FORM = pdfium_c.FPDF_PAGEOBJ_TEXT, pdfium_c.FPDF_PAGEOBJ_FORM
+        self.IMAGE, self.PATH = pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_PATH
+        self.SHADING = pdfium_c.FPDF_PAGEOBJ_SHADING
+        self._rgba = (u32 * 4)()
+        self._rgba_ptrs = tuple(ctypes.cast(ctypes.addressof(self._rgba) + 4 * k, pu)
+                                for k in range(4))
+        self._box = (f32 * 4)()
+        self._box_ptrs = tuple(ctypes.cast(ctypes.addressof(self._box) + 4 * k, pf)
+                               for k in range(4))
+        self._modes = (i32 * 2)()
+        self._mode_ptrs = tuple(ctypes.cast(ctypes.addressof(self._modes) + 4 * k, pi)
+                                for k in range(2))
+
+    def color(self, get, obj: int) -> tuple[int, int, int, int]:
+        if not get(obj, *self._rgba_ptrs):
+            return 0, 0, 0, 255
+        c = self._rgba
+        return c[0], c[1], c[2], c[3]
+
+    def box(self, obj: int) -> tuple[float, float, float, float]:
+        if not self.bounds(obj, *self._box_ptrs):
+            return 0.0, 0.0, 0.0, 0.0
+        b = self._box
+        return b[0], b[1], b[2], b[3]
+
+    def fills(self, obj: int) -> bool:
+        self.draw_mode(obj, *self._mode_ptrs)
+        return bool(self._modes[0])
+
+    def objects(self, page: int, form: int = 0, depth: int = 0):
+        """(handle, type) of every object of a page, Form XObjects opened."""
+        count = self.form_count(form) if form else self.page_count(page)
+        get = self.form_object if form else self.page_object
+        parent = form or page
+        kind_of = self.kind
+        for i in range(max(0, count)):
+            obj = get(parent, i)
+            if not obj:
+                continue
+            kind = kind_of(obj)
+            yield obj, kind
+            if kind == self.FORM and depth < 12:
+                yield from self.objects(page, obj, depth + 1)
+
+
+_PDFIUM: _Pdfium | None = None
+
+
+def _pdfium() -> _Pdfium:
+    global _PDFIUM
+    if _PDFIUM is None:
+        _PDFIUM = _Pdfium()
+    return _PDFIUM
 
 
 def _unseen(rgba: tuple[int, int, int, int]) -> bool:
@@ -181,68 +261,56 @@ def _unseen(rgba: tuple[int, int, int, int]) -> bool:
     return a == 0 or min(r, g, b) >= 242
 
 
-def _bounds(pdfium_c, obj) -> tuple[float, float, float, float]:
-    box = [ctypes.c_float() for _ in range(4)]
-    if not pdfium_c.FPDFPageObj_GetBounds(obj, *box):
-        return 0.0, 0.0, 0.0, 0.0
-    return box[0].value, box[1].value, box[2].value, box[3].value
-
-
-def _page_objects(pdfium_c, page, form=None, depth: int = 0):
-    """Every object of a page, Form XObjects opened (raw handles: fast on long filings)."""
-    count = pdfium_c.FPDFFormObj_CountObjects(form) if form else pdfium_c.FPDFPage_CountObjects(page)
-    get = pdfium_c.FPDFFormObj_GetObject if form else pdfium_c.FPDFPage_GetObject
-    for i in range(max(0, count)):
-        obj = get(form or page, i)
-        if not obj:
-            continue
-        kind = pdfium_c.FPDFPageObj_GetType(obj)
-        yield obj, kind
-        if kind == pdfium_c.FPDF_PAGEOBJ_FORM and depth < 12:
-            yield from _page_objects(pdfium_c, page, obj, depth + 1)
-
-
 def hidden_text_objects(page) -> set[int]:
     """Addresses of the page's text objects nobody sees: render mode 3 (invisible) or 7
     (clip only) where no image lies behind (over an image it is a scan's OCR layer, kept), or
     painted white / transparent where no dark shape or image lies behind."""
-    import pypdfium2.raw as pdfium_c
-
+    pf = _pdfium()
     hidden: set[int] = set()
     invisible: set[int] = set()
     white: list[tuple[int, tuple[float, float, float, float]]] = []
-    backdrops: list[tuple[float, float, float, float]] | None = None
-    raw = page.raw
-    for obj, kind in _page_objects(pdfium_c, raw):
-        if kind != pdfium_c.FPDF_PAGEOBJ_TEXT:
-            continue
-        mode = pdfium_c.FPDFTextObj_GetTextRenderMode(obj)
-        addr = ctypes.cast(obj, ctypes.c_void_p).value or 0
-        if mode in (3, 7):  # invisible: hidden, unless over an image (a scan's OCR layer)
-            white.append((addr, _bounds(pdfium_c, obj)))
-            invisible.add(addr)
-            continue
-        paints = []
-        if mode in (0, 2, 4, 6):
-            paints.append(_rgba(pdfium_c.FPDFPageObj_GetFillColor, obj))
-        if mode in (1, 2, 5, 6):
-            paints.append(_rgba(pdfium_c.FPDFPageObj_GetStrokeColor, obj))
-        if paints and all(map(_unseen, paints)):
-            white.append((addr, _bounds(pdfium_c, obj)))
+    raw = ctypes.cast(page.raw, ctypes.c_void_p).value or 0
+    render_mode, fill, stroke, color = pf.render_mode, pf.fill, pf.stroke, pf.color
+    box, form_count, form_object = pf.box, pf.form_count, pf.form_object
+    rgba, (p0, p1, p2, p3) = pf._rgba, pf._rgba_ptrs
+    # One pass over the page's objects and those of its forms. The render mode is read from
+    # every object: pdfium answers -1 for one that is not text (its type is asked only then).
+    stack = [(pf.page_object, raw, pf.page_count(raw), 0)]
+    while stack:
+        get, parent, count, depth = stack.pop()
+        for i in range(max(0, count)):
+            obj = get(parent, i)
+            if not obj:
+                continue
+            mode = render_mode(obj)
+            if mode < 0:
+                if depth < 12 and pf.kind(obj) == pf.FORM:
+                    stack.append((form_object, obj, form_count(obj), depth + 1))
+                continue
+            if mode in (3, 7):  # invisible: hidden, unless over an image (a scan's OCR layer)
+                white.append((obj, box(obj)))
+                invisible.add(obj)
+                continue
+            # Modes 0, 2, 4, 6 fill the glyphs, 1, 2, 5, 6 stroke them: seen if a paint shows.
+            # (The fill is read inline: it is asked of every text object of the page.)
+            if mode in (0, 2, 4, 6) and (
+                    not fill(obj, p0, p1, p2, p3)
+                    or (rgba[3] and (rgba[0] < 242 or rgba[1] < 242 or rgba[2] < 242))):
+                continue
+            if mode in (1, 2, 5, 6) and not _unseen(color(stroke, obj)):
+                continue
+            if mode in (0, 1, 2, 4, 5, 6):
+                white.append((obj, box(obj)))
     if white:
         backdrops = []
         images = []
-        for obj, kind in _page_objects(pdfium_c, raw):
-            if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
-                images.append(_bounds(pdfium_c, obj))
+        for obj, kind in pf.objects(raw):
+            if kind == pf.IMAGE:
+                images.append(pf.box(obj))
                 backdrops.append(images[-1])
-            elif kind == pdfium_c.FPDF_PAGEOBJ_SHADING:
-                backdrops.append(_bounds(pdfium_c, obj))
-            elif kind == pdfium_c.FPDF_PAGEOBJ_PATH:
-                fill, stroke = ctypes.c_int(), ctypes.c_int()
-                pdfium_c.FPDFPath_GetDrawMode(obj, fill, stroke)
-                if fill.value and not _unseen(_rgba(pdfium_c.FPDFPageObj_GetFillColor, obj)):
-                    backdrops.append(_bounds(pdfium_c, obj))
+            elif kind == pf.SHADING or (
+                    kind == pf.PATH and pf.fills(obj) and not _unseen(color(fill, obj))):
+                backdrops.append(pf.box(obj))
         for addr, (left, bottom, right, top) in white:
             behind = images if addr in invisible else backdrops
             if not any(left < r and l < right and bottom < t and b < top
