@@ -788,11 +788,16 @@ class Answerer:
         return final
 
 
+def warm_messages() -> list[Message]:
+    """An answer prompt with no passage and no question: its start is every prompt's start."""
+    return [Message("system", ANSWER_SYSTEM),
+            Message("user", ANSWER_USER.format(passages=PASSAGE.format(n=1, source="", text=""),
+                                               note="", question=""))]
+
+
 def warm_model(model: ChatModel) -> None:
     """Have a local model evaluate the answer prompt's fixed start (its rules) now, so the
     first question evaluates only its own passages; other backends need nothing."""
     warm = getattr(model, "warm", None)
     if warm is not None:
-        warm([Message("system", ANSWER_SYSTEM),
-              Message("user", ANSWER_USER.format(
-                  passages=PASSAGE.format(n=1, source="", text=""), note="", question=""))])
+        warm(warm_messages())
