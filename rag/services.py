@@ -24,6 +24,26 @@ from rag.ingest.pipeline import Ingestor
 ANSWER_TOKENS = 220
 
 
+_LOCAL: dict[tuple, Any] = {}
+_LOCAL_LOCK = threading.Lock()
+
+
+def _local_model(cfg: Any, settings: Settings) -> Any:
+    """The embedded model of `cfg`, loaded once per process (every `Services` of the process,
+    whatever its data dir, shares it); None for other providers, built per `Services`."""
+    if cfg.provider != "local":
+        return None
+    from rag.llm.providers import make_chat_model
+
+    key = (cfg, str(settings.models_dir), settings.local_model_path, settings.local_ctx,
+           settings.threads)
+    with _LOCAL_LOCK:
+        model = _LOCAL.get(key)
+        if model is None:
+            model = _LOCAL[key] = make_chat_model(cfg, settings)
+    return model
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -157,7 +177,8 @@ class Services:
                 with self._lock:
                     model = self._models.get(cfg)
                 if model is None:
-                    model = make_chat_model(cfg, self.settings)
+                    model = _local_model(cfg, self.settings) or make_chat_model(cfg,
+                                                                               self.settings)
                     with self._lock:
                         self._models[cfg] = model
         return model
