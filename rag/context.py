@@ -125,7 +125,7 @@ def glossary_note(question: str) -> str:
 NARROW_CHARS = 300
 """Per-passage budget when the question asks for one figure or fact."""
 
-NARROW_PASSAGES = 3
+NARROW_PASSAGES = 4
 """At most this many passages when the question is narrow (the others are still evidence)."""
 
 PASSAGE_FLOOR = 0.4
