@@ -795,9 +795,22 @@ def warm_messages() -> list[Message]:
                                                note="", question=""))]
 
 
-def warm_model(model: ChatModel) -> None:
-    """Have a local model evaluate the answer prompt's fixed start (its rules) now, so the
-    first question evaluates only its own passages; other backends need nothing."""
+def choose_warm_messages() -> list[Message]:
+    """The metric-choice prompt (rag.figures.choose) with no question: its rules and the
+    metric library (about 650 tokens) are the same for every numeric question."""
+    from rag.figures.choose import CHOOSE_SYSTEM, menu
+
+    return [Message("system", CHOOSE_SYSTEM),
+            Message("user", f"List:\n{menu()}\n\nQuestion: \nJSON:")]
+
+
+def warm_model(model: ChatModel, figures: bool = True) -> None:
+    """Have a local model evaluate the fixed start of the prompts a question runs now: the
+    metric choice's (when figures are computed) and the answer's rules, so the first question
+    evaluates only its own passages; other backends need nothing."""
     warm = getattr(model, "warm", None)
-    if warm is not None:
-        warm(warm_messages())
+    if warm is None:
+        return
+    if figures:
+        warm(choose_warm_messages())
+    warm(warm_messages())

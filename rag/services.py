@@ -282,7 +282,7 @@ class Services:
         embed = getattr(self.embedder, "embed", None)
         if embed is not None:
             embed(["warm up"])
-        warm_model(self.chat_model(cfg))
+        warm_model(self.chat_model(cfg), figures=self.settings.compute_figures)
 
     def warm_in_background(self, cfg=None) -> threading.Thread:
         """`warm` in a daemon thread; the page's script thread never waits on it (a question
