@@ -4,8 +4,8 @@
                                            [--variants full,compact] [--out rows.jsonl]
 
 Each FinanceBench question (and each demo question, over the demo workspace in the same data
-dir) goes through `services.answerer(ws)` exactly as the Ask page asks it, once per variant,
-the variants interleaved question by question on the same loaded model:
+dir) goes through `services.answerer(ws)` exactly as the Ask page asks it, once per variant
+on the same loaded model (all questions with one variant, then with the next):
 
   full     today's prompt on main: every retrieved passage at full focus length, up to 400
            generated tokens, no saved prefix states (llama.cpp still reuses the last prompt's
@@ -219,8 +219,10 @@ def main() -> None:
     if demo is not None:
         work += [("demo", demo, {"question": q}) for q in DEMO_QUESTIONS]
     rows: list[dict] = []
-    for i, (label, ws, q) in enumerate(work, 1):
-        for v in variants:
+    # One variant after the other over all questions, as an analyst asks them: interleaving
+    # them would let the second variant reuse the first's evaluated prompt of the same question.
+    for v in variants:
+        for i, (label, ws, q) in enumerate(work, 1):
             row = ask(services, ws, model, v, q["question"])
             row["set"] = label
             if label == "financebench":
