@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import ipaddress
 import os
 import socket
@@ -103,7 +104,8 @@ class LlamaCppChat:
         )
         self._lock = threading.Lock()
         self.prefix_states = prefix_states
-        self._states: dict[str, Any] = {}  # system message -> LlamaState, oldest first
+        # system message -> (evaluated tokens, llama.cpp state), oldest first
+        self._states: dict[str, tuple[Any, bytes]] = {}
         self.last = GenerationStats()
         self._formatter = self._chat_formatter()
 
@@ -151,21 +153,39 @@ class LlamaCppChat:
     def _restore(self, key: str, tokens: list[int]) -> bool:
         """Load the saved state of this prompt kind when it shares more of `tokens` than what
         the model holds now (another kind of prompt ran in between)."""
+        import llama_cpp
+
         state = self._states.get(key)
         if state is None:
             return False
-        now = _common_prefix(self._llm.input_ids, tokens)
-        saved = _common_prefix(state.input_ids[: state.n_tokens], tokens)
+        ids, data = state
+        now = _common_prefix(self._llm._input_ids, tokens)
+        saved = _common_prefix(ids, tokens)
         if saved <= now + 8:
             return False
-        self._llm.load_state(state)
+        buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        if llama_cpp.llama_state_set_data(self._llm._ctx.ctx, buf, len(data)) != len(data):
+            self._llm.reset()  # a state that does not load: evaluate the prompt in full
+            return False
+        self._llm.input_ids[: len(ids)] = ids
+        self._llm.n_tokens = len(ids)
+        self._llm._requires_eval = True  # the suffix is evaluated before sampling
         return True
 
     def _save(self, key: str) -> None:
+        """Keep the evaluated tokens of this prompt kind (llama.cpp's state: its KV cache of
+        the tokens in the context, a few MB; not Llama.save_state, which also copies a
+        logits buffer of up to n_batch x vocabulary floats, hundreds of MB)."""
+        import llama_cpp
+
         if self.prefix_states <= 0:
             return
+        ctx = self._llm._ctx.ctx
+        size = llama_cpp.llama_state_get_size(ctx)
+        buf = (ctypes.c_uint8 * size)()
+        n = llama_cpp.llama_state_get_data(ctx, buf, size)
         self._states.pop(key, None)
-        self._states[key] = self._llm.save_state()
+        self._states[key] = (self._llm._input_ids.copy(), ctypes.string_at(buf, n))
         while len(self._states) > self.prefix_states:
             self._states.pop(next(iter(self._states)))
 
@@ -181,7 +201,7 @@ class LlamaCppChat:
             stats.restored = self.prefix_states > 0 and self._restore(key, tokens)
             # What llama.cpp will keep: the common prefix, less one token when it covers the
             # whole prompt (it replays one to get fresh logits).
-            reuse = _common_prefix(self._llm.input_ids, tokens)
+            reuse = _common_prefix(self._llm._input_ids, tokens)
             stats.reused_tokens = min(reuse, len(tokens) - 1)
             p0, tp0, g0, tg0 = self._perf()
             parts = cast(Iterator[dict[str, Any]], self._llm.create_completion(
