@@ -26,7 +26,7 @@ from typing import Any
 from rag import claims, followup
 from rag.claims import MIN_SUPPORT, norm_number, numbers_in, support_of
 from rag.claims import claim_numbers as _claim_numbers
-from rag.context import focus, glossary_note, label_rows, term_weights
+from rag.context import FOCUS_CHARS, focus, glossary_note, label_rows, select, term_weights
 from rag.injection import Neutralised, check_output, clean_text, neutralise, outside_text
 from rag.llm.base import ChatModel, Message, complete
 from rag.llm.prompts import (
@@ -49,7 +49,8 @@ from rag.types import Chunk, Hit
 # question's words in the best passage. Below both, the documents most likely do not say.
 MIN_DENSE = 0.30
 MIN_COVERAGE = 0.6
-__all__ = ["MIN_SUPPORT", "Answer", "Answerer", "Citation", "build_messages", "check_citations",
+__all__ = ["MIN_SUPPORT", "PROMPTS", "Answer", "Answerer", "Citation", "Prompt", "build_messages",
+           "build_prompt", "check_citations",
            "check_claims", "norm_number", "numbers_in", "sanitize_passage", "support_of"]
 
 NOT_DIRECTLY = "The documents do not state this directly."
@@ -362,20 +363,80 @@ def quoted_source(c: Chunk) -> str:
     return label if not guard(label).removed else f"document {c.doc_id[:8]}, {c.location()}"
 
 
-def build_messages(question: str, hits: list[Hit]) -> list[Message]:
-    """The answer prompt: each passage neutralised (rag.injection) and quoted between
-    delimiters, cut to what bears on the question, table figures labelled with their years
-    (rag.context), and how filings word the question's terms."""
+PROMPTS = ("compact", "full")
+"""How much of the retrieved passages the model is shown: `compact` (the default) fewer and
+shorter passages when the question is narrow (rag.context.select); `full` every passage cut to
+`FOCUS_CHARS`, as before (the latency benchmark's baseline)."""
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """The answer prompt and which retrieved passage each of its numbers stands for."""
+
+    messages: list[Message]
+    shown: list[int]  # prompt passage n is hits[shown[n - 1]]
+
+    def renumber(self, text: str) -> str:
+        """The reply's markers in the evidence's numbering (hit rank): a marker that names
+        no passage of the prompt is kept out of range, so the check drops it."""
+        if self.shown == list(range(len(self.shown))):
+            return text
+
+        def one(m: re.Match[str]) -> str:
+            nums = [int(x) for x in re.findall(r"\d+", m.group(1))]
+            return "[" + ", ".join(str(self.shown[n - 1] + 1 if 1 <= n <= len(self.shown)
+                                       else 99) for n in nums) + "]"
+        return _CITE_RE.sub(one, text)
+
+
+def build_prompt(question: str, hits: list[Hit], mode: str = "full") -> Prompt:
+    """The answer prompt: the fixed rules first (the system message, identical for every
+    question, so llama.cpp reuses their evaluated tokens), then each passage neutralised
+    (rag.injection) and quoted between delimiters, cut to what bears on the question, table
+    figures labelled with their years (rag.context), how filings word the question's terms,
+    and the question last. `mode` is one of `PROMPTS`."""
+    if mode not in PROMPTS:
+        raise ValueError(f"unknown prompt mode '{mode}': one of {', '.join(PROMPTS)}")
     texts = [sanitize_passage(h.chunk.text) for h in hits]
     weights = term_weights(question, texts)
+    chosen = (select(question, texts, weights) if mode == "compact"
+              else [(i, FOCUS_CHARS) for i in range(len(hits))])
     passages = "\n".join(
-        PASSAGE.format(n=i, source=quoted_source(h.chunk),
-                       text=label_rows(focus(t, weights)))
-        for i, (h, t) in enumerate(zip(hits, texts), 1)
+        PASSAGE.format(n=n, source=quoted_source(hits[i].chunk),
+                       text=label_rows(focus(texts[i], weights, budget)))
+        for n, (i, budget) in enumerate(chosen, 1)
     )
-    return [Message("system", ANSWER_SYSTEM),
-            Message("user", ANSWER_USER.format(passages=passages, question=question,
-                                               note=glossary_note(question)))]
+    return Prompt([Message("system", ANSWER_SYSTEM),
+                   Message("user", ANSWER_USER.format(passages=passages, question=question,
+                                                      note=glossary_note(question)))],
+                  [i for i, _ in chosen])
+
+
+def build_messages(question: str, hits: list[Hit], mode: str = "full") -> list[Message]:
+    """The answer prompt's messages (see `build_prompt`)."""
+    return build_prompt(question, hits, mode).messages
+
+
+class _Renumbered:
+    """Streamed reply pieces with their markers renumbered (`Prompt.renumber`): text from an
+    open '[' is held back until its marker closes, so a marker split across pieces is whole."""
+
+    def __init__(self, prompt: Prompt) -> None:
+        self.prompt = prompt
+        self.held = ""
+
+    def feed(self, piece: str) -> str:
+        text = self.held + piece
+        cut = text.rfind("[")
+        if cut >= 0 and "]" not in text[cut:] and len(text) - cut <= 12:
+            self.held, text = text[cut:], text[:cut]
+        else:
+            self.held = ""
+        return self.prompt.renumber(text)
+
+    def flush(self) -> str:
+        text, self.held = self.held, ""
+        return self.prompt.renumber(text)
 
 
 # How models say the passages do not hold the answer, at the start of a reply.
@@ -467,15 +528,19 @@ class Answerer:
     """Answers questions over one workspace with one chat model."""
 
     def __init__(self, retriever: Retriever, model: ChatModel, k: int = 5,
-                 max_tokens: int = 400, figures: Any = None, choose_metric: bool = True
-                 ) -> None:
+                 max_tokens: int = 400, figures: Any = None, choose_metric: bool = True,
+                 prompt: str = "full") -> None:
         self.retriever = retriever
         self.model = model
         self.k = k
         self.max_tokens = max_tokens
+        if prompt not in PROMPTS:
+            raise ValueError(f"unknown prompt mode '{prompt}': one of {', '.join(PROMPTS)}")
+        self.prompt = prompt  # how much of the passages the model sees (PROMPTS)
         self.figures = figures  # a rag.figures.engine.FigureEngine, or None
         # a numeric question naming no known metric: the model may pick one, code validates
         self.choose_metric = choose_metric
+        self.last_prompt: Prompt | None = None  # the last answer prompt (benchmarks read it)
 
     def computed(self, question: str, result: SearchResult, base: dict[str, Any],
                  t0: float) -> Answer | None:
@@ -663,12 +728,20 @@ class Answerer:
             yield with_figures(ctx, answer) if ctx is not None else answer
             return
         raw = ""
-        for piece in self.model.stream(build_messages(rewritten, hits),
-                                       max_tokens=self.max_tokens):
+        prompt = build_prompt(rewritten, hits, self.prompt)
+        numbered = _Renumbered(prompt)
+        for piece in self.model.stream(prompt.messages, max_tokens=self.max_tokens):
             if first is None:
                 first = time.perf_counter() - t0
-            raw += piece
-            yield piece
+            text = numbered.feed(piece)
+            raw += text
+            if text:
+                yield text
+        rest = numbered.flush()
+        raw += rest
+        if rest:
+            yield rest
+        self.last_prompt = prompt
         yield Progress("Checking each sentence against its passage…")
         answer = self.finish(raw, base)
         if ctx is not None:
@@ -713,3 +786,31 @@ class Answerer:
                 final = part
         assert final is not None
         return final
+
+
+def warm_messages() -> list[Message]:
+    """An answer prompt with no passage and no question: its start is every prompt's start."""
+    return [Message("system", ANSWER_SYSTEM),
+            Message("user", ANSWER_USER.format(passages=PASSAGE.format(n=1, source="", text=""),
+                                               note="", question=""))]
+
+
+def choose_warm_messages() -> list[Message]:
+    """The metric-choice prompt (rag.figures.choose) with no question: its rules and the
+    metric library (about 650 tokens) are the same for every numeric question."""
+    from rag.figures.choose import CHOOSE_SYSTEM, menu
+
+    return [Message("system", CHOOSE_SYSTEM),
+            Message("user", f"List:\n{menu()}\n\nQuestion: \nJSON:")]
+
+
+def warm_model(model: ChatModel, figures: bool = True) -> None:
+    """Have a local model evaluate the fixed start of the prompts a question runs now: the
+    metric choice's (when figures are computed) and the answer's rules, so the first question
+    evaluates only its own passages; other backends need nothing."""
+    warm = getattr(model, "warm", None)
+    if warm is None:
+        return
+    if figures:
+        warm(choose_warm_messages())
+    warm(warm_messages())

@@ -118,3 +118,53 @@ def glossary_note(question: str) -> str:
     if not terms:
         return ""
     return "Note: " + "; ".join(f"'{a}' is written '{b}' in filings" for a, b in terms) + ".\n"
+
+
+# -- how much the model is shown: fewer, shorter passages when the question is narrow ---------
+
+NARROW_CHARS = 300
+"""Per-passage budget when the question asks for one figure or fact."""
+
+NARROW_PASSAGES = 4
+"""At most this many passages when the question is narrow (the others are still evidence)."""
+
+PASSAGE_FLOOR = 0.4
+"""A passage whose best sentence scores below this share of the best passage's best sentence
+is left out of the prompt (never the top-ranked one): it barely bears on the question."""
+
+_BROAD_RE = re.compile(
+    r"\b(?:why|explain\w*|drove|driv(?:e|es|ers?|ing)|reasons?|summar\w*|describe|discuss\w*|"
+    r"compare\w*|comparison|trends?|impact\w*|affect\w*|outlook|risks?|strateg\w*|overview|"
+    r"complain\w*|themes?|decid\w*|decisions?|list|what are|how did|how has|how have|"
+    r"pros|cons|versus|vs\.?)\b", re.IGNORECASE)
+
+
+def is_narrow(question: str) -> bool:
+    """The question asks for one figure or fact ('What was the FY2018 capex?'), not an
+    explanation, a comparison or a list, which need more of each passage."""
+    core = plan_query(question).core
+    return not _BROAD_RE.search(core) and core.count("?") <= 1
+
+
+def best_segment_score(text: str, weights: dict[str, float]) -> float:
+    """The weight the passage's best sentence or row shares with the question."""
+    return max((sum(weights.get(t, 0.0) for t in set(tokenize(s))) for s in segments(text)),
+               default=0.0)
+
+
+def select(question: str, texts: list[str], weights: dict[str, float]
+           ) -> list[tuple[int, int]]:
+    """Which passages the model sees, by their index among `texts` (in rank order), each with
+    its character budget: for a narrow question the top-ranked passage and those whose best
+    sentence bears on the question nearly as much, at most `NARROW_PASSAGES`, each cut to
+    `NARROW_CHARS`; for a broad one every passage at `FOCUS_CHARS`."""
+    if not texts:
+        return []
+    if not is_narrow(question):
+        return [(i, FOCUS_CHARS) for i in range(len(texts))]
+    scores = [best_segment_score(t, weights) for t in texts]
+    best = max(scores)
+    keep = [0] + [i for i in range(1, len(texts))
+                  if best > 0 and scores[i] >= PASSAGE_FLOOR * best]
+    keep = sorted(sorted(keep, key=lambda i: (i != 0, -scores[i]))[:NARROW_PASSAGES])
+    return [(i, NARROW_CHARS) for i in keep]

@@ -6,6 +6,7 @@ own settings, client or embedder (constructor injection).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 from dataclasses import dataclass, field
@@ -17,6 +18,30 @@ from rag.errors import RagError
 from rag.index.embedder import Embedder
 from rag.index.store import Store, Workspace, make_client
 from rag.ingest.pipeline import Ingestor
+
+# Answers are one to three sentences: 400 tokens was never needed, and a cap bounds the time
+# a rambling reply can take (about 20 tokens a second on 2 cores for the 0.5B model).
+ANSWER_TOKENS = 220
+
+
+_LOCAL: dict[tuple, Any] = {}
+_LOCAL_LOCK = threading.Lock()
+
+
+def _local_model(cfg: Any, settings: Settings) -> Any:
+    """The embedded model of `cfg`, loaded once per process (every `Services` of the process,
+    whatever its data dir, shares it); None for other providers, built per `Services`."""
+    if cfg.provider != "local":
+        return None
+    from rag.llm.providers import make_chat_model
+
+    key = (cfg, str(settings.models_dir), settings.local_model_path, settings.local_ctx,
+           settings.threads)
+    with _LOCAL_LOCK:
+        model = _LOCAL.get(key)
+        if model is None:
+            model = _LOCAL[key] = make_chat_model(cfg, settings)
+    return model
 
 
 @dataclass
@@ -144,10 +169,18 @@ class Services:
         cfg = cfg or config_from_settings(self.settings)
         with self._lock:
             model = self._models.get(cfg)
+            building = self._models.setdefault(("building", cfg), threading.Lock())
         if model is None:
-            model = make_chat_model(cfg, self.settings)
-            with self._lock:
-                self._models[cfg] = model
+            # One load per config: a question asked while the warm-up thread loads the model
+            # waits for that load instead of starting a second one.
+            with building:
+                with self._lock:
+                    model = self._models.get(cfg)
+                if model is None:
+                    model = _local_model(cfg, self.settings) or make_chat_model(cfg,
+                                                                               self.settings)
+                    with self._lock:
+                        self._models[cfg] = model
         return model
 
     def figure_store(self, workspace: Workspace):
@@ -225,16 +258,43 @@ class Services:
         return FigureEngine(self.figure_store(workspace))
 
     def answerer(self, workspace: Workspace, model=None, k: int = 5,
-                 figures: bool | None = None):
+                 figures: bool | None = None, prompt: str = "compact",
+                 max_tokens: int = ANSWER_TOKENS):
         """Grounded answers over `workspace`; numeric questions are computed from its cells
-        (pass `figures=False` for the model-only path, as the benchmark's baseline)."""
+        (pass `figures=False` for the model-only path, as the benchmark's baseline).
+        `prompt="full"` shows the model every passage at full focus length, as before the
+        compact prompt (rag.answer.PROMPTS; the latency benchmark's baseline)."""
         from rag.answer import Answerer
 
         if figures is None:
             figures = self.settings.compute_figures
         engine = self.figure_engine(workspace) if figures else None
         return Answerer(self.searcher(workspace), model or self.chat_model(), k=k,
-                        figures=engine)
+                        figures=engine, prompt=prompt, max_tokens=max_tokens)
+
+    def warm(self, cfg=None) -> None:
+        """Load the embedder and the chat model and evaluate the fixed start of the answer
+        prompt, so the first question pays none of it. Slow (seconds): the app runs it in a
+        background thread at start (`warm_in_background`); errors are left for the first
+        question to report."""
+        from rag.answer import warm_model
+
+        embed = getattr(self.embedder, "embed", None)
+        if embed is not None:
+            embed(["warm up"])
+        warm_model(self.chat_model(cfg), figures=self.settings.compute_figures)
+
+    def warm_in_background(self, cfg=None) -> threading.Thread:
+        """`warm` in a daemon thread; the page's script thread never waits on it (a question
+        asked meanwhile waits only for what is still loading)."""
+        def run() -> None:
+            # a model that cannot load: the first question shows the error
+            with contextlib.suppress(Exception):
+                self.warm(cfg)
+
+        t = threading.Thread(target=run, name="ragdesk-warm", daemon=True)
+        t.start()
+        return t
 
 
 def embedder_identity(settings: Settings) -> tuple[str, int] | None:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import ipaddress
 import os
 import socket
@@ -46,10 +47,48 @@ class ModelConfig:
         return f"{self.provider} · {self.model}"
 
 
-class LlamaCppChat:
-    """A GGUF model in-process via llama-cpp-python; one generation at a time."""
+@dataclass
+class GenerationStats:
+    """What one local generation cost: prompt tokens, how many of them llama.cpp reused from
+    its evaluated prefix (so were not evaluated again), and where the time went."""
 
-    def __init__(self, model_path: Path, n_ctx: int = 4096, threads: int = 2) -> None:
+    prompt_tokens: int = 0
+    reused_tokens: int = 0
+    evaluated_tokens: int = 0  # prompt tokens llama.cpp reports it evaluated (its counters)
+    prefill_s: float = 0.0  # llama.cpp's own prompt-evaluation time
+    generated_tokens: int = 0
+    generate_s: float = 0.0  # llama.cpp's own time generating the reply
+    restored: bool = False  # a saved prefix state was loaded before the prompt
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"prompt_tokens": self.prompt_tokens, "reused_tokens": self.reused_tokens,
+                "evaluated_tokens": self.evaluated_tokens, "prefill_s": round(self.prefill_s, 3),
+                "generated_tokens": self.generated_tokens,
+                "generate_s": round(self.generate_s, 3), "restored": self.restored}
+
+
+def _common_prefix(a: Any, b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class LlamaCppChat:
+    """A GGUF model in-process via llama-cpp-python; one generation at a time.
+
+    The prompt's fixed part (the system message and any fixed text after it) is evaluated
+    once, not per question: llama.cpp keeps the evaluated tokens of the last prompt and only
+    evaluates what differs after their common prefix. Because other prompts (a metric choice,
+    a brief) run on the same model between two questions, the state after each kind of prompt
+    (keyed by its system message) is also saved, and loaded again before the next prompt of
+    that kind when it shares more tokens than what is in the model now (`prefix_states`
+    states kept; 0 turns it off, llama.cpp's own last-prompt reuse stays)."""
+
+    def __init__(self, model_path: Path, n_ctx: int = 4096, threads: int = 2,
+                 prefix_states: int = 3) -> None:
         try:
             from llama_cpp import Llama
         except ImportError as exc:  # pragma: no cover - installed by the setup command
@@ -64,12 +103,131 @@ class LlamaCppChat:
             n_threads_batch=threads, verbose=False, seed=0,
         )
         self._lock = threading.Lock()
+        self.prefix_states = prefix_states
+        # system message -> (evaluated tokens, llama.cpp state), oldest first
+        self._states: dict[str, tuple[Any, bytes]] = {}
+        self.last = GenerationStats()
+        self._formatter = self._chat_formatter()
+
+    def _chat_formatter(self) -> Any:
+        """The GGUF's own chat template, so the prompt's tokens are known before generating."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            return None
+        eos = self._llm.token_eos()
+        bos = self._llm.token_bos()
+        text = (lambda t: self._llm.detokenize([t], special=True).decode("utf-8", "replace")
+                if t >= 0 else "")
+        return Jinja2ChatFormatter(template=template, eos_token=text(eos), bos_token=text(bos),
+                                   stop_token_ids=[eos])
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False))
 
+    def prompt_tokens(self, messages: list[Message]) -> list[int]:
+        """The tokens the model is given for `messages` (chat template applied)."""
+        return self._format(messages)[0]
+
+    def _format(self, messages: list[Message]) -> tuple[list[int], Any]:
+        assert self._formatter is not None
+        res = self._formatter(messages=[{"role": m.role, "content": m.content}
+                                        for m in messages])
+        tokens = self._llm.tokenize(res.prompt.encode("utf-8"),
+                                    add_bos=not res.added_special, special=True)
+        return tokens, res
+
+    def _perf(self) -> tuple[int, float, int, float]:
+        import llama_cpp
+
+        p = llama_cpp.llama_perf_context(self._llm._ctx.ctx)
+        return p.n_p_eval, p.t_p_eval_ms / 1000, p.n_eval, p.t_eval_ms / 1000
+
+    def warm(self, messages: list[Message]) -> None:
+        """Evaluate the fixed start of a kind of prompt now (at app start, in the background),
+        so the first question of that kind only evaluates what is its own."""
+        for _ in self.stream(messages, max_tokens=1):
+            pass
+
+    def _restore(self, key: str, tokens: list[int]) -> bool:
+        """Load the saved state of this prompt kind when it shares more of `tokens` than what
+        the model holds now (another kind of prompt ran in between)."""
+        import llama_cpp
+
+        state = self._states.get(key)
+        if state is None:
+            return False
+        ids, data = state
+        now = _common_prefix(self._llm._input_ids, tokens)
+        saved = _common_prefix(ids, tokens)
+        if saved <= now + 8:
+            return False
+        buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        if llama_cpp.llama_state_set_data(self._llm._ctx.ctx, buf, len(data)) != len(data):
+            self._llm.reset()  # a state that does not load: evaluate the prompt in full
+            return False
+        self._llm.input_ids[: len(ids)] = ids
+        self._llm.n_tokens = len(ids)
+        self._llm._requires_eval = True  # the suffix is evaluated before sampling
+        return True
+
+    def _save(self, key: str) -> None:
+        """Keep the evaluated tokens of this prompt kind (llama.cpp's state: its KV cache of
+        the tokens in the context, a few MB; not Llama.save_state, which also copies a
+        logits buffer of up to n_batch x vocabulary floats, hundreds of MB)."""
+        import llama_cpp
+
+        if self.prefix_states <= 0:
+            return
+        ctx = self._llm._ctx.ctx
+        size = llama_cpp.llama_state_get_size(ctx)
+        buf = (ctypes.c_uint8 * size)()
+        n = llama_cpp.llama_state_get_data(ctx, buf, size)
+        self._states.pop(key, None)
+        self._states[key] = (self._llm._input_ids.copy(), ctypes.string_at(buf, n))
+        while len(self._states) > self.prefix_states:
+            self._states.pop(next(iter(self._states)))
+
     def stream(self, messages: list[Message], max_tokens: int = 512,
                temperature: float = 0.0) -> Iterator[str]:
+        if self._formatter is None:  # a GGUF without a chat template: llama.cpp's default
+            yield from self._stream_chat(messages, max_tokens, temperature)
+            return
+        key = messages[0].content if messages and messages[0].role == "system" else ""
+        tokens, res = self._format(messages)
+        with self._lock:
+            stats = GenerationStats(prompt_tokens=len(tokens))
+            stats.restored = self.prefix_states > 0 and self._restore(key, tokens)
+            # What llama.cpp will keep: the common prefix, less one token when it covers the
+            # whole prompt (it replays one to get fresh logits).
+            reuse = _common_prefix(self._llm._input_ids, tokens)
+            stats.reused_tokens = min(reuse, len(tokens) - 1)
+            p0, tp0, g0, tg0 = self._perf()
+            parts = cast(Iterator[dict[str, Any]], self._llm.create_completion(
+                prompt=tokens, max_tokens=max_tokens, temperature=temperature, top_p=1.0,
+                repeat_penalty=1.05, stream=True, stop=res.stop,
+                stopping_criteria=res.stopping_criteria,
+            ))
+            try:
+                for part in parts:
+                    text = part["choices"][0].get("text")
+                    if text:
+                        yield text
+            finally:
+                p1, tp1, g1, tg1 = self._perf()
+                # llama.cpp's counters: prompt batches of more than one token count as prompt
+                # evaluation; a one-token remainder counts as a generation step.
+                single = 1 if p1 == p0 and len(tokens) - stats.reused_tokens == 1 else 0
+                stats.evaluated_tokens = (p1 - p0) + single
+                stats.prefill_s = tp1 - tp0
+                stats.generated_tokens = max(0, (g1 - g0) - single)
+                stats.generate_s = tg1 - tg0
+                self.last = stats
+                self._save(key)
+
+    def _stream_chat(self, messages: list[Message], max_tokens: int,
+                     temperature: float) -> Iterator[str]:
         msgs = [{"role": m.role, "content": m.content} for m in messages]
         with self._lock:
             try:

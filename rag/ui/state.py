@@ -56,6 +56,19 @@ def services() -> Services:
     return _services(get_settings().model_dump_json())
 
 
+@st.cache_resource(show_spinner=False)
+def _warmed(settings_key: str) -> bool:
+    services().warm_in_background()
+    return True
+
+
+def warm_up() -> None:
+    """At app start, once per process and settings: load the embedder and the default chat
+    model and evaluate the answer prompt's fixed start in a background thread, so the first
+    question pays no load (the page is drawn meanwhile; nothing here waits)."""
+    _warmed(get_settings().model_dump_json())
+
+
 def clear_services() -> None:
     """Forget the cached stores (not the model): for tests that change settings."""
     _services.clear()
