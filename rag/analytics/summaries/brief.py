@@ -40,14 +40,14 @@ KIND_LABELS = {**{k: r.label for k, r in RECIPES.items()}, "compare": "Compariso
 
 # The default model is the embedded 0.5B on 2 CPU cores: it reads about 170 prompt tokens and
 # writes about 20 tokens a second, so a brief's time is mostly the passages it is shown. Six
-# map calls of 2,600 tokens took about 140 s for a 10,000-word call; two of 2,200 (the rest of
+# map calls of 2,600 tokens took about 140 s for a 10,000-word call; two of 1,900 (the rest of
 # the text condensed to its central sentences first) and short sections keep it under a minute.
 MAX_GROUPS = 2  # map calls per document, at most
-GROUP_TOKENS = 2200  # passages per map call (the embedded model's context is 4096)
-MAP_TOKENS = 160
+GROUP_TOKENS = 1900  # passages per map call (the embedded model's context is 4096)
+MAP_TOKENS = 130
 SECTION_TOKENS = 140
 TONE_TOKENS = 60
-BUDGET_S = 50.0  # model calls start only within this; what is left is filled extractively
+BUDGET_S = 45.0  # model calls start only within this; what is left is filled extractively
 PROMPT_TPS = 170.0  # estimates for the progress bar's time left, corrected as calls finish
 GEN_TPS = 20.0
 WAIT_TICK_S = 0.25  # how often a waiting call looks at Cancel and moves the progress bar
@@ -764,7 +764,7 @@ def _span_cite(src: Sources, chunks: Sequence[Chunk], item: list[ex.Sentence]) -
 def _summary(recipe: Recipe, run: _Run, groups: list[list[Chunk]]) -> list[Bullet]:
     """Map: the model's points of each group, checked; reduce to the best; fill extractively."""
     mapped: list[Bullet] = []
-    per_group = 4 if len(groups) > 2 else 6
+    per_group = 4 if len(groups) > 2 else 5
     for gi, g in enumerate(groups):
         run.begin(f"map{gi}", f"Summarising part {gi + 1} of {len(groups)} with the model")
         user = ("Passages:\n" + _passages([c.text for c in g]) + "\n"
