@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,6 +51,17 @@ def _reply(messages) -> str:
     return f"- {sentence} <img src=x onerror=alert(1)> [1]\n"
 
 
+class _SlowAfterFirst(ScriptedChat):
+    """Answers the first call at once, then reads its prompt for half a minute (as the
+    embedded model does a long one) before the first piece."""
+
+    def stream(self, messages, max_tokens=512, temperature=0.0, **kw):
+        self.sent.append(messages)
+        if len(self.sent) > 1:
+            time.sleep(30)
+        yield _reply(messages)
+
+
 def _boom(cfg, settings):
     raise providers.ProviderError("no model in this test")
 
@@ -60,7 +72,8 @@ def app_env(tmp_path, monkeypatch) -> Iterator[Path]:
     yield from app_environment(tmp_path, monkeypatch, {
         "scripted": lambda cfg, s: ScriptedChat(_reply, name="scripted · summaries page",
                                                 chunk=None),
-        "broken": _boom})
+        "broken": _boom,
+        "slow": lambda cfg, s: _SlowAfterFirst("", name="scripted · slow")})
 
 
 def _ok(at: AppTest) -> None:
@@ -89,6 +102,18 @@ def _app() -> AppTest:
     at.run()
     _ok(at)
     return at
+
+
+def _summarise(at: AppTest) -> None:
+    """Press Summarise and rerun until the background job has handed its briefs over (the
+    browser polls every second; AppTest reruns by hand)."""
+    at.button(key="sum_run").click().run()
+    for _ in range(TIMEOUT * 4):
+        if page._JOB_KEY not in at.session_state:
+            return
+        time.sleep(0.25)
+        at.run()
+    pytest.fail("the brief never finished")
 
 
 def _plain(markdown: str) -> str:
@@ -120,7 +145,7 @@ def test_earnings_brief_with_table_downloads_and_the_stored_copy(app_env):
     at = _app()
     assert at.multiselect(key=page.DOCS_KEY).value == [ids[Q2.name]]
     assert at.button(key="sum_run").label == "Summarise"
-    at.button(key="sum_run").click().run()
+    _summarise(at)
     _ok(at)
     assert CALLS, "the model wrote the prose"
     figures = _frame(at, "metric", "period", "value", "unit", "change", "source")
@@ -155,7 +180,7 @@ def test_meeting_minutes_with_action_items_and_a_broken_model(app_env, monkeypat
     get_settings.cache_clear()
     at = _app()
     assert at.multiselect(key=page.DOCS_KEY).value == [ids[MEETING.name]]
-    at.button(key="sum_run").click().run()
+    _summarise(at)
     _ok(at)
     assert any("could not be loaded" in c.value and "no model in this test" in c.value
                for c in at.caption)
@@ -192,7 +217,7 @@ def test_several_documents_then_compare_two_calls(app_env, monkeypatch):
     get_settings.cache_clear()
     at = _app()
     at.multiselect(key=page.DOCS_KEY).set_value([ids[Q1.name], ids[Q2.name]]).run()
-    at.button(key="sum_run").click().run()
+    _summarise(at)
     _ok(at)
     assert len(at.tabs) >= 4  # Brief / Compare, and one tab per document
     values = set()
@@ -217,3 +242,38 @@ def test_several_documents_then_compare_two_calls(app_env, monkeypatch):
     csv_bytes = page.table_csv(at.session_state[page._COMPARE_KEY]["brief"], "figures")
     header = next(csv.reader(io.StringIO(csv_bytes.decode())))
     assert header[:3] == ["metric", "value_a", "period_a"]
+
+
+def test_a_long_brief_shows_progress_and_cancel_keeps_what_was_finished(app_env, monkeypatch):
+    _ingest(Q2)
+    monkeypatch.setenv("RAG_LLM_PROVIDER", "slow")
+    get_settings.cache_clear()
+    at = _app()
+    at.button(key="sum_run").click().run()
+    _ok(at)
+    # Still running after the first wait: a bar with the step and the time left, and Cancel.
+    assert page._JOB_KEY in at.session_state
+    time.sleep(1.0)
+    at.run()
+    bars = at.get("progress")
+    assert bars, "a progress bar"
+    text = bars[0].proto.text
+    assert "with the model" in text and "left" in text, text
+    assert any("elapsed" in c.value for c in at.caption)
+    assert at.button(key="sum_run").disabled  # one job at a time
+    t0 = time.monotonic()
+    at.button(key="sum_cancel").click().run()
+    for _ in range(40):
+        if page._JOB_KEY not in at.session_state:
+            break
+        time.sleep(0.1)
+        at.run()
+    assert page._JOB_KEY not in at.session_state
+    assert time.monotonic() - t0 < 5, "Cancel stops the model call under way at once"
+    _ok(at)
+    notes = " ".join(i.value for i in at.info)
+    assert "Cancelled after 1 model call" in notes
+    text = _text(at)
+    assert "**Summary**" in text and "**Figures**" in text
+    assert any(":blue-badge[" in m.value and "extract" not in m.value for m in at.markdown), \
+        "the model's bullets of the finished call are kept"

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import re
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -566,3 +567,63 @@ def test_real_model_writes_a_cited_brief_of_an_ingested_call(tmp_path, real_embe
                 assert x.flags, x.text  # a number not in its passage is flagged
     finally:
         close_client(svc.client)
+
+
+class _Blocking:
+    """Answers the first call at once, then blocks before its first piece the way the
+    embedded model reads a long prompt (nothing streams while it does)."""
+
+    name = "scripted · blocking"
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.release = threading.Event()
+
+    def stream(self, messages, max_tokens=512, temperature=0.0):
+        self.calls += 1
+        if self.calls > 1:
+            self.release.wait(60)
+        first = re.search(r"^\[1\] (.+)$", messages[-1].content, re.MULTILINE).group(1)
+        first = re.sub(r"^[^:]{1,40}:\s+", "", first)
+        yield "- " + re.split(r"(?<=[.!?])\s", first)[0].rstrip(".") + " [1]\n"
+
+
+def test_cancel_stops_the_call_under_way_and_keeps_the_finished_part():
+    chunks = chunks_of(Q2)
+    model = _Blocking()
+    cancel = threading.Event()
+    seen: list[tuple[float, str]] = []
+    timer = threading.Timer(1.5, cancel.set)
+    timer.start()
+    t0 = time.monotonic()
+    b = summarize(chunks, "earnings", model, progress=lambda f, m: seen.append((f, m)),
+                  cancel=cancel)
+    took = time.monotonic() - t0
+    model.release.set()
+    assert took < 1.5 + 1.0, took  # within a second of Cancel, mid-call
+    assert model.calls == 2  # the second map call was abandoned, nothing started after it
+    assert any(n.startswith("Cancelled after 1 model call") for n in b.notes), b.notes
+    assert "partly extractive" in b.method
+    assert any(x.origin == "model" for x in b.summary)  # what the model finished is kept
+    assert b.drivers and b.risks and b.figures and b.guidance  # the rest, extractively
+    # The bar moved while the second call was blocked, never back, with the time left.
+    fracs = [f for f, _ in seen]
+    assert fracs == sorted(fracs) and fracs[-1] == 1.0
+    during = [(f, m) for f, m in seen if "part 2 of 2" in m]
+    assert len({f for f, _ in during}) >= 3, during
+    assert any(re.search(r"about \d+ s left", m) for _, m in during)
+    assert_citations_real(b, chunks)
+
+
+def test_a_brief_plans_two_map_calls_and_the_questions_as_asked():
+    f = max((ECT / "ects").glob("*.txt"), key=lambda p: p.stat().st_size)
+    chunks = chunks_of(f)
+    assert sum(len(c.text.split()) for c in chunks) > 8000
+    model = _chat()
+    b = summarize(chunks, "earnings", model)
+    maps = [p for p in model.calls if "most important facts" in p]
+    assert len(maps) == br.MAX_GROUPS == 2
+    # 2 map calls, drivers, risks and tone: the analysts' questions are quoted as asked.
+    assert len(model.calls) == b.calls == 5
+    assert all(x.origin == "extractive" for x in b.questions)
+    assert all(len(p) / 3.6 < br.GROUP_TOKENS + 600 for p in maps)  # fits the context

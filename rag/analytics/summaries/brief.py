@@ -262,6 +262,7 @@ class Caller:
         self.calls = 0
         self.failed: str | None = None
         self.skipped = 0
+        self.abandoned = 0  # calls given up half-way (Cancel)
         self.spent = 0.0  # seconds inside model calls
         self.estimated = 0.0  # what those calls were estimated to take
 
@@ -302,6 +303,7 @@ class Caller:
             while True:
                 if self.cancelled:
                     self.skipped += 1
+                    self.abandoned += 1
                     return None
                 try:
                     piece = pieces.get(timeout=WAIT_TICK_S)
@@ -327,8 +329,9 @@ class Caller:
 
     @property
     def pace(self) -> float:
-        """Measured over estimated seconds of the calls so far (1.0 before the first)."""
-        return self.spent / self.estimated if self.estimated > 1.0 else 1.0
+        """Measured over estimated seconds of the calls so far (1.0 before the first), kept
+        within reason (a cached or failed call says little)."""
+        return min(6.0, max(0.25, self.spent / self.estimated)) if self.estimated > 1.0 else 1.0
 
 
 def _passages(texts: Sequence[str]) -> str:
@@ -666,11 +669,15 @@ class _Run:
         return min(0.98, self.done_s / self.total) if self.plan_s else 0.0
 
     def left_s(self) -> float:
-        """Estimated seconds left, scaled by how the finished calls compared to their estimate."""
+        """Estimated seconds left: the planned calls not yet done, and what the call under way
+        should still take, scaled by how the finished calls compared to their estimates."""
+        pace = self.caller.pace
         left = max(0.0, sum(self.plan_s.values()) - self.done_s)
-        if self.current is not None:
-            left = max(0.0, left - (time.perf_counter() - self.current[2]) / self.caller.pace)
-        return left * self.caller.pace
+        if self.current is None:
+            return left * pace
+        cur = self.plan_s.get(self.current[0], 0.0)
+        running = time.perf_counter() - self.current[2]
+        return (left - cur) * pace + max(0.0, cur * pace - running)
 
     def _msg(self, msg: str) -> str:
         if not self.plan_s or not self.caller.available:
@@ -838,7 +845,8 @@ def _describe_method(brief: Brief, model: ChatModel | None, run: _Run, budget_s:
         brief.method += f" · {caller.calls} model calls"
     notes = []
     if caller.cancelled:
-        notes.append(f"Cancelled after {caller.calls} model call(s): what the model had "
+        notes.append(f"Cancelled after {caller.calls - caller.abandoned} model call(s): what "
+                     "the model had "
                      "finished is kept, the rest was written extractively. Make it again for "
                      "the full brief.")
     if caller.failed:
