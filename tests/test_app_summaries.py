@@ -155,6 +155,16 @@ def test_earnings_brief_with_table_downloads_and_the_stored_copy(app_env):
     assert "$412.6 million" in rev["quote"]
     guidance = _frame(at, "metric", "direction")
     assert "raised" in set(guidance["direction"]) and "held" in set(guidance["direction"])
+    # The prior range the quote holds; a blank, never "None", where there is none.
+    raised = guidance[guidance["direction"] == "raised"].iloc[0]
+    assert raised["prior"] == "$1.62 billion to $1.67 billion"
+    assert guidance["prior"].map(lambda v: isinstance(v, str)).all()
+    assert figures["change"].map(lambda v: isinstance(v, str)).all()
+    # A share of revenue is labelled as one, never as a growth.
+    opex = figures[figures["value"] == "33.2%"].iloc[0]
+    assert opex["metric"] == "Operating expenses (% of revenue)", opex["metric"]
+    assert not figures["metric"].str.contains("growth").any() or \
+        "33.2%" not in set(figures[figures["metric"].str.contains("growth")]["value"])
     text = _text(at)
     for heading in ("Summary", "Figures", "Guidance", "Drivers", "Risks and concerns",
                     "Analyst questions", "Tone"):

@@ -24,6 +24,7 @@ from rag.services import Services
 from rag.types import DocumentInfo
 from rag.ui import models as chat_models
 from rag.ui.render import (
+    blanks,
     count,
     file_slug,
     md,
@@ -374,7 +375,7 @@ def _bullets(title: str, items: list[Bullet]) -> None:
 
 def _table(b: Brief, table: str, title: str, key: str) -> None:
     st.markdown(f"**{md(title)}**")
-    df = rows_frame(b, table)
+    df = blanks(rows_frame(b, table))  # a missing change, prior or due date: blank, not None
     if df.empty:
         st.caption("None found in the document.")
         return
