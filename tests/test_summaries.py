@@ -627,3 +627,18 @@ def test_a_brief_plans_two_map_calls_and_the_questions_as_asked():
     assert len(model.calls) == b.calls == 5
     assert all(x.origin == "extractive" for x in b.questions)
     assert all(len(p) / 3.6 < br.GROUP_TOKENS + 600 for p in maps)  # fits the context
+
+
+def test_a_passage_opening_with_an_analysts_question_is_labelled_with_the_analyst():
+    # Q2 demo call: Jonah Reyes asks, the CFO Marcus Oyelaran answers at length, in one chunk.
+    chunks = chunks_of(Q2)
+    opened = [c for c in chunks if c.text.startswith("Jonah Reyes:")]
+    assert opened
+    for c in opened:
+        assert c.speaker == "Jonah Reyes", c.speaker
+        assert c.location().startswith("Jonah Reyes, turn")
+        assert "Marcus Oyelaran" in c.speakers  # who else speaks in it is still known
+    for c in chunks:  # every transcript passage is labelled with the speaker it opens with
+        first = c.text.split(":", 1)[0]
+        if first in (c.speakers or ""):
+            assert c.speaker == first, (c.ordinal, c.speaker, first)
