@@ -201,7 +201,11 @@ def test_meeting_minutes_with_action_items_and_a_broken_model(app_env, monkeypat
     assert len(topics) >= 2 and topics.iloc[0]["when"].startswith("00:00:04")
     text = _text(at)
     assert "**Decisions**" in text and "**Open questions**" in text
-    assert "extract" in text  # every bullet says it is extractive
+    assert "extract" in text  # every bullet says how it was made
+    # The decisions as the meeting read them back, marked so; the action items once each.
+    assert text.count(":green-badge[as read back]") >= 6
+    assert len(actions) == len(set(zip(actions["owner"], actions["task"], strict=True)))
+    assert actions["due"].map(lambda v: isinstance(v, str) and v != "").all()
     assert any("extractive (no chat model)" in _plain(c.value) for c in at.caption)
     dl = [b for b in at.get("download_button") if b.proto.label == "Action items (CSV)"]
     assert dl

@@ -75,7 +75,9 @@ def plural_fixed(text: str) -> str:
 def bullet_markdown(b: Bullet) -> str:
     """A bullet as safe markdown: escaped text, markers as badges, a flag when checks fail."""
     text = _MARK.sub(r":blue-badge[\1]", md(" ".join(b.text.split())))
-    if b.origin != "model":
+    if b.origin == "read-back":  # as the meeting's own recap says it
+        text += " :green-badge[as read back]"
+    elif b.origin != "model":
         text += " :gray-badge[extract]"
     flags = reader_flags(b.flags)
     if flags:
