@@ -642,3 +642,42 @@ def test_a_passage_opening_with_an_analysts_question_is_labelled_with_the_analys
         first = c.text.split(":", 1)[0]
         if first in (c.speakers or ""):
             assert c.speaker == first, (c.ordinal, c.speaker, first)
+
+
+def test_boilerplate_is_never_a_point_of_a_call_brief():
+    for path in (Q1, Q2):
+        chunks = chunks_of(path)
+        sents = ex.sentences(chunks)
+        said = {s.text: ex.is_boilerplate(s) for s in sents}
+        for phrase in ("being recorded", "forward-looking statements", "non-GAAP measures",
+                       "listen-only", "actual results may differ"):
+            hits = [v for t, v in said.items() if phrase in t]
+            assert hits and all(hits), (path.name, phrase)
+        assert not any(v for t, v in said.items() if "Revenue was $" in t)
+        assert not any(v for t, v in said.items() if "gross margin" in t.lower())
+        b = summarize(chunks, "earnings", None)
+        lines = " ".join(x.text for x in b.bullets)
+        for phrase in ("forward-looking", "listen-only", "welcome to", "being recorded",
+                       "turn the call over", "Operator"):
+            assert phrase not in lines, (path.name, phrase)
+        assert all(x.citations[0]["speaker"] != "Operator" for x in b.bullets)
+
+
+def test_no_double_bullet_marks_nor_points_cut_mid_sentence():
+    # A model reply cut by its token limit: the half point is dropped, a nested mark stripped.
+    raw = ("- - Revenue was $412.6 million, up 18% year over year. [3]\n"
+           "- Gross margin expanded to 41.3%, and FleetOS annual recurring revenue reached "
+           "$188 million [3]\n- Robots hardware revenue, which includes the Atlas AMR and the")
+    got = br.parse_bullets(raw)
+    assert got == ["Revenue was $412.6 million, up 18% year over year. [3]",
+                   ("Gross margin expanded to 41.3%, and FleetOS annual recurring revenue "
+                   "reached $188 million [3]")]
+    # A document whose lines are a list: one bullet mark each, and only whole sentences.
+    text = Q2.read_text(encoding="utf-8").split("\n\n")
+    listed = "\n".join("- " + p.split(": ", 1)[-1] for p in text[3:12])
+    chunks = chunks_of(data=listed.encode(), name="notes.txt")
+    b = summarize(chunks, "general", None)
+    assert b.summary
+    for x in b.bullets:
+        assert not x.text.lstrip().startswith(("-", "*", "•")), x.text
+        assert re.search(r"[.!?%)\"”’] \[\d+\]$", x.text), x.text

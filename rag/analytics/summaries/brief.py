@@ -226,10 +226,16 @@ _ECHO = re.compile(r"\b(?:passages?|bullet points?|each point|one short sentence
                    re.IGNORECASE)
 
 
+_ENDED = re.compile(r"(?:\]|[.!?…%)\"'”’])\s*$")
+
+
 def parse_bullets(raw: str) -> list[str]:
     """The model's list items (markdown bold and headings removed, instruction echoes out)."""
     out = []
-    for line in raw.splitlines():
+    lines = raw.splitlines()
+    if lines and not raw.endswith("\n") and not _ENDED.search(lines[-1]):
+        lines = lines[:-1]  # the reply ran out of tokens mid-sentence: no half a point
+    for line in lines:
         m = _BULLET_LINE.match(line)
         text = (m.group("t") if m else line).strip()
         while (inner := _BULLET_LINE.match(text)) is not None:  # "1. - point" -> "point"

@@ -1000,7 +1000,11 @@ _BOILER = re.compile(
     r"webcast)\b|\bwill be your (?:conference )?operator\b|\bturn (?:the )?(?:call|conference|"
     r"floor) over to\b|\bquestion-and-answer session will follow\b|\bplease go ahead\b|"
     r"\breplay (?:of this call|will be available)\b|\bon our (?:investor relations )?website\b"
-    r"|\bthank you (?:all )?for (?:joining|standing by|participating)\b", re.IGNORECASE)
+    r"|\bthank you (?:all )?for (?:joining|standing by|participating)\b|"
+    r"\b(?:refer to|discuss|reference|use) (?:certain |some )?non-GAAP\b|"
+    r"\b(?:with me (?:today|on the call)|joining me (?:today|on the call)?) (?:are|is)\b|"
+    r"\bbefore we begin\b|\bturn it (?:back )?over to\b|\bopen the line for questions\b",
+    re.IGNORECASE)
 
 
 def is_boilerplate(s: Sentence) -> bool:
