@@ -226,3 +226,14 @@ def test_wording_and_table_details():
 
     colours = feedback.theme_colours([T(i) for i in range(14)] + [T(-1, True)])
     assert len({colours[i] for i in range(14)}) == 14 and colours[-1] == "#b0b0b0"
+
+
+def test_library_tables_show_blanks_never_none():
+    from rag.types import DocumentInfo
+    from rag.ui.pages import library
+
+    d = DocumentInfo("id1", "notes", "notes.txt", "text", 2, 3, 100, 0.0)  # no issuer read
+    df = library.documents_frame([d])
+    assert not df.isna().any().any() and df.iloc[0]["issuer"] == ""
+    bad = {"filename": "b.pdf", "status": "failed", "message": "the file is empty"}
+    assert not library.results_frame([bad]).isna().any().any()
