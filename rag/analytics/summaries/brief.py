@@ -686,9 +686,13 @@ class _Run:
         return (left - cur) * pace + max(0.0, cur * pace - running)
 
     def _msg(self, msg: str) -> str:
-        if not self.plan_s or not self.caller.available:
+        if not self.plan_s or self.caller.cancelled or self.caller.model is None:
             return msg
         left = self.left_s()
+        if self.current is None or time.perf_counter() > self.caller.deadline:
+            # no call starts after the budget: what is left then is the call under way
+            left = min(left, max(0.0, self.caller.deadline - time.perf_counter())
+                       + max(self.plan_s.values()) * self.caller.pace)
         return f"{msg} · about {_seconds(left)} left" if left >= 1 else msg
 
     def begin(self, key: str, msg: str) -> None:
