@@ -52,7 +52,6 @@ PROMPT_TPS = 170.0  # estimates for the progress bar's time left, corrected as c
 GEN_TPS = 20.0
 WAIT_TICK_S = 0.25  # how often a waiting call looks at Cancel and moves the progress bar
 HEADLINES = 3  # sentences of the top figure rows that open a call's summary
-MIN_BULLETS = 5  # a summary with fewer model bullets is filled with extractive ones
 BULLET_SUPPORT = 0.5  # a model bullet whose words are mostly not in its passage is dropped
 _END = object()
 
@@ -794,8 +793,10 @@ def _summary(recipe: Recipe, run: _Run, groups: list[list[Chunk]]) -> list[Bulle
         run.step(f"map{gi}", f"Part {gi + 1} of {len(groups)} done")
     k = recipe.summary_size(len(groups))
     summary = _reduce(mapped, run.order, k)
-    if len(summary) < MIN_BULLETS:  # too little from the model: extractive fill
-        extra = [s for s in ex.top_sentences(run.sents, k)
+    # Two map calls give fewer points than six did: the summary is filled to its size with the
+    # document's central, figure-dense sentences (no model time; each marked as extracted).
+    if len(summary) < k:
+        extra = [s for s in ex.top_sentences(run.sents, k + len(summary))
                  if all(_overlap(s.text, b.text) < 0.6 for b in summary)]
         summary = run.in_order(summary + _extractive(run.src, run.chunks, extra,
                                                      k - len(summary)))
