@@ -572,3 +572,17 @@ def test_real_local_model_answers_the_demo_call(tmp_path, monkeypatch):
     finally:
         state.clear_services()
         get_settings.cache_clear()
+
+
+def test_computed_figures_table_shows_a_blank_never_none():
+    from rag.ui.pages import ask as ask_page
+
+    def operand(page, label):
+        return {"name": "Revenue", "period": "FY2022", "text": "$1,234", "unit": "USD million",
+                "citation": {"doc_id": "d", "doc_name": "sales.xlsx", "page": page,
+                             "row_label": label, "span": "Revenue 1,234"}}
+
+    rows = ask_page.operand_rows({"operands": [operand(None, None), operand(12, "Net sales")]})
+    assert [r["page"] for r in rows] == ["", "12"]
+    assert [r["row label"] for r in rows] == ["", "Net sales"]
+    assert all(v is not None for r in rows for v in r.values())

@@ -96,7 +96,14 @@ def test_an_answer_links_markers_and_quotes_short(app_env):
     assert "###### Source 1 of answer 1" in bodies
     quote = next(b for b in bodies if ":orange-background[" in b and "412\\.6" in b)
     assert "Europe" not in quote and "risks and" not in quote  # the rest: in the expander
-    assert not any("warehouse fleet customers" in b for b in bodies)
+    # The whole passage is in the card once, in the container that shows only while the
+    # marker's target is the card (CSS :target): clicking [1] opens it (the browser suite
+    # checks it is hidden before and shown after).
+    full = [b for b in bodies if "warehouse fleet customers" in b]
+    assert len(full) == 1 and ":orange-background[" in full[0]
+    assert any("The whole passage" in c.value for c in at.caption)
+    css = [h.proto.body for h in at.get("html")]
+    assert any("st-key-srcfull-" in b and ":target" in b for b in css), css
 
 
 # -- 2. relevance labels instead of scores ---------------------------------------------------
@@ -219,3 +226,14 @@ def test_wording_and_table_details():
 
     colours = feedback.theme_colours([T(i) for i in range(14)] + [T(-1, True)])
     assert len({colours[i] for i in range(14)}) == 14 and colours[-1] == "#b0b0b0"
+
+
+def test_library_tables_show_blanks_never_none():
+    from rag.types import DocumentInfo
+    from rag.ui.pages import library
+
+    d = DocumentInfo("id1", "notes", "notes.txt", "text", 2, 3, 100, 0.0)  # no issuer read
+    df = library.documents_frame([d])
+    assert not df.isna().any().any() and df.iloc[0]["issuer"] == ""
+    bad = {"filename": "b.pdf", "status": "failed", "message": "the file is empty"}
+    assert not library.results_frame([bad]).isna().any().any()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,6 +51,17 @@ def _reply(messages) -> str:
     return f"- {sentence} <img src=x onerror=alert(1)> [1]\n"
 
 
+class _SlowAfterFirst(ScriptedChat):
+    """Answers the first call at once, then reads its prompt for half a minute (as the
+    embedded model does a long one) before the first piece."""
+
+    def stream(self, messages, max_tokens=512, temperature=0.0, **kw):
+        self.sent.append(messages)
+        if len(self.sent) > 1:
+            time.sleep(30)
+        yield _reply(messages)
+
+
 def _boom(cfg, settings):
     raise providers.ProviderError("no model in this test")
 
@@ -60,7 +72,8 @@ def app_env(tmp_path, monkeypatch) -> Iterator[Path]:
     yield from app_environment(tmp_path, monkeypatch, {
         "scripted": lambda cfg, s: ScriptedChat(_reply, name="scripted · summaries page",
                                                 chunk=None),
-        "broken": _boom})
+        "broken": _boom,
+        "slow": lambda cfg, s: _SlowAfterFirst("", name="scripted · slow")})
 
 
 def _ok(at: AppTest) -> None:
@@ -89,6 +102,18 @@ def _app() -> AppTest:
     at.run()
     _ok(at)
     return at
+
+
+def _summarise(at: AppTest) -> None:
+    """Press Summarise and rerun until the background job has handed its briefs over (the
+    browser polls every second; AppTest reruns by hand)."""
+    at.button(key="sum_run").click().run()
+    for _ in range(TIMEOUT * 4):
+        if page._JOB_KEY not in at.session_state:
+            return
+        time.sleep(0.25)
+        at.run()
+    pytest.fail("the brief never finished")
 
 
 def _plain(markdown: str) -> str:
@@ -120,7 +145,7 @@ def test_earnings_brief_with_table_downloads_and_the_stored_copy(app_env):
     at = _app()
     assert at.multiselect(key=page.DOCS_KEY).value == [ids[Q2.name]]
     assert at.button(key="sum_run").label == "Summarise"
-    at.button(key="sum_run").click().run()
+    _summarise(at)
     _ok(at)
     assert CALLS, "the model wrote the prose"
     figures = _frame(at, "metric", "period", "value", "unit", "change", "source")
@@ -130,6 +155,16 @@ def test_earnings_brief_with_table_downloads_and_the_stored_copy(app_env):
     assert "$412.6 million" in rev["quote"]
     guidance = _frame(at, "metric", "direction")
     assert "raised" in set(guidance["direction"]) and "held" in set(guidance["direction"])
+    # The prior range the quote holds; a blank, never "None", where there is none.
+    raised = guidance[guidance["direction"] == "raised"].iloc[0]
+    assert raised["prior"] == "$1.62 billion to $1.67 billion"
+    assert guidance["prior"].map(lambda v: isinstance(v, str)).all()
+    assert figures["change"].map(lambda v: isinstance(v, str)).all()
+    # A share of revenue is labelled as one, never as a growth.
+    opex = figures[figures["value"] == "33.2%"].iloc[0]
+    assert opex["metric"] == "Operating expenses (% of revenue)", opex["metric"]
+    assert not figures["metric"].str.contains("growth").any() or \
+        "33.2%" not in set(figures[figures["metric"].str.contains("growth")]["value"])
     text = _text(at)
     for heading in ("Summary", "Figures", "Guidance", "Drivers", "Risks and concerns",
                     "Analyst questions", "Tone"):
@@ -155,7 +190,7 @@ def test_meeting_minutes_with_action_items_and_a_broken_model(app_env, monkeypat
     get_settings.cache_clear()
     at = _app()
     assert at.multiselect(key=page.DOCS_KEY).value == [ids[MEETING.name]]
-    at.button(key="sum_run").click().run()
+    _summarise(at)
     _ok(at)
     assert any("could not be loaded" in c.value and "no model in this test" in c.value
                for c in at.caption)
@@ -166,7 +201,11 @@ def test_meeting_minutes_with_action_items_and_a_broken_model(app_env, monkeypat
     assert len(topics) >= 2 and topics.iloc[0]["when"].startswith("00:00:04")
     text = _text(at)
     assert "**Decisions**" in text and "**Open questions**" in text
-    assert "extract" in text  # every bullet says it is extractive
+    assert "extract" in text  # every bullet says how it was made
+    # The decisions as the meeting read them back, marked so; the action items once each.
+    assert text.count(":green-badge[as read back]") >= 6
+    assert len(actions) == len(set(zip(actions["owner"], actions["task"], strict=True)))
+    assert actions["due"].map(lambda v: isinstance(v, str) and v != "").all()
     assert any("extractive (no chat model)" in _plain(c.value) for c in at.caption)
     dl = [b for b in at.get("download_button") if b.proto.label == "Action items (CSV)"]
     assert dl
@@ -192,7 +231,7 @@ def test_several_documents_then_compare_two_calls(app_env, monkeypatch):
     get_settings.cache_clear()
     at = _app()
     at.multiselect(key=page.DOCS_KEY).set_value([ids[Q1.name], ids[Q2.name]]).run()
-    at.button(key="sum_run").click().run()
+    _summarise(at)
     _ok(at)
     assert len(at.tabs) >= 4  # Brief / Compare, and one tab per document
     values = set()
@@ -217,3 +256,38 @@ def test_several_documents_then_compare_two_calls(app_env, monkeypatch):
     csv_bytes = page.table_csv(at.session_state[page._COMPARE_KEY]["brief"], "figures")
     header = next(csv.reader(io.StringIO(csv_bytes.decode())))
     assert header[:3] == ["metric", "value_a", "period_a"]
+
+
+def test_a_long_brief_shows_progress_and_cancel_keeps_what_was_finished(app_env, monkeypatch):
+    _ingest(Q2)
+    monkeypatch.setenv("RAG_LLM_PROVIDER", "slow")
+    get_settings.cache_clear()
+    at = _app()
+    at.button(key="sum_run").click().run()
+    _ok(at)
+    # Still running after the first wait: a bar with the step and the time left, and Cancel.
+    assert page._JOB_KEY in at.session_state
+    time.sleep(1.0)
+    at.run()
+    bars = at.get("progress")
+    assert bars, "a progress bar"
+    text = bars[0].proto.text
+    assert "with the model" in text and "left" in text, text
+    assert any("elapsed" in c.value for c in at.caption)
+    assert at.button(key="sum_run").disabled  # one job at a time
+    t0 = time.monotonic()
+    at.button(key="sum_cancel").click().run()
+    for _ in range(40):
+        if page._JOB_KEY not in at.session_state:
+            break
+        time.sleep(0.1)
+        at.run()
+    assert page._JOB_KEY not in at.session_state
+    assert time.monotonic() - t0 < 5, "Cancel stops the model call under way at once"
+    _ok(at)
+    notes = " ".join(i.value for i in at.info)
+    assert "Cancelled after 1 model call" in notes
+    text = _text(at)
+    assert "**Summary**" in text and "**Figures**" in text
+    assert any(":blue-badge[" in m.value and "extract" not in m.value for m in at.markdown), \
+        "the model's bullets of the finished call are kept"

@@ -7,7 +7,6 @@ exactly. They do not overlap, so a document's text is the concatenation of its c
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable
 
 from rag.types import Chunk, ParsedDocument, Unit
@@ -116,14 +115,13 @@ def _turn_chunks(units: list[Unit] | tuple[Unit, ...], limit: int):
 
     def emit(turns: list[Unit]):
         text = "\n".join(f"{t.speaker}: {t.text}" if t.speaker else t.text for t in turns)
-        by_chars: Counter[str] = Counter()
-        for t in turns:
-            if t.speaker:
-                by_chars[t.speaker] += len(t.text)
         speakers = list(dict.fromkeys(t.speaker for t in turns if t.speaker))
         return {
             "text": text,
-            "speaker": by_chars.most_common(1)[0][0] if by_chars else None,
+            # The speaker the passage opens with (its first turn, as `turn_start` and `start`
+            # are): the one who talks most would label an analyst's question with the CFO
+            # who answers it.
+            "speaker": next((t.speaker for t in turns if t.speaker), None),
             "speakers": "|" + "|".join(speakers) + "|" if speakers else None,
             "start": turns[0].start,
             "end": turns[-1].end or turns[-1].start,

@@ -87,6 +87,23 @@ def fitted_height(rows: int, height: int | None = None) -> int | str:
     return min(height, HEADER_PX + ROW_PX * max(1, rows) + 2)
 
 
+# A source card (st.container key: class "st-key-<key>") holds its whole passage hidden; the
+# answer's marker [n] links to the card's heading, and while that heading is the page's target
+# (the URL's #fragment) the passage shows: the marker opens its passage, with no rerun.
+SOURCE_CARD = "srccard-"
+SOURCE_FULL = "srcfull-"
+_SOURCE_CSS = (
+    f'<style>[class*="st-key-{SOURCE_FULL}"]{{display:none}}'
+    f'[class*="st-key-{SOURCE_CARD}"]:has(:target) [class*="st-key-{SOURCE_FULL}"]'
+    "{display:flex}</style>"
+)
+
+
+def source_styles() -> None:
+    """The page's one style rule for source cards (our own constant CSS, never content)."""
+    st.html(_SOURCE_CSS)
+
+
 def blanks(df):
     """The table with missing values in text columns shown blank, never as 'None'."""
     from pandas.api.types import is_object_dtype, is_string_dtype

@@ -109,7 +109,10 @@ def test_ask_open_a_citation_and_follow_up(app):
     assert "412" in answer.inner_text()
     assert "**" not in answer.inner_text(), "markdown shown as literal asterisks"
     app.shot("09-ask-answer")
-    # A marker is a link to its source: clicking it scrolls the source's heading into view.
+    # A marker is a link to its source: clicking it scrolls the source's heading into view
+    # and opens the whole passage (hidden until then: the card shows a short quote).
+    full = app.main.locator('[class*="st-key-srcfull-source-1-of-answer-1"]').first
+    assert full.count() and not full.is_visible(), "the whole passage waits for its marker"
     marker = answer.locator('a[href^="#source-1-of-answer-1"]').first
     marker.click()
     app.page.wait_for_timeout(600)
@@ -117,6 +120,9 @@ def test_ask_open_a_citation_and_follow_up(app):
     target = app.page.locator("#source-1-of-answer-1")
     box = target.bounding_box()
     assert box is not None and 0 <= box["y"] <= 1000, box
+    assert full.is_visible(), "clicking [1] opens the whole passage"
+    assert "The whole passage" in full.inner_text()
+    assert full.locator("mark, [style*=background], span").count()
     exp = app.open_expander("Open in the document")
     assert exp.locator("mark, [style*=background]").count() or "Read the whole document" in \
         exp.inner_text()
@@ -161,6 +167,17 @@ def test_briefs_of_a_call_and_a_meeting_with_downloads(app, tmp_path):
         out = tmp_path / got.value.suggested_filename
         got.value.save_as(out)
         assert out.stat().st_size > 200 and out.read_text().lstrip().startswith("#")
+        brief = out.read_text()
+        if doc.startswith("product_planning"):
+            # The meeting's own read-back: its six decisions, its action items once each.
+            decisions = brief.split("## Decisions", 1)[1].split("\n## ", 1)[0]
+            assert len(re.findall(r"^- ", decisions, re.MULTILINE)) == 6, decisions
+            assert brief.count("pick the battery-swap pilot sites") == 1
+        else:
+            assert "forward-looking" not in brief.split("## Summary", 1)[1].split("\n## ")[0]
+            assert "Operating expenses growth" not in brief
+        cells = app.main.locator('[data-testid="stDataFrame"]').all_inner_texts()
+        assert not any(re.search(r"\bNone\b", c) for c in cells), "None in a table"
         app.shot(name)
 
 

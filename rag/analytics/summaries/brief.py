@@ -21,7 +21,9 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import queue
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -36,15 +38,22 @@ from rag.types import Chunk, DocumentInfo, Hit
 FORMAT_VERSION = 1
 KIND_LABELS = {**{k: r.label for k, r in RECIPES.items()}, "compare": "Comparison"}
 
-MAX_GROUPS = 6  # map calls per document, at most
-GROUP_TOKENS = 2600  # passages per map call (the embedded model's context is 4096)
-MAP_TOKENS = 200
-SECTION_TOKENS = 170
-TONE_TOKENS = 70
-BUDGET_S = 420.0  # after this, what is left is filled extractively
+# The default model is the embedded 0.5B on 2 CPU cores: it reads about 170 prompt tokens and
+# writes about 20 tokens a second, so a brief's time is mostly the passages it is shown. Six
+# map calls of 2,600 tokens took about 140 s for a 10,000-word call; two of 1,900 (the rest of
+# the text condensed to its central sentences first) and short sections keep it under a minute.
+MAX_GROUPS = 2  # map calls per document, at most
+GROUP_TOKENS = 1900  # passages per map call (the embedded model's context is 4096)
+MAP_TOKENS = 130
+SECTION_TOKENS = 140
+TONE_TOKENS = 60
+BUDGET_S = 45.0  # model calls start only within this; what is left is filled extractively
+PROMPT_TPS = 170.0  # estimates for the progress bar's time left, corrected as calls finish
+GEN_TPS = 20.0
+WAIT_TICK_S = 0.25  # how often a waiting call looks at Cancel and moves the progress bar
 HEADLINES = 3  # sentences of the top figure rows that open a call's summary
-MIN_BULLETS = 5  # a summary with fewer model bullets is filled with extractive ones
 BULLET_SUPPORT = 0.5  # a model bullet whose words are mostly not in its passage is dropped
+_END = object()
 
 Progress = Callable[[float, str], None]
 
@@ -195,10 +204,14 @@ def _sentence_cite(src: Sources, chunks: Sequence[Chunk], s: ex.Sentence) -> dic
 def _extractive(src: Sources, chunks: Sequence[Chunk], sents: Sequence[ex.Sentence],
                 limit: int) -> list[Bullet]:
     out = []
-    for s in sents[:limit]:
+    for s in [x for x in sents if not ex.is_boilerplate(x)][:limit]:
         c = _sentence_cite(src, chunks, s)
-        out.append(Bullet(f"{s.text} [{c['n']}]", [c], "extractive"))
+        text = _LIST_MARK.sub("", s.text)  # a line of a list in the document: one bullet mark
+        out.append(Bullet(f"{text} [{c['n']}]", [c], "extractive"))
     return out
+
+
+_LIST_MARK = re.compile(r"^\s*(?:[-*•–]\s+)+")
 
 
 # -- model calls -------------------------------------------------------------------------------
@@ -212,10 +225,16 @@ _ECHO = re.compile(r"\b(?:passages?|bullet points?|each point|one short sentence
                    re.IGNORECASE)
 
 
+_ENDED = re.compile(r"(?:\]|[.!?…%)\"'”’])\s*$")
+
+
 def parse_bullets(raw: str) -> list[str]:
     """The model's list items (markdown bold and headings removed, instruction echoes out)."""
     out = []
-    for line in raw.splitlines():
+    lines = raw.splitlines()
+    if lines and not raw.endswith("\n") and not _ENDED.search(lines[-1]):
+        lines = lines[:-1]  # the reply ran out of tokens mid-sentence: no half a point
+    for line in lines:
         m = _BULLET_LINE.match(line)
         text = (m.group("t") if m else line).strip()
         while (inner := _BULLET_LINE.match(text)) is not None:  # "1. - point" -> "point"
@@ -230,38 +249,94 @@ def parse_bullets(raw: str) -> list[str]:
 
 
 class Caller:
-    """Runs model calls within a call count and a time budget; remembers what happened."""
+    """Runs model calls within a call count and a time budget; remembers what happened.
 
-    def __init__(self, model: ChatModel | None, budget_s: float, max_calls: int) -> None:
+    Each call streams in a helper thread, so a Cancel (`cancel` set) is seen within a fraction
+    of a second even while the model is still reading its prompt: the call is abandoned (its
+    thread stops at the model's first piece) and the brief goes on extractively.
+    """
+
+    def __init__(self, model: ChatModel | None, budget_s: float, max_calls: int,
+                 cancel: threading.Event | None = None,
+                 on_wait: Callable[[], None] | None = None) -> None:
         self.model = model
         self.deadline = time.perf_counter() + budget_s
         self.max_calls = max_calls
+        self.cancel = cancel
+        self.on_wait = on_wait
         self.calls = 0
         self.failed: str | None = None
         self.skipped = 0
+        self.abandoned = 0  # calls given up half-way (Cancel)
+        self.spent = 0.0  # seconds inside model calls
+        self.estimated = 0.0  # what those calls were estimated to take
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
 
     @property
     def available(self) -> bool:
         return (self.model is not None and self.failed is None and self.calls < self.max_calls
-                and time.perf_counter() < self.deadline)
+                and not self.cancelled and time.perf_counter() < self.deadline)
 
-    def __call__(self, user: str, max_tokens: int) -> str | None:
+    def __call__(self, user: str, max_tokens: int, estimate_s: float = 0.0) -> str | None:
         if not self.available:
             self.skipped += 1
             return None
         assert self.model is not None
         self.calls += 1
+        t0 = time.perf_counter()
+        pieces: queue.Queue = queue.Queue()
+        stop = threading.Event()
+        model = self.model
+
+        def pump() -> None:
+            try:
+                for piece in model.stream([Message("system", SYSTEM), Message("user", user)],
+                                          max_tokens=max_tokens, temperature=0.0):
+                    if stop.is_set():
+                        break
+                    pieces.put(piece)
+            except Exception as exc:  # noqa: BLE001 - handed to the caller's thread
+                pieces.put(exc)
+            pieces.put(_END)
+
+        threading.Thread(target=pump, name="brief-model-call", daemon=True).start()
         raw = ""
         try:
-            for piece in self.model.stream([Message("system", SYSTEM), Message("user", user)],
-                                           max_tokens=max_tokens, temperature=0.0):
-                raw += piece
-                if time.perf_counter() > self.deadline + 60:  # a runaway endpoint
+            while True:
+                if self.cancelled:
+                    self.skipped += 1
+                    self.abandoned += 1
+                    return None
+                try:
+                    piece = pieces.get(timeout=WAIT_TICK_S)
+                except queue.Empty:
+                    if self.on_wait is not None:
+                        self.on_wait()
+                    if time.perf_counter() > self.deadline + 60:  # a runaway endpoint
+                        break
+                    continue
+                if piece is _END:
                     break
-        except Exception as exc:  # noqa: BLE001 - any backend failure: fall back, say why
-            self.failed = f"{type(exc).__name__}: {str(exc)[:160]}"
-            return None
+                if isinstance(piece, Exception):
+                    self.failed = f"{type(piece).__name__}: {str(piece)[:160]}"
+                    return None
+                raw += piece
+                if time.perf_counter() > self.deadline + 60:
+                    break
+        finally:
+            stop.set()
+            self.spent += time.perf_counter() - t0
+            self.estimated += estimate_s
         return raw
+
+    @property
+    def pace(self) -> float:
+        """Measured over estimated seconds of the calls so far (1.0 before the first), kept
+        within reason (a cached or failed call says little)."""
+        return min(6.0, max(0.25, self.spent / self.estimated)) if self.estimated > 1.0 else 1.0
 
 
 def _passages(texts: Sequence[str]) -> str:
@@ -323,26 +398,43 @@ def plan_groups(chunks: Sequence[Chunk], sents: Sequence[ex.Sentence], model: Ch
     (the same share of every chunk), so the model still reads every part of the document.
     Returns the groups and the share of the text kept (1.0 when nothing was condensed).
     """
+    # The safe-harbour paragraph and the operator's lines are never shown to the model.
+    real_ids = [c.id for c in chunks]
+    noisy = {s.chunk for s in sents if ex.is_boilerplate(s)}
+    sents = [s for s in sents if not ex.is_boilerplate(s)]
+    by_chunk_all: dict[int, list[ex.Sentence]] = {}
+    for s in sents:
+        by_chunk_all.setdefault(s.chunk, []).append(s)
+    views: list[Chunk] = []
+    for i, c in enumerate(chunks):
+        mine = by_chunk_all.get(i, [])
+        if not mine:
+            continue
+        if i in noisy:
+            c = _view(c, "\n".join(s.text for s in mine))
+        views.append(c)
+    chunks = views
     sizes = [_tokens(model, c.text) + 8 for c in chunks]
     total = sum(sizes)
     keep = min(1.0, (group_tokens * max_groups * 0.92) / max(1, total))
-    views: list[Chunk] = list(chunks)
     if keep < 1.0:
         cent = ex.centrality(sents)
-        by_chunk: dict[int, list[tuple[float, ex.Sentence]]] = {}
+        by_chunk: dict[str, list[tuple[float, ex.Sentence]]] = {}
         for s, score in zip(sents, cent, strict=True):
-            by_chunk.setdefault(s.chunk, []).append(
+            by_chunk.setdefault(real_ids[s.chunk], []).append(
                 (score + 0.1 * len(ex.VALUE_RE.findall(s.text)), s))
         views = []
-        for i, c in enumerate(chunks):
-            cand = sorted(by_chunk.get(i, []), key=lambda t: -t[0])
-            budget = len(c.text) * keep
+        carry = 0.0  # what a chunk left unused (or overspent) moves on to the next
+        for c in chunks:
+            cand = sorted(by_chunk.get(c.id, []), key=lambda t: -t[0])
+            budget = len(c.text) * keep + carry
             chosen, used = [], 0
             for _, s in cand:
-                if used and used + len(s.text) > budget:
+                if used + len(s.text) > budget and (used or budget < len(s.text) / 2):
                     continue
                 chosen.append(s)
                 used += len(s.text) + 1
+            carry = budget - used
             if chosen:
                 chosen.sort(key=lambda s: s.index)
                 views.append(_view(c, "\n".join(s.text for s in chosen)))
@@ -455,7 +547,8 @@ def _span(first: Chunk, last: Chunk) -> str:
 def summarize(chunks: Sequence[Chunk], kind: str = "auto", model: ChatModel | None = None, *,
               doc: DocumentInfo | None = None, progress: Progress | None = None,
               budget_s: float = BUDGET_S, max_groups: int = MAX_GROUPS,
-              group_tokens: int | None = None, max_calls: int | None = None) -> Brief:
+              group_tokens: int | None = None, max_calls: int | None = None,
+              cancel: threading.Event | None = None) -> Brief:
     """The brief of one document's chunks (in order). `kind`: earnings, meeting, general, auto.
 
     Args:
@@ -463,11 +556,15 @@ def summarize(chunks: Sequence[Chunk], kind: str = "auto", model: ChatModel | No
         kind: what to write; "auto" guesses from the content.
         model: the chat model for the prose; None writes an extractive brief.
         doc: the document (for its name and the fingerprint that keeps a stored brief fresh).
-        progress: called with (fraction, message) as the work goes on.
-        budget_s: seconds the model may use; the rest is filled extractively.
+        progress: called with (fraction, message) as the work goes on, also while a model call
+            is under way (the fraction moves by its estimated time; the message ends with the
+            estimated time left).
+        budget_s: seconds within which model calls start; the rest is filled extractively.
         max_groups: map calls at most; a longer document is condensed before the model reads it.
         group_tokens: passage tokens per map call (default: fits the model's context).
-        max_calls: model calls at most (default: max_groups + 4).
+        max_calls: model calls at most (default: the calls the recipe plans).
+        cancel: when set, the model call under way is abandoned at once and everything not yet
+            written by the model is filled extractively; the brief says so.
     """
     t0 = time.perf_counter()
     say = progress or (lambda f, m: None)
@@ -494,23 +591,37 @@ def summarize(chunks: Sequence[Chunk], kind: str = "auto", model: ChatModel | No
                   fingerprint=fingerprint(doc) if doc else "")
     run = _Run(chunks, sents, say)
 
-    # 1. Tables, by pattern: instant and verbatim.
+    # 1. Tables, by pattern: instant and verbatim. A meeting's own read-back ("Decisions. One,
+    # ...") gives its decisions and open questions as said, with no model call.
     figs, guides = _tables(brief, recipe, run, doc, period)
+    given = _from_readback(brief, recipe, run) if recipe.action_items else set()
+    sections = [sec for sec in recipe.sections if sec not in given]
 
     # 2. Prose: map over groups, then one short call per section.
     ctx = int(getattr(model, "n_ctx", 0) or 0)
     gt = group_tokens or (min(GROUP_TOKENS, max(800, ctx - 1100)) if ctx else GROUP_TOKENS)
     groups, kept_share = plan_groups(chunks, sents, model, gt, max_groups) if model else ([], 1.0)
-    run.planned = recipe.planned_calls(len(groups))
-    run.caller = Caller(model, budget_s, max_calls if max_calls is not None else run.planned)
+    if model is not None:
+        run.plan({**{f"map{i}": _estimate(model, [c.text for c in g], MAP_TOKENS)
+                     for i, g in enumerate(groups)},
+                  **{sec: _estimate(model, [s.text for s in _candidates(sec, sents)],
+                                    SECTION_TOKENS)
+                     for sec in sections if sec not in recipe.extractive_sections},
+                  **({"tone": _estimate(model, [s.text for s in ex.tone(sents)["evidence"]],
+                                        TONE_TOKENS)} if recipe.tone else {})})
+    planned = len(groups) + len([s for s in sections if s not in recipe.extractive_sections]) \
+        + (1 if recipe.tone else 0)
+    run.caller = Caller(model, budget_s, max_calls if max_calls is not None else planned,
+                        cancel=cancel, on_wait=run.tick)
     brief.summary = _summary(recipe, run, groups)
     if recipe.headlines:
         brief.summary = _lead_with_headlines(brief.summary, run, figs, guides)
-    for sec in recipe.sections:
-        setattr(brief, sec, _section(sec, run, model))
+    for sec in sections:
+        setattr(brief, sec, _section(sec, run, model, recipe))
     if recipe.tone:
-        brief.tone = _tone(run.src, chunks, sents, run.caller, run.real)
-        run.step("Tone done")
+        run.begin("tone", "Judging the tone with the model")
+        brief.tone = _tone(run.src, chunks, sents, run.caller, run.real, run.estimate("tone"))
+        run.step("tone", "Tone done")
 
     # 3. How it was made.
     _describe_method(brief, model, run, budget_s, kept_share, max_groups)
@@ -520,8 +631,20 @@ def summarize(chunks: Sequence[Chunk], kind: str = "auto", model: ChatModel | No
     return brief
 
 
+def _estimate(model: ChatModel | None, texts: Sequence[str], max_tokens: int) -> float:
+    """Seconds a call over these passages should take on the embedded model (an estimate)."""
+    prompt = sum(_tokens(model, t) + 8 for t in texts) + 150
+    return prompt / PROMPT_TPS + max_tokens * 0.7 / GEN_TPS
+
+
+def _candidates(sec: str, sents: Sequence[ex.Sentence]) -> list[ex.Sentence]:
+    return (ex.question_sentences(sents, 8) if sec == "questions"
+            else ex.cue_sentences(sents, sec, 8))
+
+
 class _Run:
-    """What the steps of one `summarize` share: the text, citations so far, the model calls."""
+    """What the steps of one `summarize` share: the text, citations so far, the model calls,
+    and the progress: each planned model call weighs its estimated seconds."""
 
     def __init__(self, chunks: list[Chunk], sents: list[ex.Sentence], say: Progress) -> None:
         self.chunks = chunks
@@ -531,20 +654,73 @@ class _Run:
         self.order = {c.id: i for i, c in enumerate(chunks)}
         self.real = {c.id: c for c in chunks}
         self.caller = Caller(None, 0.0, 0)
-        self.planned = 0
-        self.done = 0
+        self.plan_s: dict[str, float] = {}
+        self.done_s = 0.0  # estimated seconds of the steps done
+        self.current: tuple[str, str, float] | None = None  # (key, message, started)
         self.dropped = 0  # model bullets no passage supported
+
+    def plan(self, estimates: dict[str, float]) -> None:
+        self.plan_s = estimates
+
+    def estimate(self, key: str) -> float:
+        return self.plan_s.get(key, 0.0)
+
+    @property
+    def total(self) -> float:
+        return max(1e-9, sum(self.plan_s.values()))
 
     @property
     def at(self) -> float:
-        return self.done / max(1, self.planned)
+        return min(0.98, self.done_s / self.total) if self.plan_s else 0.0
 
-    def step(self, msg: str) -> None:
-        self.done += 1
-        self.say(min(0.98, self.at), msg)
+    def left_s(self) -> float:
+        """Estimated seconds left: the planned calls not yet done, and what the call under way
+        should still take, scaled by how the finished calls compared to their estimates."""
+        pace = self.caller.pace
+        left = max(0.0, sum(self.plan_s.values()) - self.done_s)
+        if self.current is None:
+            return left * pace
+        cur = self.plan_s.get(self.current[0], 0.0)
+        running = time.perf_counter() - self.current[2]
+        return (left - cur) * pace + max(0.0, cur * pace - running)
+
+    def _msg(self, msg: str) -> str:
+        if not self.plan_s or self.caller.cancelled or self.caller.model is None:
+            return msg
+        left = self.left_s()
+        if self.current is None or time.perf_counter() > self.caller.deadline:
+            # no call starts after the budget: what is left then is the call under way
+            left = min(left, max(0.0, self.caller.deadline - time.perf_counter())
+                       + max(self.plan_s.values()) * self.caller.pace)
+        return f"{msg} · about {_seconds(left)} left" if left >= 1 else msg
+
+    def begin(self, key: str, msg: str) -> None:
+        if key not in self.plan_s or not self.caller.available:
+            return
+        self.current = (key, msg, time.perf_counter())
+        self.say(self.at, self._msg(msg))
+
+    def tick(self) -> None:
+        """While a call is under way: the bar moves by the call's estimated time."""
+        if self.current is None:
+            return
+        key, msg, started = self.current
+        est = self.plan_s.get(key, 0.0) * self.caller.pace
+        part = min(0.95, (time.perf_counter() - started) / est) if est else 0.0
+        self.say(min(0.98, (self.done_s + part * self.plan_s.get(key, 0.0)) / self.total),
+                 self._msg(msg))
+
+    def step(self, key: str, msg: str) -> None:
+        self.done_s += self.plan_s.get(key, 0.0)
+        self.current = None
+        self.say(self.at, self._msg(msg))
 
     def in_order(self, bullets: list[Bullet]) -> list[Bullet]:
         return sorted(bullets, key=lambda b: self.order.get(b.citations[0]["chunk_id"], 0))
+
+
+def _seconds(s: float) -> str:
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min"
 
 
 def _tables(brief: Brief, recipe: Recipe, run: _Run, doc: DocumentInfo | None,
@@ -566,24 +742,61 @@ def _tables(brief: Brief, recipe: Recipe, run: _Run, doc: DocumentInfo | None,
     return figs, guides
 
 
+def _from_readback(brief: Brief, recipe: Recipe, run: _Run) -> set[str]:
+    """A meeting's decisions and open questions from its own read-back, as said and cited;
+    returns the sections so given (the model writes none of them)."""
+    rb = ex.readback(run.sents)
+    if rb is None:
+        return set()
+    given: set[str] = set()
+    src, chunks = run.src, run.chunks
+    if rb.decisions and "decisions" in recipe.sections:
+        out = []
+        for item in rb.decisions:
+            text = " ".join(x.text for x in item)
+            text = ex._ORDINAL.sub("", text, count=1)
+            c = _span_cite(src, chunks, item)
+            out.append(Bullet(f"{text[0].upper() + text[1:]} [{c['n']}]", [c], "read-back"))
+        brief.decisions = out
+        given.add("decisions")
+    if rb.open_questions and "open_questions" in recipe.sections:
+        brief.open_questions = [
+            Bullet(f"{item} [{(c := _sentence_cite(src, chunks, s))['n']}]", [c], "read-back")
+            for item, s in rb.open_questions]
+        given.add("open_questions")
+    return given
+
+
+def _span_cite(src: Sources, chunks: Sequence[Chunk], item: list[ex.Sentence]) -> dict[str, Any]:
+    """A citation quoting consecutive sentences of one chunk as they stand in it."""
+    first, last = item[0], item[-1]
+    text = chunks[first.chunk].text
+    a = text.find(first.text)
+    b = text.find(last.text, max(0, a)) if last.chunk == first.chunk else -1
+    quote = text[a:b + len(last.text)] if a >= 0 and b >= a else first.text
+    return src.cite(chunks[first.chunk], quote)
+
+
 def _summary(recipe: Recipe, run: _Run, groups: list[list[Chunk]]) -> list[Bullet]:
     """Map: the model's points of each group, checked; reduce to the best; fill extractively."""
     mapped: list[Bullet] = []
-    per_group = 4 if len(groups) > 2 else 6
+    per_group = 4 if len(groups) > 2 else 5
     for gi, g in enumerate(groups):
-        run.say(run.at, f"Summarising part {gi + 1} of {len(groups)} with the model")
+        run.begin(f"map{gi}", f"Summarising part {gi + 1} of {len(groups)} with the model")
         user = ("Passages:\n" + _passages([c.text for c in g]) + "\n"
                 + recipe.map_prompt.format(n=per_group) + " " + FORMAT_RULE + "Points:")
-        raw = run.caller(user, MAP_TOKENS)
+        raw = run.caller(user, MAP_TOKENS, run.estimate(f"map{gi}"))
         if raw is not None:
             got, d = _checked_bullets(raw, [Hit(c, 0.0) for c in g], run.src, run.real)
             mapped += got
             run.dropped += d
-        run.step(f"Part {gi + 1} of {len(groups)} done")
+        run.step(f"map{gi}", f"Part {gi + 1} of {len(groups)} done")
     k = recipe.summary_size(len(groups))
     summary = _reduce(mapped, run.order, k)
-    if len(summary) < MIN_BULLETS:  # too little from the model: extractive fill
-        extra = [s for s in ex.top_sentences(run.sents, k)
+    # Two map calls give fewer points than six did: the summary is filled to its size with the
+    # document's central, figure-dense sentences (no model time; each marked as extracted).
+    if len(summary) < k:
+        extra = [s for s in ex.top_sentences(run.sents, k + len(summary))
                  if all(_overlap(s.text, b.text) < 0.6 for b in summary)]
         summary = run.in_order(summary + _extractive(run.src, run.chunks, extra,
                                                      k - len(summary)))
@@ -601,27 +814,28 @@ def _lead_with_headlines(summary: list[Bullet], run: _Run, figs: list[ex.Figure]
     return run.in_order(summary + _extractive(run.src, run.chunks, heads, len(heads)))
 
 
-def _section(sec: str, run: _Run, model: ChatModel | None) -> list[Bullet]:
-    """One prose section from its cue sentences: by the model when it can, else extractive."""
+def _section(sec: str, run: _Run, model: ChatModel | None, recipe: Recipe) -> list[Bullet]:
+    """One prose section from its cue sentences: by the model when it can, else extractive
+    (always extractive for the recipe's `extractive_sections`)."""
     chunks, caller = run.chunks, run.caller
-    cand = (ex.question_sentences(run.sents, 8) if sec == "questions"
-            else ex.cue_sentences(run.sents, sec, 8))
+    cand = _candidates(sec, run.sents)
     bullets: list[Bullet] = []
-    if cand and caller.available:
-        run.say(run.at, f"Writing the {sec.replace('_', ' ')} with the model")
+    by_model = sec not in recipe.extractive_sections
+    if cand and by_model and caller.available:
+        run.begin(sec, f"Writing the {sec.replace('_', ' ')} with the model")
         views = [_view(chunks[s.chunk], s.text) for s in cand]
         user = ("Passages:\n" + _passages([v.text for v in views]) + "\n"
                 + SECTION_USER[sec] + " " + FORMAT_RULE + "Points:")
-        raw = caller(user, SECTION_TOKENS)
+        raw = caller(user, SECTION_TOKENS, run.estimate(sec))
         if raw is not None:
             bullets, d = _checked_bullets(raw, [Hit(v, 0.0) for v in views], run.src, run.real)
             run.dropped += d
             bullets = _reduce(bullets, run.order, 5)
-    elif cand and model is not None:
+    elif cand and by_model and model is not None:
         caller.skipped += 1
     if not bullets:
-        bullets = _extractive(run.src, chunks, cand, 4)
-    run.step(f"{sec.replace('_', ' ').capitalize()} done")
+        bullets = _extractive(run.src, chunks, cand, 4 if by_model else 6)
+    run.step(sec, f"{sec.replace('_', ' ').capitalize()} done")
     return bullets
 
 
@@ -634,16 +848,21 @@ def _describe_method(brief: Brief, model: ChatModel | None, run: _Run, budget_s:
         brief.method = "extractive (no chat model)"
     elif not used_model:
         brief.method = "extractive (the model gave no usable bullet)"
-    elif caller.skipped or caller.failed:
+    elif caller.skipped or caller.failed or caller.cancelled:
         brief.method = "model map-reduce, partly extractive"
     else:
         brief.method = "model map-reduce"
     if model is not None:
         brief.method += f" · {caller.calls} model calls"
     notes = []
+    if caller.cancelled:
+        notes.append(f"Cancelled after {caller.calls - caller.abandoned} model call(s): what "
+                     "the model had "
+                     "finished is kept, the rest was written extractively. Make it again for "
+                     "the full brief.")
     if caller.failed:
         notes.append(f"The model failed ({caller.failed}); the rest was written extractively.")
-    if caller.skipped and not caller.failed:
+    if caller.skipped and not caller.failed and not caller.cancelled:
         notes.append(f"The model's time budget ({budget_s:.0f} s) or call limit ran out: "
                      f"{caller.skipped} part(s) were written extractively.")
     if kept_share < 1.0:
@@ -659,7 +878,7 @@ def _describe_method(brief: Brief, model: ChatModel | None, run: _Run, budget_s:
 
 
 def _tone(src: Sources, chunks: Sequence[Chunk], sents: Sequence[ex.Sentence],
-          caller: Caller, real: dict[str, Chunk]) -> dict[str, Any]:
+          caller: Caller, real: dict[str, Chunk], estimate_s: float = 0.0) -> dict[str, Any]:
     t = ex.tone(sents)
     evidence = t.pop("evidence")
     t["evidence"] = [_sentence_cite(src, chunks, s) for s in evidence]
@@ -670,7 +889,7 @@ def _tone(src: Sources, chunks: Sequence[Chunk], sents: Sequence[ex.Sentence],
     if evidence and caller.available:
         views = [_view(chunks[s.chunk], s.text) for s in evidence]
         raw = caller("Passages:\n" + _passages([v.text for v in views]) + "\n" + TONE_USER,
-                     TONE_TOKENS)
+                     TONE_TOKENS, estimate_s)
         if raw:
             line = " ".join(raw.split())
             line = re.sub(r"^[-*•]\s*", "", line)

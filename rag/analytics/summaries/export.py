@@ -69,7 +69,7 @@ def _bullets(title: str, items: list[Bullet]) -> list[str]:
         return []
     out = [f"## {title}", ""]
     for b in items:
-        mark = "" if b.origin == "model" else " *(extract)*"
+        mark = {"model": "", "read-back": " *(as read back)*"}.get(b.origin, " *(extract)*")
         flag = f" ⚠ {'; '.join(b.flags)}" if b.flags else ""
         out.append(f"- {_cell(b.text)}{mark}{flag}")
     return [*out, ""]

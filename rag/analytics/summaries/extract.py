@@ -455,16 +455,19 @@ def _range_guidance(s: Sentence, direction: str, default_period: str | None,
                          re.IGNORECASE):
             continue
         consumed.append((m.start(), m.end()))
-        met = _metric_before(text, m.start(), window=110, link=False)
-        if met is None:
-            continue
         value = m.group(0)
+        # "... to $1.68 billion to $1.72 billion, from our prior range of $1.62 billion to
+        # $1.67 billion": the range after a prior cue is the previous range's prior (checked
+        # before the metric: the range in between took the metric word already).
         if _PRIOR_CUE.search(text[max(0, m.start() - 40):m.start()]) and guides \
-                and guides[-1].sentence == s:
+                and guides[-1].sentence == s and guides[-1].prior is None:
             last = guides[-1]
             guides[-1] = Guidance(last.metric, last.canonical, last.period, last.value,
                                   last.direction if last.direction != "given"
                                   else _compare(last.value, value), value, s)
+            continue
+        met = _metric_before(text, m.start(), window=110, link=False)
+        if met is None:
             continue
         key = (met[1], value)
         if key in seen_g:
@@ -548,7 +551,15 @@ def _reported_figures(s: Sentence, default_period: str | None, figs: list[Figure
             cb = _CHANGE_BEFORE.search(text[max(0, m.start() - 80):m.start()])
             if cb:
                 change = _trim_change(cb.group("chg"))
-        if unit == "%" and met[1] in _GROWTH_OF:
+        share = _SHARE_OF.match(after[skip:]) if unit == "%" else None
+        if share:  # "$136.8 million, or 33.2% of revenue": a share, not a growth
+            met = (f"{met[0]} (% of {share.group('of').lower()})",
+                   f"{met[1]} share of {share.group('of').lower()}")
+            if change is None:
+                ca = _CHANGE_AFTER.match(after[skip + share.end():])
+                if ca:
+                    change = _trim_change(ca.group("chg"))
+        elif unit == "%" and met[1] in _GROWTH_OF:
             met = (met[0] + " growth", met[1] + " growth")
         key = (met[1], value)  # the same value of the same metric is one figure
         if key in seen:
@@ -556,6 +567,10 @@ def _reported_figures(s: Sentence, default_period: str | None, figs: list[Figure
         seen.add(key)
         period = _period_near(text, m.start(), m.end(), default_period) or default_period
         figs.append(Figure(met[0], met[1], period, value, unit, change, s, m.start()))
+
+_SHARE_OF = re.compile(r"\s+of\s+(?:total\s+|net\s+|our\s+)?(?P<of>revenues?|net sales|sales|"
+                       r"GDP|income|assets|bookings)\b", re.IGNORECASE)
+
 
 def _compare(new: str, old: str) -> str:
     a, b = _mid(new), _mid(old)
@@ -593,7 +608,7 @@ _ACTION_VERBS = (
     "reach out|export|collect|gather|model|pick|circulate|organi[sz]e|book|investigate|"
     "analy[sz]e|document|draw|implement|present|report|ask|find|talk to|get|make|put together|"
     "send out|sort out|work on|take care of|handle|own|provide|coordinate|confirm|compile|"
-    "summari[sz]e|research|estimate|evaluate|clean up|file|submit|order|buy|bring|email")
+    "summari[sz]e|research|estimate|evaluate|clean up|file|submit|order|buy|bring|email|do")
 _ACTION_RE = re.compile(
     rf"(?P<who>\b(?:I|we|you|[A-Z][a-zà-ÿ]+(?:\s+and\s+(?:I|[A-Z][a-zà-ÿ]+))?)\b)"
     rf"(?:'ll|’ll|\s+will|\s+(?:is|are|am)\s+going\s+to|\s+(?:need|needs|have|has)\s+to|"
@@ -655,17 +670,58 @@ def _item_clauses(text: str) -> list[tuple[int, str]]:
 def action_items(sents: Sequence[Sentence], people: Sequence[str] = (),
                  limit: int = 40) -> list[ActionItem]:
     """Commitments with an owner and maybe a due date: 'I'll send the deck by Friday'."""
-    items: list[ActionItem] = []
     people = [p for p in people if p]
-    in_list = False
+    rb = readback(sents)
+    if rb is not None and rb.action_items:
+        # The meeting's own read-back is the list: its items, then what was added after it
+        # ("Did I miss anything?" "I'll take that"); earlier mentions only lend a due date.
+        earlier = action_items(sents[:rb.start], people, limit)
+        listed = set(rb.action_items)
+        end = max(s.index for s in rb.action_items)
+        got = _items_of([s for s in sents if s in listed], people, True) + \
+            _items_of([s for s in sents if s.index > end], people, False, sents)
+        out = _dedupe(got)
+        for i, it in enumerate(out):
+            if it.due is None:
+                twin = next((e for e in earlier if e.due and e.owner == it.owner
+                             and _similar(e.task, it.task) >= 0.5), None)
+                if twin is not None:
+                    out[i] = ActionItem(it.task, it.owner, twin.due, twin.sentence)
+        return out[:limit]
+    return _dedupe(_items_of(sents, people, False, sents))[:limit]
+
+
+_TAKE_THAT = re.compile(r"\b(?:I'll|I will|I can|let me)\s+take\s+(?:that|it|this)(?:\s+one)?\b",
+                        re.IGNORECASE)
+
+
+def _items_of(sents: Sequence[Sentence], people: Sequence[str], in_list: bool,
+              context: Sequence[Sentence] = ()) -> list[ActionItem]:
+    """The action items said in these sentences (`in_list`: all of them are a read-out)."""
+    items: list[ActionItem] = []
+    whole = list(context) or list(sents)
+    fixed = in_list
     for s in sents:
         text = s.text
         low = text.lower()
-        if re.search(r"\baction items?\b", low):
+        if fixed:
+            pass
+        elif re.search(r"\baction items?\b", low):
             in_list = True
         elif s.speaker and items and items[-1].sentence.speaker != s.speaker and in_list \
                 and s.index - items[-1].sentence.index > 3:
             in_list = False
+        take = _TAKE_THAT.search(text)
+        if take and s.index > 0:  # "I'll take that, by the GA date": the task said just before
+            prev = whole[s.index - 1] if s.index - 1 < len(whole) and \
+                whole[s.index - 1].index == s.index - 1 else None
+            due_m = DUE_RE.search(text)
+            if prev is not None and len(prev.text.split()) >= 4:
+                task = re.sub(r"^(?:just|also|and|so)?\s*(?:that\s+)?", "", prev.text,
+                              flags=re.IGNORECASE).rstrip(" .")
+                items.append(ActionItem(task[:200], s.speaker,
+                                        due_m.group(0) if due_m else None, s))
+                continue
         if not (_COMMIT.search(text) or in_list):
             continue
         if _NOT_ACTION.search(text) and not in_list and not DUE_RE.search(text):
@@ -696,7 +752,11 @@ def action_items(sents: Sequence[Sentence], people: Sequence[str] = (),
             due_m = DUE_RE.search(clause)
             due = due_m.group(0) if due_m else None
             items.append(ActionItem(task[:200], owner, due, s))
-    # The same task said twice (read back at the end): keep the first mention with a due date.
+    return items
+
+
+def _dedupe(items: list[ActionItem]) -> list[ActionItem]:
+    """The same task said twice: keep the first mention with a due date."""
     out: list[ActionItem] = []
     for it in items:
         dup = next((i for i, o in enumerate(out) if _similar(o.task, it.task) >= 0.6
@@ -705,7 +765,7 @@ def action_items(sents: Sequence[Sentence], people: Sequence[str] = (),
             out.append(it)
         elif out[dup].due is None and it.due is not None:
             out[dup] = it
-    return out[:limit]
+    return out
 
 
 # -- cue sentences for the prose sections -----------------------------------------------------
@@ -768,13 +828,17 @@ def cue_sentences(sents: Sequence[Sentence], section: str, limit: int = 8,
         hits = len(rx.findall(s.text))
         if not hits:
             continue
-        if section == "risks" and re.search(r"\bforward-looking statements?\b|\bsafe harbor\b"
-                                            r"|\bactual results may differ\b", s.text, re.IGNORECASE):
+        if is_boilerplate(s) or not _complete(s):
             continue
         score = hits + 0.5 * len(VALUE_RE.findall(s.text)) - 0.02 * max(0, len(words) - 45)
         scored.append((score, s.index, s))
     scored.sort(key=lambda t: (-t[0], t[1]))
     return _distinct([s for _, _, s in scored], limit)
+
+
+def _complete(s: Sentence) -> bool:
+    """A whole sentence, not the part of one a chunk boundary cut off."""
+    return bool(re.search(r"[.!?…][\"')\]”’]*$", s.text.rstrip()))
 
 
 def question_sentences(sents: Sequence[Sentence], limit: int = 8) -> list[Sentence]:
@@ -890,6 +954,8 @@ def top_sentences(sents: Sequence[Sentence], k: int, min_words: int = 7,
         if re.search(r"\bforward-looking\b|\bsafe harbor\b|\bconference call\b|\boperator\b|"
                      r"\bthank(?:s| you)\b|\bgood (?:morning|afternoon|evening)\b", s.text, re.IGNORECASE):
             continue
+        if is_boilerplate(s) or not _complete(s):
+            continue
         figs = min(3, len(VALUE_RE.findall(s.text)))
         score = c + 0.12 * figs + (0.05 if _METRIC_RE.search(s.text) else 0.0)
         scored.append((score, s))
@@ -914,3 +980,99 @@ def guess_kind(chunks: Sequence[Chunk], sents: Sequence[Sentence]) -> str:
     if is_transcript and len(speakers) >= 2:
         return "meeting"
     return "general"
+
+
+# -- a meeting's own read-back -----------------------------------------------------------------
+
+# "Decisions." / "Action items:" / "Open questions." opening a sentence of a recap.
+_HEADING = re.compile(r"^(?:so,?\s+)?(?:the\s+)?(?:key\s+|final\s+)?(?P<h>decisions?|action items?|"
+                      r"next steps|open questions?|open issues)\s*(?:[.:]\s*|$)", re.IGNORECASE)
+# "One, ..." "Two, ..." / "First, ..." / "1. ..." starting an item of a spoken list.
+_ORDINAL = re.compile(r"^(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                      r"first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|"
+                      r"\d{1,2})[,.:)]\s+", re.IGNORECASE)
+_BOILER = re.compile(
+    r"\bforward[- ]looking statements?\b|\bsafe[- ]harbou?r\b|\bactual results (?:may|could) "
+    r"differ\b|\brisks and uncertainties\b|\bundue reliance\b|\bnon-GAAP (?:financial )?measures"
+    r"\b[^.]{0,80}\breconcil|\breconciliations? (?:of|to|between)\b|\blisten-only mode\b|"
+    r"\bthis (?:call|conference|event) is being recorded\b|\bbeing recorded\b|"
+    r"\b(?:welcome|welcoming you) to (?:the |our |today's )?[^.]{0,80}\b(?:call|conference|"
+    r"webcast)\b|\bwill be your (?:conference )?operator\b|\bturn (?:the )?(?:call|conference|"
+    r"floor) over to\b|\bquestion-and-answer session will follow\b|\bplease go ahead\b|"
+    r"\breplay (?:of this call|will be available)\b|\bon our (?:investor relations )?website\b"
+    r"|\bthank you (?:all )?for (?:joining|standing by|participating)\b|"
+    r"\b(?:refer to|discuss|reference|use) (?:certain |some )?non-GAAP\b|"
+    r"\b(?:with me (?:today|on the call)|joining me (?:today|on the call)?) (?:are|is)\b|"
+    r"\bbefore we begin\b|\bturn it (?:back )?over to\b|\bopen the line for questions\b",
+    re.IGNORECASE)
+
+
+def is_boilerplate(s: Sentence) -> bool:
+    """The safe-harbour paragraph, the operator's greeting and other call formalities: never
+    a point of a brief (the operator says nothing a reader needs)."""
+    if (s.speaker or "").lower().startswith("operator"):
+        return True
+    return bool(_BOILER.search(s.text))
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    """What a meeting's own recap lists: each item with the sentences it is made of."""
+
+    decisions: list[list[Sentence]]
+    action_items: list[Sentence]
+    open_questions: list[tuple[str, Sentence]]  # (item, the sentence that lists it)
+    start: int  # index of the first sentence of the recap
+
+
+def readback(sents: Sequence[Sentence]) -> ReadBack | None:
+    """The recap a meeting closes with ("Let me read back the decisions... Decisions. One, ...
+    Action items. ... Open questions. ..."), when its chair gives one; None otherwise.
+
+    A heading starts a part, which runs over the same speaker's sentences until the next heading
+    or another speaker. Only headings in the second half of the meeting count (an agenda read
+    at the start lists no decisions yet), and at least two parts must be there.
+    """
+    n = len(sents)
+    parts: dict[str, list[Sentence]] = {}
+    start: int | None = None
+    cur: str | None = None
+    speaker: str | None = None
+    for s in sents:
+        m = _HEADING.match(s.text)
+        if m and s.index >= n // 2:
+            h = m.group("h").lower()
+            cur = ("decisions" if h.startswith("decision") else "open_questions"
+                   if h.startswith("open") else "action_items")
+            speaker = s.speaker
+            start = s.index if start is None else start
+            rest = s.text[m.end():].strip()
+            parts.setdefault(cur, [])
+            if rest:
+                parts[cur].append(Sentence(rest, s.chunk, s.speaker, s.index))
+            continue
+        if cur is None:
+            continue
+        if s.speaker != speaker:
+            cur = None
+            continue
+        parts[cur].append(s)
+    if start is None or len(parts) < 2:
+        return None
+    decisions: list[list[Sentence]] = []
+    for s in parts.get("decisions", []):
+        if _ORDINAL.match(s.text) or not decisions:
+            decisions.append([s])
+        else:
+            decisions[-1].append(s)
+    opens: list[tuple[str, Sentence]] = []
+    for s in parts.get("open_questions", []):
+        if s.text.rstrip().endswith("?") and re.search(r"\b(?:miss|else|anything)\b", s.text,
+                                                      re.IGNORECASE):
+            continue  # "Did I miss anything?"
+        items = [x.strip(" .") for x in re.split(r",\s*(?:and\s+)?|\s+and\s+", s.text)]
+        for it in items:
+            if len(it.split()) >= 2:
+                opens.append((it[0].upper() + it[1:], s))
+    return ReadBack(decisions, [s for s in parts.get("action_items", [])
+                                if not s.text.rstrip().endswith("?")], opens, start)

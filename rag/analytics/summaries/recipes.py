@@ -17,6 +17,7 @@ class Recipe:
     label: str
     map_prompt: str  # the map call's instruction; {n} is the number of points asked for
     sections: tuple[str, ...] = ()  # prose sections after the summary, in order
+    extractive_sections: tuple[str, ...] = ()  # of those, the ones given as said (no model)
     period: bool = True  # the document's period is read (from its name or text)
     figures: bool = True  # the figures table
     guidance: bool = False  # the guidance table
@@ -33,8 +34,10 @@ class Recipe:
         return min(10, max(5, 2 * groups + 2))
 
     def planned_calls(self, groups: int) -> int:
-        """Model calls this brief plans: the map calls, one per section, one for the tone."""
-        return groups + len(self.sections) + (1 if self.tone else 0)
+        """Model calls this brief plans at most: the map calls, one per model-written section,
+        one for the tone."""
+        return (groups + len([s for s in self.sections if s not in self.extractive_sections])
+                + (1 if self.tone else 0))
 
 
 EARNINGS = Recipe(
@@ -42,6 +45,8 @@ EARNINGS = Recipe(
     map_prompt="List the {n} most important facts in these passages of an earnings call "
                "(results, figures, events, plans).",
     sections=("drivers", "risks", "questions"),
+    # The analysts' questions as asked: the model only shortened them to topics, one more call.
+    extractive_sections=("questions",),
     guidance=True, headlines=True, tone=True, summary_bullets=8,
 )
 MEETING = Recipe(

@@ -32,6 +32,9 @@ from rag.ui import auth, conversations, navigation, state
 from rag.ui import models as chat_models
 from rag.ui.demo import DEMO_QUESTIONS, DEMO_WORKSPACE
 from rag.ui.render import (
+    SOURCE_CARD,
+    SOURCE_FULL,
+    blanks,
     count,
     file_slug,
     md,
@@ -40,6 +43,7 @@ from rag.ui.render import (
     render_hit,
     shorten,
     show_error,
+    source_styles,
 )
 
 K = 5  # passages per answer
@@ -326,7 +330,8 @@ def operand_rows(comp: dict, citations: Sequence[Citation] = ()) -> list[dict]:
             rows.append({"cited as": f"[{n}]" if n else "", "figure": o.get("name", ""),
                          "period": o.get("period", ""), "value": o.get("text", ""),
                          "unit": o.get("unit", ""), "document": cite.get("doc_name", ""),
-                         "page": cite.get("page"), "row label": cite.get("row_label", "")})
+                         "page": str(page) if (page := cite.get("page")) is not None else "",
+                         "row label": cite.get("row_label") or ""})
     return rows
 
 
@@ -723,8 +728,9 @@ def _render_answer(ws: Workspace, names: dict[str, str], turn: Turn, side: str,
             _render_computation(answer)
         _render_removed(answer)
         st.markdown("**Sources**")
+        source_styles()
         for c in answer.citations:
-            _render_citation(ws, f"{turn.id}_{side}", c, headings[c.n][0])
+            _render_citation(ws, f"{turn.id}_{side}", c, *headings[c.n])
     _how(answer, names)
 
 
@@ -761,7 +767,7 @@ def _render_computation(answer: Answer) -> None:
         if rows:
             df = pd.DataFrame(rows, columns=["cited as", "figure", "period", "value", "unit",
                                              "document", "page", "row label"])
-            st.dataframe(df.astype({"page": "Int64"}), hide_index=True,
+            st.dataframe(blanks(df), hide_index=True,
                          column_config={"value": st.column_config.TextColumn(
                              "value", help="As printed in the document")})
         missing = computation_missing(comp)
@@ -770,10 +776,12 @@ def _render_computation(answer: Answer) -> None:
                        icon=":material/search_off:")
 
 
-def _render_citation(ws: Workspace, key: str, c: Citation, heading: str = "") -> None:
+def _render_citation(ws: Workspace, key: str, c: Citation, heading: str = "",
+                     anchor: str = "") -> None:
     """A source: its heading (what the answer's marker scrolls to), document and place, a
-    short quote with the cited span marked; the full passage among its neighbours on demand."""
-    with st.container(border=True):
+    short quote with the cited span marked, and the whole passage, shown when the answer's
+    marker is clicked (the card is the link's target); its neighbours on demand."""
+    with st.container(border=True, key=f"{SOURCE_CARD}{anchor}" if anchor else None):
         if heading:
             st.markdown(f"###### {heading}")
         st.markdown(f":blue-badge[{c.n}] **{md(c.chunk.doc_name)}** · {md(where(c.chunk))}")
@@ -786,6 +794,10 @@ def _render_citation(ws: Workspace, key: str, c: Citation, heading: str = "") ->
         if c.chunk.kind == "figure":
             st.caption("The printed line this figure was read from.")
         st.markdown(excerpt(c.chunk.text, c.quote))
+        if anchor:  # hidden until the marker [n] is clicked: then the passage opens in full
+            with st.container(key=f"{SOURCE_FULL}{anchor}"):
+                st.caption("The whole passage, the cited words marked:")
+                st.markdown(highlight(c.chunk.text, c.quote))
         exp = st.expander("Open in the document", key=f"ask_ctx_{key}_{c.n}",
                           on_change="rerun", icon=":material/article:")
         with exp:

@@ -30,6 +30,7 @@ from rag.types import Chunk, DocumentInfo, IngestReport
 from rag.ui import navigation, state
 from rag.ui.demo import DEMO_WORKSPACE, demo_uploads
 from rag.ui.render import (
+    blanks,
     count,
     file_slug,
     guarded,
@@ -114,7 +115,9 @@ def results_frame(reports: Sequence[dict[str, Any]]) -> pd.DataFrame:
             "message": r["message"],
         })
     df = pd.DataFrame(rows, columns=["file", "status", "type", "contents", "chunks", "message"])
-    return df.astype({"chunks": "Int64"})  # a failed file has no chunks: blank, not "None"
+    # A failed file has no chunks: blank (an Int64 <NA> is drawn as "None").
+    df["chunks"] = [int(n) if pd.notna(n) else "" for n in df["chunks"]]
+    return blanks(df)
 
 
 def documents_frame(docs: Sequence[DocumentInfo]) -> pd.DataFrame:
@@ -135,8 +138,8 @@ def documents_frame(docs: Sequence[DocumentInfo]) -> pd.DataFrame:
             "added": when(d.added_at),
             "file": d.filename,
         })
-    return pd.DataFrame(rows, columns=["name", "issuer", "form", "period", "type", "contents",
-                                       "chunks", "size", "added", "file"])
+    return blanks(pd.DataFrame(rows, columns=["name", "issuer", "form", "period", "type",
+                                              "contents", "chunks", "size", "added", "file"]))
 
 
 def documents_csv(docs: Sequence[DocumentInfo]) -> bytes:

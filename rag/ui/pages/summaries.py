@@ -17,12 +17,14 @@ import streamlit as st
 from rag.analytics.summaries import KIND_LABELS, Brief, Bullet, SummaryStore, compare
 from rag.analytics.summaries.brief import document_kind, summarize_document
 from rag.analytics.summaries.export import citations, table_csv, table_frame, to_markdown
+from rag.analytics.summaries.jobs import BriefJob
 from rag.errors import RagError
 from rag.index.store import Workspace
 from rag.services import Services
 from rag.types import DocumentInfo
 from rag.ui import models as chat_models
 from rag.ui.render import (
+    blanks,
     count,
     file_slug,
     md,
@@ -45,6 +47,9 @@ CMP_B_KEY = "sum_cmp_b"
 _BRIEFS_KEY = "sum_briefs"  # {(collection, doc_id): Brief} made or loaded in this session
 _COMPARE_KEY = "sum_compare"  # {"key": (collection, a, b), "brief": Brief}
 _ERRORS_KEY = "sum_errors"
+_JOB_KEY = "sum_job"  # the BriefJob making briefs in the background, while it runs
+FIRST_WAIT_S = 2.0  # a brief done this fast (no model, a short text) shows at once
+POLL_S = 1.0
 
 _MARK = re.compile(r"\\\[(\d{1,4})\\\]")
 
@@ -70,7 +75,9 @@ def plural_fixed(text: str) -> str:
 def bullet_markdown(b: Bullet) -> str:
     """A bullet as safe markdown: escaped text, markers as badges, a flag when checks fail."""
     text = _MARK.sub(r":blue-badge[\1]", md(" ".join(b.text.split())))
-    if b.origin != "model":
+    if b.origin == "read-back":  # as the meeting's own recap says it
+        text += " :green-badge[as read back]"
+    elif b.origin != "model":
         text += " :gray-badge[extract]"
     flags = reader_flags(b.flags)
     if flags:
@@ -160,38 +167,110 @@ def _model(svc: Services):
                       "extractive brief is made instead")
 
 
+def _start(svc: Services, ws: Workspace, docs: list[DocumentInfo], kind: str,
+           refresh: bool) -> BriefJob:
+    """Make the briefs of `docs` one after the other in a background thread (stored as each
+    is done); Cancel stops the one under way within a second and keeps what was finished."""
+    model, why = _model(svc)
+    store = _store(svc)
+    n = len(docs)
+
+    def work(progress, cancel) -> dict[str, Any]:
+        out: dict[str, Any] = {"briefs": {}, "errors": [], "why": why, "skipped": []}
+        for i, doc in enumerate(docs):
+            if cancel.is_set():
+                out["skipped"].append(doc.name)
+                continue
+            head = f"{doc.name} ({i + 1} of {n})" if n > 1 else doc.name
+
+            def say(frac: float, msg: str, i: int = i, head: str = head) -> None:
+                progress((i + frac) / n, f"{head}: {msg}")
+
+            try:
+                brief, _cached = summarize_document(ws, doc, kind, model, store=store,
+                                                    refresh=refresh, progress=say,
+                                                    cancel=cancel)
+                out["briefs"][doc.doc_id] = brief
+            except RagError as err:
+                out["errors"].append(("rag", doc.name, err))
+            except OSError as exc:
+                out["errors"].append(("os", doc.name, exc))
+            except Exception as exc:  # noqa: BLE001 - never a traceback on the page
+                out["errors"].append(("other", doc.name, exc))
+        return out
+
+    job = BriefJob(work, label=", ".join(d.name for d in docs)).start()
+    job.key = ws.collection_name
+    st.session_state[_JOB_KEY] = job
+    return job
+
+
+def _collect(job: BriefJob) -> None:
+    """A finished job's briefs into this session; its errors and notes shown once."""
+    st.session_state.pop(_JOB_KEY, None)
+    if job.error is not None:
+        st.error(md(f"The summary failed ({type(job.error).__name__}: "
+                    f"{shorten(str(job.error), 200)}). Try again, or turn the chat model off "
+                    "for an extractive brief."), icon=":material/error:")
+        return
+    res = job.result or {}
+    if res.get("why"):
+        st.caption(md(res["why"]))
+    briefs = st.session_state.setdefault(_BRIEFS_KEY, {})
+    for doc_id, brief in res.get("briefs", {}).items():
+        briefs[(job.key, doc_id)] = brief
+    for what, name, err in res.get("errors", []):
+        if what == "rag":
+            show_error(err)
+        elif what == "os":
+            st.error(md(f"The brief of {name} could not be saved ({err}): check the disk and "
+                        "try again."), icon=":material/error:")
+        else:
+            st.error(md(f"The summary of {name} failed ({type(err).__name__}: "
+                        f"{shorten(str(err), 200)}). Try again, or turn the chat model off for "
+                        "an extractive brief."), icon=":material/error:")
+    if res.get("skipped"):
+        st.info(md("Cancelled: not summarised: " + ", ".join(res["skipped"]) + "."),
+                icon=":material/info:")
+
+
+def eta_text(job: BriefJob) -> str:
+    """'12 s elapsed' and the work's own estimate of the time left (in its message)."""
+    return f"{job.elapsed:.0f} s elapsed"
+
+
+def _cancel_job() -> None:
+    job = st.session_state.get(_JOB_KEY)
+    if job is not None:
+        job.cancel.set()
+
+
+@st.fragment(run_every=POLL_S)
+def _job_panel() -> None:
+    """The running job: a bar that moves, the time left, Cancel; the page reruns when done."""
+    job: BriefJob | None = st.session_state.get(_JOB_KEY)
+    if job is None:
+        return
+    if job.done:
+        st.rerun(scope="app")
+        return
+    what = "Cancelling: keeping what was finished…" if job.cancelled else job.message
+    st.progress(job.fraction, text=md(plural_fixed(what)))
+    c1, c2 = st.columns([5, 1], vertical_alignment="center")
+    c1.caption(md(eta_text(job)))
+    c2.button("Cancel", key="sum_cancel", icon=":material/cancel:", on_click=_cancel_job,
+              disabled=job.cancelled, help="Stop now: the parts the model finished are kept, "
+                                           "the rest is written extractively.")
+
+
 def _make(svc: Services, ws: Workspace, doc: DocumentInfo, kind: str, refresh: bool
           ) -> Brief | None:
-    """Make (or load) one brief with a progress bar; errors are one line."""
-    model, why = _model(svc)
-    if why:
-        st.caption(md(why))
-    bar = st.progress(0.0, text=md(f"Summarising {doc.name}…"))
-
-    def progress(frac: float, msg: str) -> None:
-        bar.progress(min(max(frac, 0.0), 1.0), text=md(f"{doc.name}: {msg}"))
-
-    try:
-        brief, _cached = summarize_document(ws, doc, kind, model, store=_store(svc),
-                                            refresh=refresh, progress=progress)
-    except RagError as err:
-        bar.empty()
-        show_error(err)
-        return None
-    except OSError as exc:
-        bar.empty()
-        st.error(md(f"The brief could not be saved ({exc}): check the disk and try again."),
-                 icon=":material/error:")
-        return None
-    except Exception as exc:  # noqa: BLE001 - never a traceback on the page
-        bar.empty()
-        st.error(md(f"The summary failed ({type(exc).__name__}: {shorten(str(exc), 200)}). "
-                    "Try again, or turn the chat model off for an extractive brief."),
-                 icon=":material/error:")
-        return None
-    bar.empty()
-    st.session_state.setdefault(_BRIEFS_KEY, {})[(ws.collection_name, doc.doc_id)] = brief
-    return brief
+    """Make (or load) one brief and wait for it (Compare needs both sides at once)."""
+    job = _start(svc, ws, [doc], kind, refresh)
+    with st.spinner(md(f"Summarising {doc.name}…")):
+        job.wait(3600)
+    _collect(job)
+    return st.session_state.get(_BRIEFS_KEY, {}).get((ws.collection_name, doc.doc_id))
 
 
 def _briefs_section(svc: Services, ws: Workspace, by_id: dict[str, DocumentInfo]) -> None:
@@ -215,13 +294,21 @@ def _briefs_section(svc: Services, ws: Workspace, by_id: dict[str, DocumentInfo]
     missing = [i for i in picked if held[i] is None]
     label = ("Summarise" if len(missing) == len(picked) else
              f"Summarise the {count(len(missing), 'others')}" if missing else "Make them again")
+    job: BriefJob | None = st.session_state.get(_JOB_KEY)
+    if job is not None and job.done:
+        _collect(job)
+        job = None
+        held = {i: _held(svc, ws, by_id[i], kind) for i in picked}
     if st.button(label, type="primary" if missing else "secondary", key="sum_run",
-                 icon=":material/summarize:"):
+                 icon=":material/summarize:", disabled=job is not None):
         todo = missing or picked
-        for i in todo:
-            b = _make(svc, ws, by_id[i], kind, refresh=not missing)
-            if b is not None:
-                held[i] = b
+        job = _start(svc, ws, [by_id[i] for i in todo], kind, refresh=not missing)
+        if job.wait(FIRST_WAIT_S):
+            _collect(job)
+            job = None
+            held = {i: _held(svc, ws, by_id[i], kind) for i in picked}
+    if job is not None:
+        _job_panel()
     shown = [i for i in picked if held[i] is not None]
     if not shown:
         st.caption("A brief takes about a minute per 2,000 words with the embedded model; "
@@ -290,7 +377,7 @@ def _bullets(title: str, items: list[Bullet]) -> None:
 
 def _table(b: Brief, table: str, title: str, key: str) -> None:
     st.markdown(f"**{md(title)}**")
-    df = rows_frame(b, table)
+    df = blanks(rows_frame(b, table))  # a missing change, prior or due date: blank, not None
     if df.empty:
         st.caption("None found in the document.")
         return
