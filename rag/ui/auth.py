@@ -11,9 +11,10 @@ from __future__ import annotations
 import streamlit as st
 
 from rag.auth import guard, oidc
-from rag.auth.errors import AuthNotConfigured
+from rag.auth.errors import AccessDenied, AuthNotConfigured
 from rag.auth.principal import Principal, local_principal, principal_for
 from rag.config import get_settings
+from rag.errors import RagError
 
 _SIGNED_IN_KEY = "_auth_signed_in"
 
@@ -77,7 +78,24 @@ def gate() -> Principal:
 
         state.services().access.record(who, "auth.sign_in", detail={"admin": who.is_admin})
         st.session_state[_SIGNED_IN_KEY] = who.email
+    _refuse_foreign_link()
     return who
+
+
+def _refuse_foreign_link() -> None:
+    """A link (`?workspace=NAME`) to a workspace this user is not a member of: say so, on
+    the session's first run (the picker then opens one of the user's own)."""
+    from rag.ui import state
+
+    wanted = st.query_params.get(state.WS_PARAM)
+    if not wanted or st.session_state.get(state.WS_KEY):
+        return
+    try:
+        state.services().workspace(wanted)
+    except AccessDenied as err:
+        st.error(f"That link was refused: {err}.", icon=":material/block:")
+    except RagError:  # no such workspace (yet): the picker handles it
+        pass
 
 
 def identity(who: Principal) -> None:
