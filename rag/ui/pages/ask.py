@@ -538,8 +538,8 @@ def _options(ws_name: str, turns: list[Turn], cfg: ModelConfig,
         with c2.container(horizontal=True, horizontal_alignment="right"):
             st.download_button("Download conversation", conversation_markdown(ws_name, turns),
                                file_name=f"{slug}-conversation.md", mime="text/markdown",
-                               icon=":material/download:", on_click="ignore",
-                               key="ask_download")
+                               icon=":material/download:", on_click=auth.exported,
+                               args=("answers", f"{slug}-conversation.md"), key="ask_download")
             st.button("Clear chat", key="ask_clear", icon=":material/delete_sweep:",
                       on_click=_clear, args=(ws_name, kept))
     if not compare:
