@@ -156,6 +156,28 @@ def test_questions_briefs_cells_and_deletion_are_shared(replicas, request):
         ws1.collection_name) == []
 
 
+def test_a_conversation_continues_on_the_other_replica(replicas, request):
+    """The Ask page's chat is kept on the shared port: a reload that lands on replica 2 finds
+    what the user asked on replica 1 (and only that user's)."""
+    from rag.ui import conversations
+    from rag.ui.pages.ask import Turn
+
+    r1, r2 = replicas
+    ws = r1.workspace(f"Chat {request.node.name} {time.time_ns()}", create=True)
+    answer = Answer(question="What was revenue?", rewritten="", text="$412.6 million",
+                    citations=[], abstained=False, hits=[], model="scripted", seconds=1.0)
+    on_1 = conversations.kept_for(r1.settings, ws.collection_name, "dana@example.com")
+    assert conversations.save(on_1, [Turn("What was revenue?", answer=answer)])
+    on_2 = conversations.kept_for(r2.settings, ws.collection_name, "dana@example.com")
+    (turn,) = conversations.load(on_2, Turn)
+    assert turn.question == "What was revenue?" and turn.answer == answer
+    assert conversations.load(conversations.kept_for(r2.settings, ws.collection_name,
+                                                     "eve@example.com"), Turn) == []
+    assert not list(r1.settings.data_dir.rglob("conversations"))  # nothing on one disk
+    conversations.save(on_2, [])  # cleared on 2: gone on 1
+    assert conversations.load(on_1, Turn) == []
+
+
 # -- Chroma's token, through nginx's gate in front of `chroma run` ----------------------------------
 
 TOKEN = "chroma-token-7f3a9c1e5b"
