@@ -214,7 +214,6 @@ def test_chroma_token_is_sent_and_a_missing_or_wrong_one_is_refused_clearly(gate
 
 # -- two real processes, one per replica ------------------------------------------------------------
 
-RAGDESK = Path(sys.executable).parent / "ragdesk"
 CLI_TIMEOUT = 600  # one `ragdesk ask` loads the packaged chat model on two busy cores
 
 DASHBOARD_OF = """
@@ -240,9 +239,10 @@ def _replica_env(shared_urls, data_dir: Path) -> dict[str, str]:
 
 def _run(env: dict[str, str], *args: str, json_out: bool = True):
     """One process of a replica: `ragdesk ARGS` (or `python -c`), its parsed JSON output."""
-    cmd = [str(RAGDESK), *args] if args[0] != "-c" else [sys.executable, *args]
+    # `python -m rag.cli` from the checkout (the venv's `ragdesk` may be another checkout's)
+    cmd = [sys.executable, "-m", "rag.cli", *args] if args[0] != "-c" else [sys.executable, *args]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT,
-                         check=False)
+                         check=False, cwd=Path(__file__).resolve().parents[1])
     assert out.returncode == 0, f"{' '.join(args[:2])} failed:\n{out.stderr[-2000:]}"
     return json.loads(out.stdout) if json_out else out.stdout
 

@@ -297,7 +297,9 @@ def _audit(data_dir: Path) -> list[dict]:
     """The audit trail as `ragdesk audit --json` prints it, read by the admin CLI."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update(RAG_DATA_DIR=str(data_dir), HF_HUB_OFFLINE="1")
-    out = subprocess.run([str(Path(sys.executable).parent / "ragdesk"), "audit", "--json"],
+    # (`python -m rag.cli` from the checkout: the venv's `ragdesk` script may import another
+    # checkout's rag, whose migrations stop earlier)
+    out = subprocess.run([sys.executable, "-m", "rag.cli", "audit", "--json"],
                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
                          check=False)
     assert out.returncode == 0, out.stderr
