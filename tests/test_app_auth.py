@@ -1,6 +1,6 @@
 """The app's sign-in gate and the Audit page, driven through Streamlit's AppTest (the real
 app.py, on a fresh data dir with the hashing embedder). Signing in through a real identity
-provider in a browser is not covered here (see the issue's notes)."""
+provider in a browser: tests/browser/test_signin.py."""
 
 from __future__ import annotations
 
@@ -96,3 +96,70 @@ def test_rag_auth_required_without_a_provider_refuses_to_start(app_env, monkeypa
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
     assert [e.value for e in at.error if "RAG_AUTH=required" in e.value]
     assert not [b for b in at.button if b.label == "Sign in"]
+
+
+# -- exports and settings changes are audited -------------------------------------------------
+
+CANARY_KEY = "sk-canary-3e8d1f0a9b27"
+
+
+def _trail(action: str) -> list:
+    from rag.ui import state
+
+    svc = state.services()
+    return svc.access.audit_events(svc.principal(), action=action)
+
+
+def test_downloading_the_audit_csv_is_audited(seeded):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    at = _open(at, "audit")
+    assert _trail("export.") == []
+    at.download_button(key="audit_download").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    (e,) = _trail("export.")
+    assert e.action == "export.audit" and e.workspace is None
+    assert e.target.startswith("audit-") and e.target.endswith(".csv")
+
+
+def test_downloading_a_conversation_is_audited_with_its_workspace(app_env):
+    from rag.ingest.pipeline import Upload
+    from rag.ui import state
+    from rag.ui.pages import ask
+
+    svc = state.services()
+    ws = svc.workspace("Board pack", create=True)
+    svc.ingestor(ws).ingest_many([Upload("call.txt", data=b"Revenue was $412.6 million.")])
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["workspace"] = "Board pack"
+    at = _open(at.run(), "ask")
+    at.chat_input(key=ask.INPUT_KEY).set_value("What was revenue?").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.download_button(key="ask_download").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    (e,) = _trail("export.")
+    assert e.action == "export.answers" and e.workspace == ws.collection_name
+    assert e.target.endswith("-conversation.md")
+    assert e.detail["workspace_name"] == "Board pack"
+
+
+def test_a_model_settings_change_is_audited_without_its_key(app_env):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    at = _open(at, "settings")
+    assert not at.exception, [e.value for e in at.exception]
+    assert _trail("settings.") == []  # looking is not changing
+    at.radio(key="settings_primary_provider").set_value("openai").run()
+    at.text_input(key="settings_primary_openai_base_url").set_value(
+        "http://user:pw-canary-91@127.0.0.1:9/v1").run()
+    at.text_input(key="settings_primary_openai_model").set_value("gpt-test").run()
+    at.text_input(key="settings_primary_openai_api_key").set_value(CANARY_KEY).run()
+    assert not at.exception, [e.value for e in at.exception]
+    events = _trail("settings.")
+    assert events and all(e.action == "settings.model" for e in events)
+    last = events[0]  # newest first
+    assert last.target == "primary" and last.detail["provider"] == "openai"
+    assert last.detail["model"] == "gpt-test" and last.detail["endpoint"] == "http://127.0.0.1:9"
+    assert last.detail["key_from"] == "typed"
+    for path in app_env.rglob("*"):
+        if path.is_file():
+            blob = path.read_bytes()
+            assert CANARY_KEY.encode() not in blob and b"pw-canary-91" not in blob, path

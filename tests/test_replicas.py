@@ -11,7 +11,12 @@ setup), and no token or a wrong one is refused with a clear message.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import servers
@@ -151,6 +156,28 @@ def test_questions_briefs_cells_and_deletion_are_shared(replicas, request):
         ws1.collection_name) == []
 
 
+def test_a_conversation_continues_on_the_other_replica(replicas, request):
+    """The Ask page's chat is kept on the shared port: a reload that lands on replica 2 finds
+    what the user asked on replica 1 (and only that user's)."""
+    from rag.ui import conversations
+    from rag.ui.pages.ask import Turn
+
+    r1, r2 = replicas
+    ws = r1.workspace(f"Chat {request.node.name} {time.time_ns()}", create=True)
+    answer = Answer(question="What was revenue?", rewritten="", text="$412.6 million",
+                    citations=[], abstained=False, hits=[], model="scripted", seconds=1.0)
+    on_1 = conversations.kept_for(r1.settings, ws.collection_name, "dana@example.com")
+    assert conversations.save(on_1, [Turn("What was revenue?", answer=answer)])
+    on_2 = conversations.kept_for(r2.settings, ws.collection_name, "dana@example.com")
+    (turn,) = conversations.load(on_2, Turn)
+    assert turn.question == "What was revenue?" and turn.answer == answer
+    assert conversations.load(conversations.kept_for(r2.settings, ws.collection_name,
+                                                     "eve@example.com"), Turn) == []
+    assert not list(r1.settings.data_dir.rglob("conversations"))  # nothing on one disk
+    conversations.save(on_2, [])  # cleared on 2: gone on 1
+    assert conversations.load(on_1, Turn) == []
+
+
 # -- Chroma's token, through nginx's gate in front of `chroma run` ----------------------------------
 
 TOKEN = "chroma-token-7f3a9c1e5b"
@@ -183,3 +210,89 @@ def test_chroma_token_is_sent_and_a_missing_or_wrong_one_is_refused_clearly(gate
         assert TOKEN not in msg and "wrong-token-123" not in msg
     out, errs = capfd.readouterr()
     assert TOKEN not in out + errs
+
+
+# -- two real processes, one per replica ------------------------------------------------------------
+
+CLI_TIMEOUT = 600  # one `ragdesk ask` loads the packaged chat model on two busy cores
+
+DASHBOARD_OF = """
+import json, sys
+from rag.analytics import dashboard as dash
+from rag.config import get_settings
+from rag.services import build_services
+svc = build_services(get_settings())
+ws = svc.workspace(sys.argv[1])
+board = dash.collect(svc.settings.data_dir, ws, None, svc.embedder.name)
+print(json.dumps({"log": [r.question for r in svc.question_log(ws).records()],
+                  "dashboard": [r.question for r in board.questions.records]}))
+"""
+
+
+def _replica_env(shared_urls, data_dir: Path) -> dict[str, str]:
+    chroma, pg = shared_urls
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update(RAG_DATA_DIR=str(data_dir), RAG_CHROMA_URL=chroma, RAG_DATABASE_URL=pg,
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
+    return env
+
+
+def _run(env: dict[str, str], *args: str, json_out: bool = True):
+    """One process of a replica: `ragdesk ARGS` (or `python -c`), its parsed JSON output."""
+    # `python -m rag.cli` from the checkout (the venv's `ragdesk` may be another checkout's)
+    cmd = [sys.executable, "-m", "rag.cli", *args] if args[0] != "-c" else [sys.executable, *args]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT,
+                         check=False, cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, f"{' '.join(args[:2])} failed:\n{out.stderr[-2000:]}"
+    return json.loads(out.stdout) if json_out else out.stdout
+
+
+@pytest.mark.slow
+def test_two_replica_processes_behave_as_one_product(shared, tmp_path, request):
+    """Replica 1 and replica 2 are separate processes (each `ragdesk` run is one, with its own
+    data dir, the real packaged embedder and chat model) on one `chroma run` and one
+    PostgreSQL: what one ingests the other's very next search finds, by keyword and by
+    meaning; a question asked on 2 is in 1's question log and Dashboard; a deletion on 1 is
+    gone on 2."""
+    one = _replica_env(shared, tmp_path / "replica1")
+    two = _replica_env(shared, tmp_path / "replica2")
+    name = f"Procs {time.time_ns()}"
+    _run(one, "workspaces", "--create", name, json_out=False)
+    (tmp_path / "old.txt").write_text("Quarterly staffing plan for the Osaka office.")
+    _run(one, "ingest", str(tmp_path / "old.txt"), "-w", name, "--json")
+    # Replica 2 builds its own keyword index (in its data dir) of the set before the new file.
+    hits = _run(two, "search", "staffing Osaka", "-w", name, "-k", "1", "--json")
+    assert hits[0]["doc_name"] == "old"
+    assert list((tmp_path / "replica2" / "lexical").glob("*.npz"))
+
+    (tmp_path / "beacon.txt").write_text(
+        "The Beacon arm ships zirconium batteries to Lisbon every May.")
+    (rep,) = _run(one, "ingest", str(tmp_path / "beacon.txt"), "-w", name, "--json")
+    assert rep["status"] == "added", rep
+    doc_id = rep["doc_id"]
+    ingested = time.monotonic()
+    # The very next search on replica 2 finds it: by keyword (its index rebuilt) ...
+    hits = _run(two, "search", "zirconium Lisbon", "-w", name, "-k", "1", "--json")
+    assert hits[0]["doc_name"] == "beacon" and "lexical" in hits[0]["scores"], hits
+    # ... and by meaning, with no word of the document in the query.
+    hits = _run(two, "search", "which metal cells go to Portugal", "-w", name, "-k", "1",
+                "--json")
+    assert hits[0]["doc_name"] == "beacon" and "dense" in hits[0]["scores"], hits
+    seen_after = time.monotonic() - ingested
+    print(f"replica 2 found replica 1's document {seen_after:.1f} s after its ingest ended "
+          "(two process starts included)")
+
+    # A question asked on replica 2 (the real packaged chat model) is on replica 1's Dashboard.
+    question = "Where does the Beacon arm ship zirconium batteries?"
+    answer = _run(two, "ask", question, "-w", name, "--json")
+    assert answer["question"] == question
+    board = _run(one, "-c", DASHBOARD_OF, name)
+    assert board["log"] == [question] and board["dashboard"] == [question], board
+
+    # Deleted through replica 1: gone on replica 2, by both kinds of search and from its list.
+    _run(one, "delete", doc_id, "-w", name, json_out=False)
+    docs = _run(two, "docs", "-w", name, "--json")
+    assert [d["name"] for d in docs] == ["old"], docs
+    for query in ("zirconium Lisbon", "which metal cells go to Portugal"):
+        hits = _run(two, "search", query, "-w", name, "-k", "3", "--json")
+        assert all(h["doc_name"] != "beacon" for h in hits), hits

@@ -21,6 +21,7 @@ import pytest
 import servers
 from conftest import close_client
 from fakes import HashEmbedder
+from sqlalchemy import update
 
 from rag.analytics.feedback.store import AnalysisStore
 from rag.analytics.questions.log import QuestionLog
@@ -29,9 +30,9 @@ from rag.analytics.summaries.store import SummaryStore
 from rag.errors import NotFound
 from rag.eval.history import EvalHistory
 from rag.figures.store import DuckFigureStore
-from rag.storage import db, legacy
+from rag.storage import db, legacy, tables
 from rag.storage.cells import SqlFigureStore
-from rag.storage.side import AuditTrail, Memberships, forget_workspace
+from rag.storage.side import AuditTrail, Conversations, Memberships, forget_workspace
 from rag.types import Cell, DocumentInfo
 
 WS = "rd-contract-0123456789abcdef0123"
@@ -233,6 +234,48 @@ def test_memberships_and_audit_contract(side):
     assert m.remove(WS, "a@x.io") and m.members(WS) == []
 
 
+def test_conversations_contract(side):
+    """The Ask page's chats: one per workspace and user, replaced whole, gone with the
+    workspace; the page's own load/save round-trip an answer with its citations."""
+    from rag.answer import Answer, Citation
+    from rag.types import Chunk, Hit
+    from rag.ui import conversations
+    from rag.ui.pages.ask import Turn
+
+    data_dir, engine = side
+    store = Conversations(engine)
+    assert store.get(WS, "a@x.io") is None
+    store.put(WS, "A@x.io", '{"turns": []}', 1)
+    store.put(WS, "a@x.io", '{"version": 1, "turns": [1, 2]}', 2)  # replaced, not added
+    store.put(WS, "b@x.io", "{}", 1)
+    store.put(OTHER, "a@x.io", "{}", 1)
+    assert store.get(WS, "a@x.io") == '{"version": 1, "turns": [1, 2]}'
+    assert store.users(WS) == {"a@x.io": 2, "b@x.io": 1}
+    store.put(WS, "b@x.io", "", 0)  # an empty chat is removed
+    assert store.users(WS) == {"a@x.io": 2}
+
+    url = engine.url.render_as_string(hide_password=False)
+    settings = type("S", (), {"data_dir": data_dir, "database_url": url})()
+    c = Chunk("c1", "d1", "call", 0, "Revenue was $412.6 million.", kind="transcript")
+    a = Answer("q", "q", "Revenue was $412.6 million. [1]",
+               [Citation(1, c, "Revenue was $412.6 million.", 0.9, ("412.6",))], False,
+               [Hit(c, 0.5, {"fused": 0.5})], "m")
+    kept = conversations.kept_for(settings, WS, "Carol@x.io")
+    assert conversations.save(kept, [Turn("q", answer=a), Turn("again?", answer=a)])
+    assert [t.question for t in conversations.load(kept, Turn)] == ["q", "again?"]
+    assert conversations.load(kept, Turn)[0].answer == a
+    assert conversations.load(conversations.kept_for(settings, OTHER, "carol@x.io"), Turn) == []
+    with engine.begin() as con:  # damaged text is an empty chat, never a crash
+        con.execute(update(tables.conversations).where(
+            tables.conversations.c.user == "carol@x.io").values(payload="{not json"))
+    assert conversations.load(kept, Turn) == []
+    assert conversations.save(kept, [])
+    assert "carol@x.io" not in store.users(WS)
+
+    forget_workspace(engine, WS)
+    assert store.users(WS) == {} and store.users(OTHER) == {"a@x.io": 1}
+
+
 def test_migrations_reach_head(side):
     _, engine = side
     assert db.current_revision(engine) == db.HEAD_REVISION
@@ -319,6 +362,46 @@ def test_an_old_data_dir_upgrades_in_place(tmp_path):
     # a second process (or start) imports nothing twice
     legacy.forget()
     assert len(QuestionLog(tmp_path, WS, engine).records(include_reasks=True)) == 2
+    db.dispose_all()
+
+
+def test_a_0002_data_dir_upgrades_in_place_with_its_conversations(tmp_path):
+    """A data dir of schema 0002 (conversations in files on this replica's disk) opens at head
+    with its data kept, and a user's kept chat moves onto the port when first read."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from rag.answer import Answer
+    from rag.ui import conversations
+    from rag.ui.pages.ask import Turn
+
+    db.dispose_all()
+    legacy.forget()
+    old_engine = create_engine(f"sqlite:///{tmp_path / db.SQLITE_NAME}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(db.HERE / "alembic"))
+    with old_engine.begin() as con:
+        cfg.attributes["connection"] = con
+        command.upgrade(cfg, "0002")
+    old_engine.dispose()
+    Memberships(create_engine(f"sqlite:///{tmp_path / db.SQLITE_NAME}")).set(WS, "a@x.io",
+                                                                              "owner")
+    file = conversations.path_for(tmp_path, WS, "a@x.io")
+    answer = Answer("old?", "old?", "Kept.", [], False, [], "m")
+    assert conversations.save(file, [Turn("old?", answer=answer)])  # the older release's file
+
+    settings = type("S", (), {"data_dir": tmp_path, "database_url": None})()
+    engine = db.engine_for(settings)
+    assert db.current_revision(engine) == db.HEAD_REVISION == "0003"
+    assert Memberships(engine).role(WS, "a@x.io") == "owner"
+    kept = conversations.kept_for(settings, WS, "a@x.io")
+    (turn,) = conversations.load(kept, Turn)
+    assert turn.question == "old?" and turn.answer == answer
+    assert not file.exists() and file.with_name(file.name + ".imported").exists()
+    assert Conversations(engine).users(WS) == {"a@x.io": 1}
+    assert [t.question for t in conversations.load(kept, Turn)] == ["old?"]  # from the row now
+    assert conversations.load(conversations.kept_for(settings, WS, "b@x.io"), Turn) == []
     db.dispose_all()
 
 

@@ -1,6 +1,7 @@
-"""The storage port for side state (everything but the vectors): workspace memberships and the
-audit trail, on the relational database of `rag.storage.db` (SQLite in the data directory by
-default, PostgreSQL with RAG_DATABASE_URL). Several app replicas and the CLI share it.
+"""The storage port for side state (everything but the vectors): workspace memberships, the
+Ask page's conversations and the audit trail, on the relational database of `rag.storage.db`
+(SQLite in the data directory by default, PostgreSQL with RAG_DATABASE_URL). Several app
+replicas and the CLI share it.
 
 The audit trail is append-only from the app: `AuditTrail` has `record` and `query`, and no
 way to change or remove a record.
@@ -19,7 +20,8 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 
-from rag.storage.tables import ROLES, audit, memberships
+from rag.storage.tables import ROLES, audit, conversations, memberships
+from rag.storage.upsert import upsert
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,41 @@ def forget_workspace(engine: Engine, workspace: str) -> None:
     with engine.begin() as con:
         for table in WORKSPACE_TABLES:
             con.execute(delete(table).where(table.c.workspace == workspace))
+
+
+# -- the Ask page's conversations -----------------------------------------------------------------
+
+
+class Conversations:
+    """Each user's conversation in each workspace, as the JSON text the app encodes: one row a
+    (workspace, user), written whole, so any replica shows the chat where the user left it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def get(self, workspace: str, user: str) -> str | None:
+        with self.engine.connect() as con:
+            return con.execute(select(conversations.c.payload).where(
+                conversations.c.workspace == workspace,
+                conversations.c.user == user.strip().lower())).scalar()
+
+    def put(self, workspace: str, user: str, payload: str, turns: int) -> None:
+        """Keep `payload` (replacing the last one); an empty conversation removes the row."""
+        user = user.strip().lower()
+        with self.engine.begin() as con:
+            if turns <= 0:
+                con.execute(delete(conversations).where(conversations.c.workspace == workspace,
+                                                        conversations.c.user == user))
+                return
+            upsert(con, conversations, [{"workspace": workspace, "user": user, "turns": turns,
+                                         "updated_at": time.time(), "payload": payload}])
+
+    def users(self, workspace: str) -> dict[str, int]:
+        """{user: number of turns} of a workspace's kept conversations."""
+        with self.engine.connect() as con:
+            rows = con.execute(select(conversations.c.user, conversations.c.turns)
+                               .where(conversations.c.workspace == workspace)).all()
+        return {u: t for u, t in rows}
 
 
 # -- the audit trail -----------------------------------------------------------------------------

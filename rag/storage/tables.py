@@ -1,6 +1,6 @@
 """The relational side state's tables (SQLAlchemy Core): workspace memberships, the audit
 trail, and each workspace's question log, evaluation runs, briefs, feedback analyses and
-figure cells. The schema itself is made by the Alembic migrations in `alembic/versions`; this module
+figure cells, and the Ask page's conversations. The schema itself is made by the Alembic migrations in `alembic/versions`; this module
 is what the code reads and writes through, and must match the latest migration."""
 
 from __future__ import annotations
@@ -160,6 +160,15 @@ cells = Table(
     Column("turn", Integer, nullable=True),
 )
 
+conversations = Table(
+    "conversations", metadata,  # revision 0003: the Ask page's chats, shared by every replica
+    Column("workspace", String(200), primary_key=True),
+    Column("user", String(320), primary_key=True),  # lower-cased email ("local" single-user)
+    Column("turns", Integer, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("payload", Text, nullable=False),  # JSON: rag.ui.conversations.encode
+)
+
 legacy_imports = Table(
     "legacy_imports", metadata,
     Column("source", String(1200), primary_key=True),  # host:path of a file imported once
@@ -171,5 +180,5 @@ Index("ix_eval_runs_workspace_created", eval_runs.c.workspace, eval_runs.c.creat
 Index("ix_cells_workspace_doc", cells.c.workspace, cells.c.doc_id)
 
 WORKSPACE_TABLES = (questions, question_vectors, ingest_failures, question_cache, eval_runs,
-                    briefs, analyses, cells)
+                    briefs, analyses, cells, conversations)
 """Every table whose rows belong to one workspace (dropped with it)."""

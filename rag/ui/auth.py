@@ -11,9 +11,10 @@ from __future__ import annotations
 import streamlit as st
 
 from rag.auth import guard, oidc
-from rag.auth.errors import AuthNotConfigured
+from rag.auth.errors import AccessDenied, AuthNotConfigured
 from rag.auth.principal import Principal, local_principal, principal_for
 from rag.config import get_settings
+from rag.errors import RagError
 
 _SIGNED_IN_KEY = "_auth_signed_in"
 
@@ -77,7 +78,24 @@ def gate() -> Principal:
 
         state.services().access.record(who, "auth.sign_in", detail={"admin": who.is_admin})
         st.session_state[_SIGNED_IN_KEY] = who.email
+    _refuse_foreign_link()
     return who
+
+
+def _refuse_foreign_link() -> None:
+    """A link (`?workspace=NAME`) to a workspace this user is not a member of: say so, on
+    the session's first run (the picker then opens one of the user's own)."""
+    from rag.ui import state
+
+    wanted = st.query_params.get(state.WS_PARAM)
+    if not wanted or st.session_state.get(state.WS_KEY):
+        return
+    try:
+        state.services().workspace(wanted)
+    except AccessDenied as err:
+        st.error(f"That link was refused: {err}.", icon=":material/block:")
+    except RagError:  # no such workspace (yet): the picker handles it
+        pass
 
 
 def identity(who: Principal) -> None:
@@ -101,3 +119,34 @@ def _sign_out() -> None:
         state.services().access.record(who, "auth.sign_out")
     st.session_state.pop(_SIGNED_IN_KEY, None)
     st.logout()
+
+
+# -- the audit trail's hooks of the pages ----------------------------------------------------------
+
+
+def audit(action: str, ws_name: str | None = None, target: str = "", **detail) -> None:
+    """Record what this session's user did (an export, a settings change) in the audit trail,
+    with the workspace it concerns. Never stops the page: a record that cannot be written is
+    logged by `Access.record`, and a user the services cannot name records nothing."""
+    from rag.ui import state
+
+    try:
+        svc = state.services()
+        who = svc.principal()
+        coll = svc.store.collection_for(ws_name) if ws_name else None
+    except RagError:
+        return
+    if ws_name:
+        detail["workspace_name"] = ws_name
+    svc.access.record(who, action, coll, target=target, detail=detail)
+
+
+def exported(what: str, file_name: str, ws_name: str | None = "") -> None:
+    """A download button's `on_click`: the export (`what`: answers, brief, themes, audit...)
+    goes into the audit trail as `export.<what>` with the file's name. `ws_name`: "" (the
+    default) the session's current workspace; None, no workspace (the audit trail itself)."""
+    if ws_name == "":
+        from rag.ui import state
+
+        ws_name = state.current_workspace_name()
+    audit(f"export.{what}", ws_name, target=file_name)

@@ -1,9 +1,12 @@
-"""The Ask page's conversations kept on disk, one file per workspace and user, so a reload (a
-new Streamlit session) finds the chat where it was.
+"""The Ask page's conversations, kept on the side-state port (one row a workspace and user:
+`rag.storage.side.Conversations`), so a reload, a new tab or another replica behind the same
+URL finds the chat where it was.
 
-A file holds plain JSON (never pickle): `analytics/<collection>/conversations/<user>.json` in
-the data dir, beside the workspace's question log. It is written whole through a temporary
-file, so a crash never leaves half a conversation; an unreadable file is an empty chat.
+A conversation is plain JSON (never pickle), written whole in one statement, so a crash never
+leaves half of one; an unreadable one is an empty chat. Older releases kept a file per
+workspace and user (`analytics/<collection>/conversations/<hash>.json`, on one replica's disk):
+it is imported the first time that user's conversation is read, and kept aside as
+`.imported`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from rag.answer import Answer, Citation
+from rag.errors import RagError
 from rag.retrieve import SearchFilter
 from rag.types import Chunk, Hit
 
@@ -24,8 +30,27 @@ MAX_TURNS = 50  # the oldest turns are dropped beyond this
 _VERSION = 1
 
 
+@dataclasses.dataclass(frozen=True)
+class Kept:
+    """Where one user's conversation in one workspace is kept: the side store named by
+    `settings` (RAG_DATABASE_URL, else the data dir's SQLite)."""
+
+    settings: Any
+    collection: str
+    user: str
+
+    @property
+    def legacy_path(self) -> Path:
+        return path_for(self.settings.data_dir, self.collection, self.user)
+
+
+def kept_for(settings, collection: str, user: str) -> Kept:
+    return Kept(settings, collection, (user or "local").strip().lower())
+
+
 def path_for(data_dir: Path, collection: str, user: str) -> Path:
-    """Where a user's conversation in a workspace is kept (the user's email is hashed)."""
+    """Where an older release kept a user's conversation in a workspace, in a file on one
+    replica's disk (the user's email hashed)."""
     who = hashlib.sha256((user or "local").lower().encode()).hexdigest()[:16]
     return Path(data_dir) / "analytics" / collection / "conversations" / f"{who}.json"
 
@@ -82,17 +107,64 @@ def decode(text: str, turn_cls: type) -> list[Any]:
     return out
 
 
-def load(path: Path, turn_cls: type) -> list[Any]:
+def _store(settings):
+    from rag.storage.db import engine_for
+    from rag.storage.side import Conversations
+
+    return Conversations(engine_for(settings))
+
+
+def load(kept: Kept | Path, turn_cls: type) -> list[Any]:
     """The kept conversation ([] when there is none or it cannot be read)."""
+    if isinstance(kept, Path):
+        return _load_file(kept, turn_cls)
     try:
-        return decode(path.read_text(encoding="utf-8"), turn_cls)
-    except (OSError, ValueError):
+        store = _store(kept.settings)
+        text = store.get(kept.collection, kept.user)
+        if text is None:
+            return _import_file(store, kept, turn_cls)
+        return decode(text, turn_cls)
+    except (RagError, SQLAlchemyError, ValueError, AttributeError):
         return []
 
 
-def save(path: Path, turns: list[Any]) -> bool:
-    """Write the conversation whole (an empty one removes the file); False if it could not
-    be written (a read-only data dir): the chat still works for this session."""
+def _import_file(store, kept: Kept, turn_cls: type) -> list[Any]:
+    """An older release's file for this conversation, moved onto the port (once)."""
+    path = kept.legacy_path
+    if not path.exists():
+        return []
+    turns = _load_file(path, turn_cls)
+    if turns:
+        store.put(kept.collection, kept.user, encode(turns), len(turns[-MAX_TURNS:]))
+    try:
+        path.replace(path.with_name(path.name + ".imported"))
+    except OSError:  # a read-only data dir: the row is there, the file is read no more
+        pass
+    return turns
+
+
+def save(kept: Kept | Path, turns: list[Any]) -> bool:
+    """Keep the conversation whole (an empty one is removed); False if it could not be kept
+    (the database is unreachable, the data dir read-only): the chat still works for this
+    session."""
+    if isinstance(kept, Path):
+        return _save_file(kept, turns)
+    try:
+        _store(kept.settings).put(kept.collection, kept.user, encode(turns),
+                                  len(turns[-MAX_TURNS:]))
+    except (RagError, SQLAlchemyError):
+        return False
+    return True
+
+
+def _load_file(path: Path, turn_cls: type) -> list[Any]:
+    try:
+        return decode(path.read_text(encoding="utf-8"), turn_cls)
+    except (OSError, ValueError, AttributeError):
+        return []
+
+
+def _save_file(path: Path, turns: list[Any]) -> bool:
     try:
         if not turns:
             path.unlink(missing_ok=True)

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -344,14 +343,14 @@ def computation_missing(comp: dict) -> list[str]:
 # -- session state ------------------------------------------------------------------------------
 
 
-def conversation_path(svc: Services, ws: Workspace) -> Path:
-    """Where this user's conversation in `ws` is kept across sessions."""
+def conversation_path(svc: Services, ws: Workspace) -> conversations.Kept:
+    """Where this user's conversation in `ws` is kept across sessions (and replicas)."""
     who = auth.session_principal()
-    return conversations.path_for(svc.settings.data_dir, ws.collection_name,
+    return conversations.kept_for(svc.settings, ws.collection_name,
                                   who.email if who else "local")
 
 
-def turns_of(ws_name: str, kept: Path | None = None) -> list[Turn]:
+def turns_of(ws_name: str, kept: conversations.Kept | None = None) -> list[Turn]:
     """This session's conversation in a workspace: on first use, the one kept at `kept` (a
     reload, a new tab), else empty."""
     chats = st.session_state.setdefault(CHATS_KEY, {})
@@ -360,7 +359,7 @@ def turns_of(ws_name: str, kept: Path | None = None) -> list[Turn]:
     return chats[ws_name]
 
 
-def _clear(ws_name: str, kept: Path | None = None) -> None:
+def _clear(ws_name: str, kept: conversations.Kept | None = None) -> None:
     st.session_state.setdefault(CHATS_KEY, {})[ws_name] = []
     st.session_state.pop(_PENDING_KEY, None)
     if kept is not None:
@@ -533,7 +532,7 @@ def _period_order(p: str) -> tuple[int, int]:
 
 
 def _options(ws_name: str, turns: list[Turn], cfg: ModelConfig,
-             kept: Path | None = None) -> ModelConfig | None:
+             kept: conversations.Kept | None = None) -> ModelConfig | None:
     """Compare toggle, download and clear; returns the second model's config in compare mode."""
     c1, c2 = st.columns(2, vertical_alignment="center")
     compare = c1.toggle("Compare two models", key=COMPARE_KEY, persist_state="session",
@@ -544,8 +543,8 @@ def _options(ws_name: str, turns: list[Turn], cfg: ModelConfig,
         with c2.container(horizontal=True, horizontal_alignment="right"):
             st.download_button("Download conversation", conversation_markdown(ws_name, turns),
                                file_name=f"{slug}-conversation.md", mime="text/markdown",
-                               icon=":material/download:", on_click="ignore",
-                               key="ask_download")
+                               icon=":material/download:", on_click=auth.exported,
+                               args=("answers", f"{slug}-conversation.md"), key="ask_download")
             st.button("Clear chat", key="ask_clear", icon=":material/delete_sweep:",
                       on_click=_clear, args=(ws_name, kept))
     if not compare:

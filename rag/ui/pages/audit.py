@@ -12,7 +12,7 @@ from rag.auth.errors import AccessDenied
 from rag.auth.principal import ROLES
 from rag.errors import RagError
 from rag.services import Services
-from rag.ui import state
+from rag.ui import auth, state
 from rag.ui.render import md, show_error
 
 ACTIONS = ["", "auth", "workspace", "document", "question", "member", "settings", "export"]
@@ -106,6 +106,7 @@ def render() -> None:
 
         stamp = (datetime.now(UTC) + timedelta()).strftime("%Y%m%d-%H%M")
         st.download_button("Download CSV", audit_csv(events), file_name=f"audit-{stamp}.csv",
-                           mime="text/csv", icon=":material/download:")
+                           mime="text/csv", icon=":material/download:", on_click=auth.exported,
+                           args=("audit", f"audit-{stamp}.csv", None), key="audit_download")
     st.divider()
     _members(svc)

@@ -27,8 +27,8 @@ from rag.ingest.pipeline import Upload
 from rag.retrieve import SearchFilter
 from rag.services import Services
 from rag.types import DocumentInfo
+from rag.ui import auth, state
 from rag.ui import models as chat_models
-from rag.ui import state
 from rag.ui.render import count, file_slug, md, md_block, open_page_workspace, shorten, show_error
 
 MAP_POINTS = 10_000  # items drawn on the map at most (a random sample beyond)
@@ -696,7 +696,9 @@ def _downloads(doc: DocumentInfo, a: fb.Analysis) -> None:
     c1, c2 = st.columns(2)
     c1.download_button("Download comments with their theme (CSV)", fb.items_csv(a),
                        file_name=f"{slug}-themes-items.csv", mime="text/csv",
-                       icon=":material/download:", on_click="ignore", key="fb_dl_items")
+                       icon=":material/download:", key="fb_dl_items",
+                       on_click=auth.exported, args=("themes", f"{slug}-themes-items.csv"))
     c2.download_button("Download the theme table (CSV)", fb.themes_csv(a),
                        file_name=f"{slug}-themes.csv", mime="text/csv",
-                       icon=":material/download:", on_click="ignore", key="fb_dl_themes")
+                       icon=":material/download:", key="fb_dl_themes",
+                       on_click=auth.exported, args=("themes", f"{slug}-themes.csv"))

@@ -21,7 +21,7 @@ from rag.llm.base import Message, complete
 from rag.llm.local_model import MODEL_NOTES, QWEN_05B, installed_packaged
 from rag.llm.providers import PROVIDER_LABELS, PROVIDERS, ModelConfig, endpoint_origin
 from rag.services import Services
-from rag.ui import state
+from rag.ui import auth, state
 from rag.ui.models import (  # the session's model choice (re-exported for old callers)
     COMPARE,
     CONFIG_KEY,  # noqa: F401 - re-exported
@@ -178,7 +178,20 @@ def model_form(slot: str, settings: Settings, may_edit: bool = True) -> ModelCon
     if cfg != current:
         set_model_config(cfg, slot)
         st.session_state.pop(_TEST_KEY.format(slot=slot), None)
+        if _choice(cfg) != _choice(current):
+            auth.audit("settings.model", None, target=slot, **_choice(cfg),
+                       key_from="typed" if values.get("api_key") else
+                       "server" if api_key else "none")
     return cfg
+
+
+def _choice(cfg: ModelConfig) -> dict[str, str]:
+    """What the audit trail records of a model choice: never the key, never a URL's path or
+    credentials (the endpoint's origin only)."""
+    default = {"openai": "https://api.openai.com/v1", "ollama": OLLAMA_URL}.get(cfg.provider, "")
+    return {"provider": cfg.provider, "model": cfg.model,
+            "endpoint": endpoint_origin(cfg.base_url, default) if cfg.provider != "local"
+            else "", "has_key": "yes" if cfg.api_key else "no"}
 
 
 def _local_model_choice(slot: str, initial: str, settings: Settings) -> str:

@@ -22,6 +22,7 @@ from rag.errors import RagError
 from rag.index.store import Workspace
 from rag.services import Services
 from rag.types import DocumentInfo
+from rag.ui import auth
 from rag.ui import models as chat_models
 from rag.ui.render import (
     blanks,
@@ -422,8 +423,8 @@ def _downloads(b: Brief, key: str) -> None:
     cols = st.columns(4)
     cols[0].download_button("Brief (Markdown)", to_markdown(b).encode("utf-8"),
                             file_name=f"{name}-brief.md", mime="text/markdown",
-                            icon=":material/download:", on_click="ignore",
-                            key=f"sum_dl_md_{key}")
+                            icon=":material/download:", on_click=auth.exported,
+                            args=("brief", f"{name}-brief.md"), key=f"sum_dl_md_{key}")
     tables = [("figures", "Figures (CSV)"), ("guidance", "Guidance (CSV)"),
               ("action_items", "Action items (CSV)")]
     col = 1
@@ -432,7 +433,8 @@ def _downloads(b: Brief, key: str) -> None:
             continue
         cols[col].download_button(label, table_csv(b, table), file_name=f"{name}-{table}.csv",
                                   mime="text/csv", icon=":material/download:",
-                                  on_click="ignore", key=f"sum_dl_{table}_{key}")
+                                  on_click=auth.exported, args=("brief", f"{name}-{table}.csv"),
+                                  key=f"sum_dl_{table}_{key}")
         col += 1
 
 
