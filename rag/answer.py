@@ -43,6 +43,7 @@ from rag.retrieve import (
     plan_query,
     tokenize,
 )
+from rag.text.sentences import ANSWER
 from rag.types import Chunk, Hit
 
 # Relevance floor for answering at all: best dense similarity, or lexical coverage of the
@@ -59,8 +60,7 @@ WITHHELD = "(the model's reply, withheld: it followed text found in a document)"
 
 _CITE_RE = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
 # A marker after the full stop ("... million. [1] Next") stays with its sentence.
-_SENT_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(]|\[(?!\d{1,2}(?:\s*[,;]\s*\d{1,2})*\]))"
-                         r"|(?<=\])\s+(?=[A-Z\"'(])|\n+")
+_SENT_SPLIT = ANSWER.pattern
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import math
 import re
 
 from rag.retrieve import expand_query, glossary_terms, plan_query, tokenize
+from rag.text.sentences import PASSAGE
 
 FOCUS_CHARS = 520
 """A passage longer than this is cut to its most relevant sentences and rows."""
@@ -25,7 +26,7 @@ _CELL = r"(?:\$\s?)?\(?-?\d[\d,]*(?:\.\d+)?\)?%?"
 _CELL_RE = re.compile(_CELL)
 _ROW_RE = re.compile(rf"^(?P<label>.*?[A-Za-z)][^\d$(]*?)\s+(?P<cells>{_CELL}(?:\s+{_CELL})+)\s*$")
 _SENT_END = re.compile(r"[.:;!?\d)%]$")
-_SENT_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"(])")
+_SENT_SPLIT = PASSAGE.pattern
 
 
 def segments(text: str) -> list[str]:

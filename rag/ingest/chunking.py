@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from rag.text.sentences import CHUNK
 from rag.types import Chunk, ParsedDocument, Unit
 
-_SENT_RE = re.compile(r"(?<=[.!?;:])\s+(?=[\"'“(\[]?[A-Z0-9$])")
+_SENT_RE = CHUNK.pattern
 
 
 def _pieces(text: str, limit: int) -> list[str]:

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.text.stopwords import CONVERSATION
 from rag.types import Chunk
 
 # -- sentences ---------------------------------------------------------------------------------
@@ -884,19 +885,7 @@ def tone(sents: Sequence[Sentence]) -> dict:
 # -- ranking -----------------------------------------------------------------------------------
 
 _WORD = re.compile(r"[a-z][a-z'-]+")
-_STOP = frozenset((
-    "the", "a", "an", "and", "or", "but", "of", "to", "in", "on", "at", "for", "with", "by",
-    "from", "as", "is", "are", "was", "were", "be", "been", "being", "this", "that",
-    "these", "those", "it", "its", "we", "our", "you", "your", "they", "their", "i", "he",
-    "she", "him", "her", "us", "them", "so", "not", "no", "yes", "do", "does", "did",
-    "have", "has", "had", "will", "would", "can", "could", "should", "may", "might", "just",
-    "very", "also", "there", "here", "what", "which", "who", "whom", "when", "where", "why",
-    "how", "all", "any", "some", "more", "most", "much", "many", "than", "then", "about",
-    "into", "over", "under", "up", "down", "out", "if", "because", "while", "okay", "ok",
-    "yeah", "um", "uh", "like", "well", "right", "know", "think", "going", "get", "got",
-    "really", "thing", "things", "one", "two", "lot", "bit", "mean", "let", "me", "said",
-    "say", "see",
-))
+_STOP = CONVERSATION
 
 
 def words(text: str) -> list[str]:
