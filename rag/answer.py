@@ -168,8 +168,24 @@ def best_quote(sentence: str, passage: str) -> str:
     return quote[:400]
 
 
+_LIST_MARK = re.compile(r"^(?:\d{1,2}[.)]|[-*•])(?=\s|$)")
+
+
 def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENT_SPLIT.split(text) if s and s.strip()]
+    """The reply's sentences; a bare list number ("1.", which the splitter cuts off as a
+    sentence of its own) stays with its item."""
+    out: list[str] = []
+    carry = ""
+    for s in _SENT_SPLIT.split(text):
+        s = (s or "").strip()
+        if not s:
+            continue
+        if _LIST_MARK.fullmatch(s):
+            carry = s
+            continue
+        out.append(f"{carry} {s}" if carry else s)
+        carry = ""
+    return out
 
 
 @dataclass
@@ -266,7 +282,10 @@ def _cite(sentences: list[_Sentence], hits: list[Hit],
                                     prev.inferred and s.inferred, ok)
             marks.append(f"[{cited[n].n}]")
         out.append(s.body + ("".join(marks) and " " + "".join(marks)))
-    return " ".join(out).strip(), [cited[n] for n in order]
+    # a list item keeps its own line, as the model wrote it
+    text = "".join(("\n" if i and _LIST_MARK.match(o) else " " if i else "") + o
+                   for i, o in enumerate(out))
+    return text.strip(), [cited[n] for n in order]
 
 
 def check_citations(text: str, hits: list[Hit],

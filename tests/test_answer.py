@@ -283,3 +283,19 @@ def test_missing_part_package_is_a_clear_error(tmp_path):
     spec = replace(QWEN_15B, parts=("ragdesk_no_such_part_pkg",))
     with pytest.raises(ModelUnavailable, match="not installed.*RAG_LOCAL_MODEL_PATH"):
         ensure_packaged_model(tmp_path, spec)
+
+
+def test_a_numbered_list_keeps_its_numbers_with_its_items_and_its_lines():
+    """A real reply of the default model ('1. The United States / 2. Canada ...') came out as
+    '1. [1] The United States [1] 2. [1] Canada [1]': each list number was cut off as a
+    sentence and cited, and the items ran together on one line."""
+    hits = [hit("Our principal markets are the United States and Canada.", page=9),
+            hit("We also operate in Mexico and Brazil.", page=10)]
+    reply = ("PepsiCo operates in these markets:\n1. The United States [1]\n2. Canada [1]\n"
+             "3. Mexico [2]")
+    ans = Answerer(StubRetriever(hits), ScriptedChat(reply)).ask(
+        "Which markets does PepsiCo operate in?")
+    lines = ans.text.splitlines()
+    assert [ln.split(" [")[0] for ln in lines if ln[:1].isdigit()] == [
+        "1. The United States", "2. Canada", "3. Mexico"], ans.text
+    assert "1. [" not in ans.text and "[1] 2." not in ans.text
