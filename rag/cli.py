@@ -291,7 +291,9 @@ def cmd_cluster(args: argparse.Namespace) -> int:
                                args.date_column or doc.meta.get("date_column"))
         source = fb.source_of(ws, doc)
         collection, doc_key = ws.collection_name, doc.doc_id
-    store = svc.analysis_store() if svc is not None else _analysis_store()
+    if svc is None:
+        svc = _services()
+    store = svc.analysis_store()
     previous = None
     if args.previous:
         previous = store.load_run(collection, doc_key, args.previous)
@@ -323,13 +325,6 @@ def cmd_cluster(args: argparse.Namespace) -> int:
                 print(f"         - {' '.join(ex.split())[:160]}")
     return 0
 
-
-def _analysis_store():
-    """The analysis store of the data directory (a FILE run needs no workspace)."""
-    from rag.analytics.feedback import AnalysisStore
-    from rag.config import get_settings
-
-    return AnalysisStore(get_settings().data_dir)
 
 
 def cmd_summarize(args: argparse.Namespace) -> int:

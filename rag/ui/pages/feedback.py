@@ -467,8 +467,8 @@ def _themes_tab(a: fb.Analysis, fine: bool = True) -> None:
         for h in a.headlines:
             kids = fine_df[fine_df["theme_id"].isin([t.id for t in a.children(h.id)])]
             senti = "" if h.sentiment is None else f" · sentiment {h.sentiment:+.2f}"
-            with st.expander(f"{h.name} · {h.size:,} comments ({h.share:.1%}) · "
-                             f"{len(kids)} sub-themes{senti}"):
+            with st.expander(md(f"{h.name} · {h.size:,} comments ({h.share:.1%}) · "
+                                f"{len(kids)} sub-themes{senti}")):
                 st.dataframe(_level_table(a, kids, "theme", {}), hide_index=True,
                              column_config=_sentiment_config())
     import plotly.graph_objects as go
