@@ -139,16 +139,29 @@ BACKGROUND_SAMPLE = 5000  # comments of the whole set read for how common a phra
 LONGER = 0.8  # bonus a word: a phrase says more than a word (measured on clinc150 names)
 
 
+# Words that join two thoughts: a phrase across one ("fine but the mandatory") is no name.
+_BREAKS = frozenset(("but", "and", "or", "though", "although", "because", "so", "than", "then",
+                     "while", "yet", "if", "when", "which", "that", "who", "is", "are", "was",
+                     "were", "been", "be", "has", "have", "had", "not", "very", "too", "also"))
+
+
 def _ngrams(text: str, stops: frozenset[str], max_n: int = 4) -> set[tuple[str, ...]]:
-    """The word n-grams (1..max_n) of a text that neither start nor end with a stop word."""
+    """The word n-grams (1..max_n) of a text that neither start nor end with a stop word,
+    hold at most one stop word inside, and do not run across a joining word."""
     words = [w.lower().strip("'’-") for w in _WORD.findall(text)]
     words = [w for w in words if w]
     out: set[tuple[str, ...]] = set()
     for i, w in enumerate(words):
         if w in stops or len(w) < 2:
             continue
+        inner = 0
         for j in range(i, min(len(words), i + max_n)):
+            if words[j] in _BREAKS:
+                break
             if words[j] in stops or len(words[j]) < 2:
+                inner += 1
+                if inner > 1:
+                    break
                 continue
             out.add(tuple(words[i:j + 1]))
     return out
