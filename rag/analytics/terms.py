@@ -42,41 +42,49 @@ def ctfidf_terms(texts: list[str], labels: list[int] | np.ndarray, top: int = 8
 
     Labels with no usable words (emoji, numbers only) get an empty list.
     """
+    return ctfidf_levels(texts, [labels], top)[0]
+
+
+def ctfidf_levels(texts: list[str], labellings: list[list[int] | np.ndarray], top: int = 8
+                  ) -> list[dict[int, list[str]]]:
+    """`ctfidf_terms` for several labellings of the same texts (the words counted once)."""
     from sklearn.feature_extraction.text import CountVectorizer
 
-    labels = np.asarray(labels)
-    classes = [int(c) for c in np.unique(labels)]
-    out: dict[int, list[str]] = {c: [] for c in classes}
+    outs: list[dict[int, list[str]]] = [
+        {int(c): [] for c in np.unique(np.asarray(lab))} for lab in labellings]
     if not texts:
-        return out
+        return outs
     min_df = 2 if len(texts) >= 50 else 1
     try:
         vec = CountVectorizer(ngram_range=(1, 2), token_pattern=_TOKEN, stop_words=stop_words(),
                               min_df=min_df, max_features=30000, lowercase=True)
         counts = vec.fit_transform(texts)
     except ValueError:  # empty vocabulary: nothing but numbers, stopwords or symbols
-        return out
+        return outs
     from scipy import sparse
 
-    rows = np.searchsorted(classes, labels)
-    onehot = sparse.csr_matrix((np.ones(len(labels)), (rows, np.arange(len(labels)))),
-                               shape=(len(classes), len(labels)))
-    tf = np.asarray((onehot @ counts).todense(), dtype=np.float64)
-    words_per_class = tf.sum(axis=1, keepdims=True)
-    avg_words = float(words_per_class.mean()) or 1.0
-    freq = tf.sum(axis=0)
-    idf = np.log(1.0 + avg_words / np.maximum(freq, 1.0))
-    weights = (tf / np.maximum(words_per_class, 1.0)) * idf
     vocab = vec.get_feature_names_out()
-    for r, c in enumerate(classes):
-        order = np.argsort(-weights[r], kind="stable")
-        picked: list[str] = []
-        for j in order:
-            if weights[r, j] <= 0 or len(picked) >= top:
-                break
-            picked = _add_term(picked, str(vocab[j]))
-        out[c] = picked[:top]
-    return out
+    for labels, out in zip(labellings, outs, strict=True):
+        labels = np.asarray(labels)
+        classes = sorted(out)
+        rows = np.searchsorted(classes, labels)
+        onehot = sparse.csr_matrix((np.ones(len(labels)), (rows, np.arange(len(labels)))),
+                                   shape=(len(classes), len(labels)))
+        tf = np.asarray((onehot @ counts).todense(), dtype=np.float64)
+        words_per_class = tf.sum(axis=1, keepdims=True)
+        avg_words = float(words_per_class.mean()) or 1.0
+        freq = tf.sum(axis=0)
+        idf = np.log(1.0 + avg_words / np.maximum(freq, 1.0))
+        weights = (tf / np.maximum(words_per_class, 1.0)) * idf
+        for r, c in enumerate(classes):
+            order = np.argsort(-weights[r], kind="stable")
+            picked: list[str] = []
+            for j in order:
+                if weights[r, j] <= 0 or len(picked) >= top:
+                    break
+                picked = _add_term(picked, str(vocab[j]))
+            out[c] = picked[:top]
+    return outs
 
 
 def _add_term(picked: list[str], term: str) -> list[str]:

@@ -62,8 +62,7 @@ def analyze(items: Sequence[Item], vectors: np.ndarray, roles: Roles, *, k: int 
     texts = [it.text for it in items]
     say(0.65, "Finding each theme's terms and keyphrase")
     t_terms = time.perf_counter()
-    top_terms = terms.ctfidf_terms(texts, labels)
-    head_terms = terms.ctfidf_terms(texts, head)
+    top_terms, head_terms = terms.ctfidf_levels(texts, [labels, head])
     _, head_typ = clustering.centroid_stats(vectors, head)
     t_describe = time.perf_counter()
     dates, ratings = role_values(items, roles, ingest_date_column)
