@@ -187,3 +187,19 @@ def test_sentiment_column_on_real_complaints_and_ratings(intent_sets):
     assert r.sentiment_source == sentiment.SOURCE_RATING
     assert all(-1 <= t.sentiment <= 1 for t in r.themes if t.sentiment is not None)
     assert r.sentiments[0] == -1.0 and r.sentiments[4] == 1.0  # 1 and 5 of 5
+
+
+def test_aggregate_questions_on_real_feedback(intent_sets):
+    from rag.analytics.feedback import ask
+
+    texts, _ys, X = intent_sets["banking77"]
+    a = fb.analyze(items_of(texts), X, fb.Roles(text="text"))
+    got = ask.answer("How many customers mention a refund?", a)
+    want = sum(1 for t in texts if any(w.lower().startswith("refund") for w in t.split()))
+    assert got is not None and f"**{want:,} of {len(texts):,} comments**" in got.text
+    top = ask.answer("What do customers complain about most?", a)
+    assert top is not None and top.kind == "complaints" and top.quotes
+    # The theme named first has the most negative comments of all themes.
+    worst = max((t for t in a.themes if not t.is_other),
+                key=lambda t: (round(t.size * t.negative_share), t.size))
+    assert f"about **{worst.name}**" in top.text
