@@ -1,6 +1,6 @@
 """Sentiment of feedback items and themes: from the rating column when there is one, else
 from the text by VADER (a lexicon and a few rules: negation, "but", intensifiers, caps and
-punctuation), which runs offline on CPU at tens of thousands of short comments a second.
+punctuation), which runs offline on CPU (about 75 µs a short comment on this machine).
 
 Each item gets a score in [-1, 1] and a polarity:
 - rating: the rating scaled over the column's own range (1-5 -> (r - 3) / 2); at or below
