@@ -273,9 +273,15 @@ def test_changed_document_is_analysed_afresh_and_bad_rows_do_not_break(app_env):
     assert at.selectbox(key=page.DOC_KEY).value == new_id
     assert at.button(key="fb_run").label == "Find themes"
     assert not at.get("plotly_chart")
+    # The last analysis of the export's earlier version is offered to match the re-run to.
+    assert at.checkbox(key=page.MATCH_KEY).value is True
     at = _run(at)
     a = _analysis(at)
     assert len(a.items) == 399 and a.source["doc_id"] == new_id != first.source["doc_id"]
+    assert a.previous_run == first.run_id
+    old = {t.id: t.name for t in first.themes if not t.is_other}
+    kept = [t for t in a.themes if not t.is_other and t.status != "new"]
+    assert len(kept) >= 0.8 * len(old) and all(old[t.id] == t.name for t in kept)
     assert a.ratings[-2] is None and a.dates[-2] is None  # "x" and "not a date": blanks
     _no_raw_html(at)
     rows = list(csv.reader(io.StringIO(fb.items_csv(a).decode())))

@@ -222,16 +222,22 @@ def typical_positions(items: Sequence[Item], order: Sequence[int] | np.ndarray) 
 
 
 def unique_names(themes: list[Theme]) -> list[Theme]:
+    """Names made unique by a distinguishing term; a theme carried over from the previous
+    run keeps its name, a new one is the one that gets the suffix."""
+    from rag.analytics.feedback.model import NEW
+
     seen: dict[str, int] = {}
-    out = []
-    for t in themes:
+    out: dict[int, Theme] = {}
+    order = sorted(range(len(themes)), key=lambda i: (themes[i].status == NEW, i))
+    for i in order:
+        t = themes[i]
         key = t.name.lower()
         seen[key] = seen.get(key, 0) + 1
         if seen[key] > 1 and not t.is_other:
             extra = next((w for w in t.terms if w.lower() not in key), None)
             t = replace(t, name=f"{t.name} ({extra})" if extra else f"{t.name} ({seen[key]})")
-        out.append(t)
-    return out
+        out[i] = t
+    return [out[i] for i in range(len(themes))]
 
 
 # -- editing -----------------------------------------------------------------------------------

@@ -189,6 +189,26 @@ class AnalysisStore:
             return None
         return a
 
+    def latest_named(self, collection: str, doc_name: str) -> Analysis | None:
+        """The newest current analysis in the workspace of a document of this name (an
+        export added again replaces its document under a new id; its last analysis is
+        what a re-run is matched to)."""
+        if not _SAFE_ID.match(collection or ""):
+            raise FeedbackError("invalid workspace or document id")
+        with self._ready(collection).connect() as con:
+            rows = con.execute(select(analyses.c.doc_id, analyses.c.payload).where(
+                analyses.c.workspace == collection,
+                analyses.c.doc_id.not_like(f"%{_RUN_SEP}%"))
+                .order_by(analyses.c.saved_at.desc())).all()
+        for row in rows:
+            try:
+                d = json.loads(row.payload)
+                if (d.get("source") or {}).get("doc_name") == doc_name:
+                    return from_json(d)
+            except (ValueError, KeyError, TypeError):
+                continue
+        return None
+
     def delete(self, collection: str, doc_id: str) -> None:
         """Forget the document's analysis and its run history."""
         key = self.key(collection, doc_id)

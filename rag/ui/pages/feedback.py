@@ -325,9 +325,12 @@ def _columns(ws: Workspace, doc: DocumentInfo, a: fb.Analysis | None) -> fb.Role
 
 
 def _previous(svc: Services, ws: Workspace, doc: DocumentInfo) -> fb.Analysis | None:
-    """The document's last stored analysis, whatever version of the document it was of."""
+    """The document's last stored analysis, whatever version of the document it was of, else
+    the last one of a document of the same name (the export added again)."""
     try:
-        return _store(svc).load_run(ws.collection_name, doc.doc_id)
+        store = _store(svc)
+        return (store.load_run(ws.collection_name, doc.doc_id)
+                or store.latest_named(ws.collection_name, doc.name))
     except (OSError, RagError):
         return None
 
