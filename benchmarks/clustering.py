@@ -290,6 +290,15 @@ def bertopic_available(python: str | None) -> bool:
     return subprocess.run(cmd, capture_output=True, check=False).returncode == 0
 
 
+class _Results(list):
+    """The result rows, each also printed to stderr as it comes (a long run cut short still
+    says what it measured)."""
+
+    def append(self, row) -> None:
+        print("RESULT " + json.dumps(row, default=float), file=sys.stderr, flush=True)
+        super().append(row)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--datasets", default="banking77,clinc150")
@@ -313,7 +322,7 @@ def main() -> None:
             peer = "hdbscan"
             print("BERTopic not available: the density-based peer is scikit-learn's HDBSCAN "
                   "on the same vectors (no UMAP).", file=sys.stderr)
-    results = []
+    results = _Results()
     for name in args.datasets.split(","):
         texts, y = DATASETS[name]()
         X, embed_s, cached = embeddings(name, texts, args.cache_dir)
