@@ -1,6 +1,6 @@
 """Feedback themes (both levels) on labelled intent data, against BERTopic in the same run.
 
-    .venv/bin/python benchmarks/clustering.py [--datasets banking77,clinc150]
+    .venv/bin/python benchmarks/clustering.py [--datasets clinc150,banking77]
         [--peer auto|bertopic|hdbscan|none] [--bertopic-python PATH] [--cache-dir DIR]
         [--scale 100000] [--json]
 
@@ -301,7 +301,7 @@ class _Results(list):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--datasets", default="banking77,clinc150")
+    ap.add_argument("--datasets", default="clinc150,banking77")
     ap.add_argument("--peer", default="auto", choices=["auto", "bertopic", "hdbscan", "none"])
     ap.add_argument("--bertopic-python", default=None,
                     help="python of a venv with bertopic (default: this one)")
