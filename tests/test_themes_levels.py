@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import SHARED
+from conftest import SHARED_DATA as SHARED
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from rag.analytics import feedback as fb
