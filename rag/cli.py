@@ -272,6 +272,11 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             embedder = build_embedder()
         vectors = embedder.embed([it.text for it in items])
         source = {"file": str(path), "embed_model": embedder.name}
+        # A FILE's runs are kept too (keyed by its absolute path), so --previous works.
+        import hashlib
+
+        collection = "cli-files"
+        doc_key = "f" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:20]
     else:
         svc = _services()
         ws = svc.workspace(args.workspace)
@@ -285,21 +290,41 @@ def cmd_cluster(args: argparse.Namespace) -> int:
                                doc.meta.get("text_column") or "",
                                args.date_column or doc.meta.get("date_column"))
         source = fb.source_of(ws, doc)
+        collection, doc_key = ws.collection_name, doc.doc_id
+    if svc is None:
+        svc = _services()
+    store = svc.analysis_store()
+    previous = None
+    if args.previous:
+        previous = store.load_run(collection, doc_key, args.previous)
+        if previous is None:
+            runs = ", ".join(r["run_id"] for r in store.runs(collection, doc_key)[:5])
+            raise RagError(f"no stored run '{args.previous}' of this feedback"
+                           + (f" (stored runs: {runs})" if runs else " (no run stored yet)"))
     namer = None
     if args.name_with_model:
         assert svc is not None
         namer = fb.ModelNamer(svc.chat_model())
-    a = fb.analyze(items, vectors, roles, k=args.k, namer=namer, source=source)
+    a = fb.analyze(items, vectors, roles, k=args.k, namer=namer, source=source,
+                   previous=previous)
+    store.save(collection, doc_key, a)
     out = fb.cluster_json(a, positions)
     if args.json:
         _print_json(out)
         return 0
     print(fb.summary_text(a))
-    for c in out["clusters"]:
-        print(f"{c['id']:>3}  {c['size']:6}  {c['name']}\n       terms: {', '.join(c['terms'])}")
-        for ex in c["examples"]:
-            print(f"       - {' '.join(ex.split())[:160]}")
+    print(f"run {a.run_id}" + (f" (aligned with run {a.previous_run})" if a.previous_run
+                                 else ""))
+    for h in out["headlines"]:
+        print(f"\n[{h['id']}] {h['name']}  ({h['size']} comments, {h['status']})")
+        for c in [c for c in out["clusters"] if c["parent"] == h["id"]]:
+            senti = "" if c["sentiment"] is None else f"  sentiment {c['sentiment']:+.2f}"
+            print(f"  {c['id']:>3}  {c['size']:6}  {c['name']}  [{c['status']}]{senti}\n"
+                  f"         terms: {', '.join(c['terms'])}")
+            for ex in c["examples"]:
+                print(f"         - {' '.join(ex.split())[:160]}")
     return 0
+
 
 
 def cmd_summarize(args: argparse.Namespace) -> int:
@@ -355,7 +380,11 @@ def _cluster_parser(sub) -> None:
     sp.add_argument("--date-column", help="the date column (optional)")
     sp.add_argument("--k", type=int, help="number of themes (default: chosen automatically)")
     sp.add_argument("--name-with-model", action="store_true",
-                    help="name themes with the chat model (default: from their top terms)")
+                    help="name themes with the chat model (default: a keyphrase of each "
+                         "theme's comments)")
+    sp.add_argument("--previous", metavar="RUN_ID",
+                    help="align with an earlier run of the same feedback (same themes keep "
+                         "their ids and names; the others are marked new)")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_cluster)
 

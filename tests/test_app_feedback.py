@@ -157,21 +157,28 @@ def test_themes_map_trend_drilldown_ask_edit_and_persistence(app_env):
     at = _run(_app())
     a = _analysis(at)
     regular = [t for t in a.themes if not t.is_other]
-    assert 3 <= len(regular) <= 14 and a.other_share < 0.30
-    assert sum(t.size for t in a.themes) == 396
-    # Named by the (scripted) model, one short prompt each with at most 12 tokens out.
+    heads = [h for h in a.headlines if not h.is_other]
+    # Two levels: sub-themes as many as the data holds, up to 15 headlines grouping them.
+    assert 3 <= len(heads) <= 15 and len(heads) <= len(regular) <= 60
+    assert a.other_share < 0.25
+    assert sum(t.size for t in a.themes) == 396 == sum(h.size for h in a.headlines)
+    # Named by the (scripted) model, one short prompt each with at most 12 tokens out
+    # (a headline holding one sub-theme of the same name is not asked about twice).
     names = [m for m in SCRIPT["calls"] if m[0].content == fb.NAME_SYSTEM]
-    assert len(names) == len(regular)
-    assert all(t.named_by == "model" and t.name.endswith("<img src=x> theme")
+    assert len(names) == len(regular) + sum(h.named_by == "model" for h in heads)
+    assert all(t.named_by == "model" and "<img src=x> theme" in t.name
                for t in regular), [t.name for t in regular]
     summary = _plain(at.markdown[0].value) if at.markdown else ""
     assert "396 comments" in "\n".join(_plain(m.value) for m in at.markdown), summary
     # Themes table, sizes bar, map, trend and segment heatmap all render.
     table = next(d.value for d in at.dataframe if "top terms" in d.value.columns)
-    assert list(table["comments"]) == [t.size for t in a.themes]
-    assert {"avg rating", "share", "typical comment"} <= set(table.columns)
+    assert list(table["comments"]) == [t.size for t in a.headlines]  # headlines first
+    assert {"avg rating", "share", "typical comment", "sentiment", "negative",
+            "sub-themes"} <= set(table.columns)
+    assert table["negative"].dtype.kind == "f"  # sortable
+    assert any("“Other” holds" in c.value or "none in “Other”" in c.value for c in at.caption)
     charts = at.get("plotly_chart")
-    assert len(charts) == 4  # sizes, map, trend, heatmap
+    assert len(charts) == 5  # sizes, map, trend, heatmap, the open theme's months
     assert any(d.value.shape[1] >= 3 and "theme" in d.value.columns for d in at.dataframe)
     _no_raw_html(at)  # the model's names carried an <img> tag: escaped everywhere
 
@@ -219,7 +226,7 @@ def test_themes_map_trend_drilldown_ask_edit_and_persistence(app_env):
     again = _app()
     shown = _analysis(again)
     assert shown.theme(regular[0].id).name == "Map re-sync" and not SCRIPT.get("calls")
-    assert len(again.get("plotly_chart")) == 4
+    assert len(again.get("plotly_chart")) == 5
     labels = [b.proto.label for b in again.get("download_button")]
     assert "Download comments with their theme (CSV)" in labels
     assert "Download the theme table (CSV)" in labels
@@ -234,7 +241,10 @@ def test_granularity_and_fallback_names_without_a_model(app_env, monkeypatch):
     at = _run(at)
     a = _analysis(at)
     assert a.k == 5 and len([t for t in a.themes if not t.is_other]) <= 5
-    assert all(t.named_by == "terms" for t in a.themes)
+    # Without a model every theme keeps the keyphrase of its own comments (not word pairs).
+    regular = [t for t in a.themes if not t.is_other]
+    assert all(t.named_by == "keyphrase" and "," not in t.name for t in regular), \
+        [t.name for t in regular]
     assert any("could not be loaded" in c.value and "no model in this test" in c.value
                for c in at.caption)
     assert "set by hand" in _plain("\n".join(m.value for m in at.markdown))
@@ -242,7 +252,9 @@ def test_granularity_and_fallback_names_without_a_model(app_env, monkeypatch):
     at.toggle(key=page.NAMES_KEY).set_value(False)
     at.select_slider(key=page.K_KEY).set_value("auto").run()
     a = _analysis(_run(at))
-    assert a.k == a.k_auto and not a.notes
+    assert a.k == a.k_auto and not [n for n in a.notes if n.startswith(fb.NAMING_NOTE)]
+    # The re-run was matched to the previous one (the checkbox is on by default).
+    assert a.previous_run and any(n.startswith("Matched to run") for n in a.notes)
 
 
 def test_changed_document_is_analysed_afresh_and_bad_rows_do_not_break(app_env):
@@ -261,9 +273,15 @@ def test_changed_document_is_analysed_afresh_and_bad_rows_do_not_break(app_env):
     assert at.selectbox(key=page.DOC_KEY).value == new_id
     assert at.button(key="fb_run").label == "Find themes"
     assert not at.get("plotly_chart")
+    # The last analysis of the export's earlier version is offered to match the re-run to.
+    assert at.checkbox(key=page.MATCH_KEY).value is True
     at = _run(at)
     a = _analysis(at)
     assert len(a.items) == 399 and a.source["doc_id"] == new_id != first.source["doc_id"]
+    assert a.previous_run == first.run_id
+    old = {t.id: t.name for t in first.themes if not t.is_other}
+    kept = [t for t in a.themes if not t.is_other and t.status != "new"]
+    assert len(kept) >= 0.8 * len(old) and all(old[t.id] == t.name for t in kept)
     assert a.ratings[-2] is None and a.dates[-2] is None  # "x" and "not a date": blanks
     _no_raw_html(at)
     rows = list(csv.reader(io.StringIO(fb.items_csv(a).decode())))

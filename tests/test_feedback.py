@@ -79,10 +79,13 @@ def test_k_grid_is_sane_from_tiny_to_huge():
         grid = clustering.k_grid(n)
         assert grid == sorted(set(grid)) and grid[0] >= 2, (n, grid)
         assert grid[-1] <= clustering.K_CAP and grid[-1] <= n // 3, (n, grid)
-    assert clustering.k_grid(200)[-1] == 10 and clustering.k_grid(10_000)[-1] == 40
-    assert len(clustering.k_grid(100_000)) <= 25
+    # The fine level reaches n/15 (77 intents in 10,000 rows need more than 40), never more
+    # than FINE_CAP; the grid stays short enough to score every cut.
+    assert clustering.k_grid(200)[-1] == 13 and clustering.k_grid(10_000)[-1] == 300
+    assert clustering.k_grid(4_500)[-1] == 300 and clustering.k_grid(1_500)[-1] == 100
+    assert len(clustering.k_grid(100_000)) <= 50
     lo, hi = clustering.k_range(400)
-    assert lo == 2 and 10 <= hi <= 60
+    assert lo == 2 and 10 <= hi <= 400 // 6  # small themes (under 0.5% of n) go to Other
 
 
 @pytest.mark.parametrize("k", [3, 5, 8])
@@ -218,7 +221,8 @@ def test_analyze_names_describes_and_falls_back():
     a = fb.analyze(items, X, roles, k=4, namer=lambda t, e: None)
     regular = [t for t in a.themes if not t.is_other]
     assert len(regular) == 4 and a.other_share < 0.30
-    assert all(t.named_by == "terms" and t.name == t.auto_name for t in regular)
+    assert all(t.named_by in ("keyphrase", "terms") and t.name == t.auto_name
+               for t in regular)
     assert len({t.name for t in a.themes}) == len(a.themes)
     assert sum(t.size for t in a.themes) == len(items)
     assert all(t.avg_rating is not None for t in regular)
@@ -433,11 +437,16 @@ def test_cluster_file_json_shape_and_input_order(cli, tmp_path, monkeypatch):
     rc, out, err = cli("cluster", str(path), "--text-column", "text", "--k", "4", "--json")
     assert rc == 0, err
     data = json.loads(out)
-    assert set(data) == {"clusters", "assignments"}
+    assert set(data) == {"run_id", "previous_run", "other_share", "sentiment_source",
+                         "headlines", "clusters", "assignments"}
     assert len(data["assignments"]) == len(rows)
+    heads = {h["id"] for h in data["headlines"]}
     for c in data["clusters"]:
-        assert set(c) == {"id", "name", "size", "terms", "examples"}
+        assert set(c) == {"id", "name", "size", "share", "terms", "examples", "parent",
+                          "sentiment", "negative_share", "status", "trend"}
         assert c["name"] and isinstance(c["terms"], list) and 1 <= len(c["examples"]) <= 3
+        assert c["parent"] in heads and c["status"] == "steady"
+        assert -1 <= c["sentiment"] <= 1
     ids = {c["id"] for c in data["clusters"]}
     assert set(data["assignments"]) <= ids | {-1}
     blank = [a for r, a in zip(rows, data["assignments"], strict=True) if not r[2]]
@@ -453,6 +462,18 @@ def test_cluster_file_json_shape_and_input_order(cli, tmp_path, monkeypatch):
 
     rc, out, _ = cli("cluster", str(path), "--text-column", "text")
     assert rc == 0 and "themes (chosen automatically" in out and "terms:" in out
+
+    # --previous RUN_ID: the same file again keeps every theme's id and name.
+    rc, out, err = cli("cluster", str(path), "--text-column", "text", "--k", "4", "--json",
+                       "--previous", data["run_id"])
+    assert rc == 0, err
+    again = json.loads(out)
+    assert again["previous_run"] == data["run_id"]
+    assert {(c["id"], c["name"]) for c in again["clusters"]} == {
+        (c["id"], c["name"]) for c in data["clusters"]}
+    assert {c["status"] for c in again["clusters"]} == {"steady"}
+    rc, _, err = cli("cluster", str(path), "--text-column", "text", "--previous", "nope")
+    assert rc == 2 and "no stored run 'nope'" in err and data["run_id"] in err
 
 
 def test_cluster_ingested_document_and_clear_errors(cli, services, tmp_path):

@@ -9,8 +9,9 @@ plain data: it is saved next to the workspace (`AnalysisStore`) and edited by pu
 
 One job a module, lowest first: `model` (the plain data), `items` (rows and chunks -> items),
 `roles` (which column is the date, rating, segment...), `naming` (theme names from a chat
-model), `analysis` (cluster, describe, name, edit), `tables` (frames, CSV and the CLI's JSON)
-and `store` (saved analyses). Everything public is re-exported here, so
+model), `sentiment` (per item and theme), `analysis` (cluster both levels, describe, name,
+edit), `align` (match a re-run to the previous run; emerging / fading), `tables` (frames, CSV
+and the CLI's JSON) and `store` (saved analyses and their run history). Everything public is re-exported here, so
 `from rag.analytics import feedback as fb` keeps working.
 """
 
@@ -70,6 +71,7 @@ from rag.analytics.feedback.store import (
 from rag.analytics.feedback.tables import (
     cluster_json,
     field_columns,
+    headlines_frame,
     items_csv,
     items_frame,
     monthly_counts,
@@ -106,6 +108,7 @@ __all__ = [
     "fingerprint",
     "from_json",
     "guess_roles",
+    "headlines_frame",
     "items_csv",
     "items_frame",
     "items_from_chunks",

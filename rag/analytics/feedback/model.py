@@ -17,6 +17,7 @@ FORMAT_VERSION = 1
 OTHER_NAME = "Other"
 EXAMPLES = 10  # typical items kept per theme, most typical first
 NAME_TOKENS = 12
+NEW, EMERGING, FADING, STEADY = "new", "emerging", "fading", "steady"
 
 Progress = Callable[[float, str], None]
 Namer = Callable[[list[str], list[str]], "str | None"]
@@ -60,8 +61,13 @@ class Theme:
     share: float
     examples: list[int]  # item positions, most typical (closest to the centroid) first
     avg_rating: float | None = None
-    auto_name: str = ""  # the name from its terms (the fallback)
-    named_by: str = "terms"  # terms | model | user | merge
+    auto_name: str = ""  # the name from its comments' keyphrase, else its terms (the fallback)
+    named_by: str = "terms"  # keyphrase | terms | model | user | merge | previous run
+    parent: int | None = None  # a fine theme's headline theme (None: a headline, or Other)
+    sentiment: float | None = None  # mean item score in [-1, 1] (see feedback.sentiment)
+    negative_share: float | None = None  # share of its scored items that are negative
+    status: str = STEADY  # new | emerging | fading | steady (see feedback.align)
+    trend: str = ""  # why it is emerging or fading, with the counts
 
     @property
     def is_other(self) -> bool:
@@ -85,6 +91,12 @@ class Analysis:
     created_at: float = 0.0
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    headlines: list[Theme] = field(default_factory=list)  # by size, Other last
+    centroids: dict[int, list[float]] = field(default_factory=dict)  # fine theme id -> unit
+    sentiments: list[float | None] = field(default_factory=list)  # one per item
+    sentiment_source: str = ""  # rating | text (VADER lexicon) | "" (none)
+    run_id: str = ""
+    previous_run: str | None = None  # the run this one was aligned with
 
     def theme(self, theme_id: int) -> Theme:
         for t in self.themes:
@@ -99,6 +111,30 @@ class Analysis:
 
     def chunk_ids(self, theme_id: int) -> tuple[str, ...]:
         return tuple(c for i in self.members(theme_id) for c in self.items[i].chunk_ids)
+
+    def headline(self, head_id: int) -> Theme:
+        for t in self.headlines:
+            if t.id == head_id:
+                return t
+        raise FeedbackError(f"no headline theme {head_id}: re-run the analysis")
+
+    def children(self, head_id: int) -> list[Theme]:
+        """The fine themes of a headline, by size (Other's child is Other)."""
+        if head_id == OTHER:
+            return [t for t in self.themes if t.is_other]
+        return [t for t in self.themes if t.parent == head_id]
+
+    @property
+    def head_labels(self) -> list[int]:
+        """Each item's headline theme (-1 = Other); the fine labels when there is no level."""
+        parent = {t.id: (t.parent if t.parent is not None else t.id) for t in self.themes}
+        return [parent.get(lab, OTHER) if lab != OTHER else OTHER for lab in self.labels]
+
+    def level(self, fine: bool) -> tuple[list[Theme], list[int]]:
+        """(themes, one label per item) of the fine level or of the headline level."""
+        if fine or not self.headlines:
+            return self.themes, self.labels
+        return self.headlines, self.head_labels
 
     @property
     def other_share(self) -> float:

@@ -15,15 +15,36 @@ def themes_frame(a: Analysis):
     """One row a theme: name, size, share, average rating, top terms, most typical quote."""
     import pandas as pd
 
+    heads = {t.id: t.name for t in a.headlines}
     rows = []
     for t in a.themes:
         quote = a.items[t.examples[0]].text if t.examples else ""
-        rows.append({"theme_id": t.id, "theme": t.name, "size": t.size,
-                     "share": round(t.share, 4), "avg_rating": t.avg_rating,
-                     "top_terms": ", ".join(t.terms), "typical_quote": quote,
-                     "named_by": t.named_by})
-    return pd.DataFrame(rows, columns=["theme_id", "theme", "size", "share", "avg_rating",
+        rows.append({"theme_id": t.id, "theme": t.name,
+                     "headline": heads.get(t.parent, "") if t.parent is not None else "",
+                     "size": t.size, "share": round(t.share, 4), "avg_rating": t.avg_rating,
+                     "sentiment": t.sentiment, "negative_share": t.negative_share,
+                     "status": t.status, "top_terms": ", ".join(t.terms),
+                     "typical_quote": quote, "named_by": t.named_by})
+    return pd.DataFrame(rows, columns=["theme_id", "theme", "headline", "size", "share",
+                                       "avg_rating", "sentiment", "negative_share", "status",
                                        "top_terms", "typical_quote", "named_by"])
+
+
+def headlines_frame(a: Analysis):
+    """One row a headline theme: name, size, share, how many sub-themes, sentiment, status."""
+    import pandas as pd
+
+    rows = []
+    for t in a.headlines:
+        quote = a.items[t.examples[0]].text if t.examples else ""
+        rows.append({"headline_id": t.id, "headline": t.name, "sub_themes": len(a.children(t.id)),
+                     "size": t.size, "share": round(t.share, 4), "avg_rating": t.avg_rating,
+                     "sentiment": t.sentiment, "negative_share": t.negative_share,
+                     "status": t.status, "top_terms": ", ".join(t.terms),
+                     "typical_quote": quote})
+    return pd.DataFrame(rows, columns=["headline_id", "headline", "sub_themes", "size", "share",
+                                       "avg_rating", "sentiment", "negative_share", "status",
+                                       "top_terms", "typical_quote"])
 
 
 def items_frame(a: Analysis, theme_id: int | None = None):
@@ -72,19 +93,21 @@ def themes_csv(a: Analysis) -> bytes:
     return safe_csv(themes_frame(a))
 
 
-def monthly_counts(a: Analysis):
-    """Long table (month, theme, count) of dated items; empty without a date column."""
+def monthly_counts(a: Analysis, fine: bool = True):
+    """Long table (month, theme, count) of dated items at the fine or the headline level;
+    empty without a date column."""
     import pandas as pd
 
-    names = {t.id: t.name for t in a.themes}
-    rows = [(d[:7], names.get(lab, OTHER_NAME)) for d, lab in zip(a.dates, a.labels, strict=True)
+    themes, labels = a.level(fine)
+    names = {t.id: t.name for t in themes}
+    rows = [(d[:7], names.get(lab, OTHER_NAME)) for d, lab in zip(a.dates, labels, strict=True)
             if d]
     if not rows:
         return pd.DataFrame(columns=["month", "theme", "count"])
     df = pd.DataFrame(rows, columns=["month", "theme"])
     counts = df.groupby(["month", "theme"]).size().rename("count").reset_index()
     months = sorted(df["month"].unique())
-    order = [t.name for t in a.themes]
+    order = [t.name for t in themes]
     full = pd.MultiIndex.from_product([months, order], names=["month", "theme"])
     counts = counts.set_index(["month", "theme"]).reindex(full, fill_value=0).reset_index()
     return counts[counts["theme"].isin(set(df["theme"]))]
@@ -108,11 +131,21 @@ def segment_counts(a: Analysis, column: str):
 
 
 def cluster_json(a: Analysis, positions: Sequence[int], examples: int = 3) -> dict[str, Any]:
-    """The CLI's JSON: clusters (id, name, size, terms, examples) and one cluster id per input
-    row (-1 for Other and for rows without text), in input order."""
-    clusters = [{"id": t.id, "name": t.name, "size": t.size, "terms": t.terms,
-                 "examples": distinct_texts(a.items, t.examples, examples)}
-                for t in a.themes]
+    """The CLI's JSON: clusters (id, name, size, share, terms, examples, "parent" headline id,
+    "sentiment", "negative_share", "status" new|emerging|fading|steady, "trend"), the
+    headlines the same way, and one cluster id per input row (-1 for Other and for rows
+    without text), in input order; "run_id" is what `--previous` takes later."""
+
+    def one(t, parent: int | None) -> dict[str, Any]:
+        return {"id": t.id, "name": t.name, "size": t.size, "share": round(t.share, 4),
+                "terms": t.terms, "examples": distinct_texts(a.items, t.examples, examples),
+                "parent": parent, "sentiment": t.sentiment,
+                "negative_share": t.negative_share, "status": t.status, "trend": t.trend}
+
+    clusters = [one(t, t.parent if not t.is_other else OTHER) for t in a.themes]
+    headlines = [one(t, None) for t in a.headlines]
     assignments = [a.labels[p] if p >= 0 else OTHER for p in positions]
-    return {"clusters": clusters, "assignments": assignments}
+    return {"run_id": a.run_id, "previous_run": a.previous_run,
+            "other_share": round(a.other_share, 4), "sentiment_source": a.sentiment_source,
+            "headlines": headlines, "clusters": clusters, "assignments": assignments}
 

@@ -31,6 +31,7 @@ from rag.ui import auth, state
 from rag.ui import models as chat_models
 from rag.ui.render import count, file_slug, md, md_block, open_page_workspace, shorten, show_error
 
+TREND_LINES = 12
 MAP_POINTS = 10_000  # items drawn on the map at most (a random sample beyond)
 QUOTES = 5
 ASK_K = 6
@@ -50,6 +51,11 @@ _PREVIEW_KEY = "fb_preview"
 THEME_KEY = "fb_theme"
 K_KEY = "fb_k"
 NAMES_KEY = "fb_use_model"
+LEVEL_KEY = "fb_level"
+MATCH_KEY = "fb_match_previous"
+HEADLINES, SUBTHEMES = "Headline themes", "Sub-themes"
+STATUS_BADGE = {"new": ":blue-badge[new]", "emerging": ":orange-badge[emerging]",
+                "fading": ":gray-badge[fading]", "steady": ""}
 
 
 # -- plain helpers (no streamlit) ---------------------------------------------------------------
@@ -267,12 +273,21 @@ def _analysis_section(svc: Services, ws: Workspace, doc: DocumentInfo) -> None:
              "it and re-running replaces renamed or merged themes.")
     use_model = c2.toggle("Name themes with the chat model", value=True, key=NAMES_KEY,
                           help="One short prompt per theme, within about a minute in all; a "
-                               "theme the model does not name in time is named from its terms.")
+                               "theme the model does not name in time keeps the keyphrase "
+                               "drawn from its own comments.")
+    previous = _previous(svc, ws, doc)
+    match = False
+    if previous is not None:
+        match = st.checkbox(
+            f"Match to the previous run ({previous.run_id or 'saved earlier'}: "
+            f"{len(previous.items):,} comments)", value=True, key=MATCH_KEY,
+            help="Themes that are the same keep their names and ids; the others are marked "
+                 "new. Use it after adding new feedback to the same export.")
     label = "Find themes" if a is None else "Re-run the analysis"
     if st.button(label, type="primary" if a is None else "secondary", key="fb_run",
                  icon=":material/hub:"):
         k = None if k_choice == "auto" else int(k_choice)
-        a = _run(svc, ws, doc, roles, k, use_model)
+        a = _run(svc, ws, doc, roles, k, use_model, previous if match else None)
     if a is None:
         st.caption("The analysis groups similar comments using the same vectors as search; "
                    "10,000 comments take well under a minute.")
@@ -309,8 +324,19 @@ def _columns(ws: Workspace, doc: DocumentInfo, a: fb.Analysis | None) -> fb.Role
     return fb.Roles(text=text_col, date=date, rating=rating, product=product, channel=channel)
 
 
+def _previous(svc: Services, ws: Workspace, doc: DocumentInfo) -> fb.Analysis | None:
+    """The document's last stored analysis, whatever version of the document it was of, else
+    the last one of a document of the same name (the export added again)."""
+    try:
+        store = _store(svc)
+        return (store.load_run(ws.collection_name, doc.doc_id)
+                or store.latest_named(ws.collection_name, doc.name))
+    except (OSError, RagError):
+        return None
+
+
 def _run(svc: Services, ws: Workspace, doc: DocumentInfo, roles: fb.Roles, k: int | None,
-         use_model: bool) -> fb.Analysis | None:
+         use_model: bool, previous: fb.Analysis | None = None) -> fb.Analysis | None:
     bar = st.progress(0.0, text="Reading the comments…")
 
     def progress(frac: float, msg: str) -> None:
@@ -333,7 +359,7 @@ def _run(svc: Services, ws: Workspace, doc: DocumentInfo, roles: fb.Roles, k: in
             "x": vectors}
         a = fb.analyze(items, vectors, roles, k=k, namer=namer, progress=progress,
                        source=fb.source_of(ws, doc),
-                       ingest_date_column=doc.meta.get("date_column"))
+                       ingest_date_column=doc.meta.get("date_column"), previous=previous)
     except RagError as err:
         bar.empty()
         show_error(err)
@@ -360,14 +386,22 @@ def _results(svc: Services, ws: Workspace, doc: DocumentInfo, a: fb.Analysis) ->
     for note in a.notes:
         st.caption(md(note))
     dated = any(a.dates)
+    fine = True
+    if a.headlines:
+        level = st.segmented_control(
+            "Level", [HEADLINES, SUBTHEMES], default=HEADLINES, key=LEVEL_KEY,
+            help="Headline themes group the sub-themes (the specific issues); the map, the "
+                 "bar chart and the trend follow the level picked here.")
+        fine = level == SUBTHEMES
+    _flags(a)
     tabs = st.tabs(["Themes", "Map", "Trend", "By segment"])
     with tabs[0]:
-        _themes_tab(a)
+        _themes_tab(a, fine)
     with tabs[1]:
-        _map_tab(a)
+        _map_tab(a, fine)
     with tabs[2]:
         if dated:
-            _trend_tab(a)
+            _trend_tab(a, fine)
         else:
             st.caption("Pick a date column above and re-run to see each theme's monthly trend.")
     with tabs[3]:
@@ -377,47 +411,98 @@ def _results(svc: Services, ws: Workspace, doc: DocumentInfo, a: fb.Analysis) ->
     _downloads(doc, a)
 
 
-def _themes_tab(a: fb.Analysis) -> None:
-    df = fb.themes_frame(a)
-    show = pd.DataFrame({
-        "theme": df["theme"], "comments": df["size"], "share": df["share"] * 100,
-        "avg rating": df["avg_rating"], "top terms": df["top_terms"],
-        "typical comment": df["typical_quote"],
-    })
-    if not a.roles.rating:
-        show = show.drop(columns=["avg rating"])
-    st.dataframe(show, hide_index=True, column_config={
+def _flags(a: fb.Analysis) -> None:
+    """One line naming the new, emerging and fading themes (both levels), when there are."""
+    parts = []
+    for status in ("new", "emerging", "fading"):
+        names = [t.name for t in [*a.headlines, *a.themes] if t.status == status]
+        if names:
+            parts.append(f"{STATUS_BADGE[status]} " + md(", ".join(dict.fromkeys(names))))
+    if parts:
+        st.markdown(" · ".join(parts))
+
+
+def _sentiment_config() -> dict[str, Any]:
+    return {
         "share": st.column_config.ProgressColumn("share", format="%.1f%%", min_value=0,
                                                  max_value=100),
         "avg rating": st.column_config.NumberColumn(format="%.2f"),
+        "sentiment": st.column_config.NumberColumn(
+            format="%+.2f", help="Mean score in [-1, 1]: from the rating column when there is "
+                                 "one, else from the text (VADER lexicon)"),
+        "negative": st.column_config.ProgressColumn(
+            "negative", format="%.0f%%", min_value=0, max_value=100,
+            help="Share of the theme's comments that are negative"),
         "typical comment": st.column_config.TextColumn(width="large"),
+    }
+
+
+def _level_table(a: fb.Analysis, df: pd.DataFrame, name_col: str, extra: dict[str, Any]
+                 ) -> pd.DataFrame:
+    show = pd.DataFrame({
+        "theme": df[name_col], **extra, "comments": df["size"], "share": df["share"] * 100,
+        "avg rating": df["avg_rating"], "sentiment": df["sentiment"],
+        "negative": df["negative_share"] * 100, "status": df["status"].replace("steady", ""),
+        "top terms": df["top_terms"], "typical comment": df["typical_quote"],
     })
+    if not a.roles.rating:
+        show = show.drop(columns=["avg rating"])
+    return show
+
+
+def _themes_tab(a: fb.Analysis, fine: bool = True) -> None:
+    other = next((t for t in a.themes if t.is_other), None)
+    st.caption(f"“Other” holds {other.size:,} comments ({other.share:.1%}) that fit no theme."
+               if other is not None else "Every comment fits a theme (none in “Other”).")
+    if a.sentiment_source:
+        st.caption(md(f"Sentiment from the {a.sentiment_source}; click a column header to "
+                      "sort (e.g. by negative share)."))
+    if fine or not a.headlines:
+        df = fb.themes_frame(a)
+        extra = {"headline": df["headline"]} if a.headlines else {}
+        st.dataframe(_level_table(a, df, "theme", extra), hide_index=True,
+                     column_config=_sentiment_config(), key="fb_table_fine")
+    else:
+        df = fb.headlines_frame(a)
+        st.dataframe(_level_table(a, df, "headline", {"sub-themes": df["sub_themes"]}),
+                     hide_index=True, column_config=_sentiment_config(), key="fb_table_head")
+        fine_df = fb.themes_frame(a)
+        for h in a.headlines:
+            kids = fine_df[fine_df["theme_id"].isin([t.id for t in a.children(h.id)])]
+            senti = "" if h.sentiment is None else f" · sentiment {h.sentiment:+.2f}"
+            with st.expander(md(f"{h.name} · {h.size:,} comments ({h.share:.1%}) · "
+                                f"{len(kids)} sub-themes{senti}")):
+                st.dataframe(_level_table(a, kids, "theme", {}), hide_index=True,
+                             column_config=_sentiment_config())
     import plotly.graph_objects as go
 
-    themes = list(reversed(a.themes))
+    themes = list(reversed(a.level(fine)[0]))
     fig = go.Figure(go.Bar(
         x=[t.size for t in themes], y=[plain(t.name, 60) for t in themes], orientation="h",
         marker_color=["#b0b0b0" if t.is_other else "#4c78a8" for t in themes],
         hovertemplate="%{y}: %{x} comments<extra></extra>",
     ))
-    fig.update_layout(height=max(260, 26 * len(themes) + 80), margin={"l": 0, "r": 10, "t": 30, "b": 0},
-                      title="Comments per theme", xaxis_title="comments")
+    fig.update_layout(height=max(260, 22 * len(themes) + 80), margin={"l": 0, "r": 10, "t": 30, "b": 0},
+                      title="Comments per " + ("sub-theme" if fine and a.headlines else
+                                               "headline theme" if a.headlines else "theme"),
+                      xaxis_title="comments")
     st.plotly_chart(fig, key="fb_sizes")
 
 
-def _map_tab(a: fb.Analysis) -> None:
+def _map_tab(a: fb.Analysis, fine: bool = True) -> None:
     import plotly.graph_objects as go
 
+    level_themes, level_labels = a.level(fine)
     n = len(a.items)
     idx = np.arange(n)
     if n > MAP_POINTS:
         idx = np.sort(np.random.default_rng(0).choice(n, MAP_POINTS, replace=False))
         st.caption(f"A random {MAP_POINTS:,} of the {n:,} comments are drawn.")
-    labels = np.asarray(a.labels)[idx]
+    labels = np.asarray(level_labels)[idx]
     xy = np.asarray(a.coords, dtype=float)[idx]
     fig = go.Figure()
-    colours = theme_colours(a.themes)
-    for t in a.themes:
+    colours = theme_colours(level_themes)
+    for t in level_themes:
         sel = np.flatnonzero(labels == t.id)
         if not len(sel):
             continue
@@ -435,21 +520,31 @@ def _map_tab(a: fb.Analysis) -> None:
                "click a theme in the legend to hide it.")
 
 
-def _trend_tab(a: fb.Analysis) -> None:
+def _trend_tab(a: fb.Analysis, fine: bool = True) -> None:
     import plotly.express as px
 
-    counts = fb.monthly_counts(a)
+    level_themes = a.level(fine)[0]
+    flagged = [t for t in level_themes if t.status in ("emerging", "fading")]
+    for t in flagged:
+        st.markdown(f"{STATUS_BADGE[t.status]} **{md(t.name)}**: {md(t.trend)}")
+    counts = fb.monthly_counts(a, fine)
     if counts.empty:
         st.caption("No dated comments.")
         return
     share = st.toggle("Share of each month's comments", key="fb_trend_share")
     data = counts.copy()
+    if len(level_themes) > TREND_LINES:
+        shown = {t.name for t in sorted(level_themes, key=lambda t: -t.size)[:TREND_LINES]}
+        shown |= {t.name for t in flagged}
+        data = data[data["theme"].isin(shown)]
+        st.caption(f"The {TREND_LINES} largest themes and the flagged ones are drawn; pick "
+                   "“Headline themes” above for the whole picture.")
     if share:
         totals = data.groupby("month")["count"].transform("sum").replace(0, 1)
         data["count"] = data["count"] / totals * 100
     data["theme"] = data["theme"].map(lambda s: plain(s, 40))
-    colours = theme_colours(a.themes)
-    by_name = {plain(t.name, 40): colours[t.id] for t in a.themes}
+    colours = theme_colours(level_themes)
+    by_name = {plain(t.name, 40): colours[t.id] for t in level_themes}
     fig = px.line(data, x="month", y="count", color="theme", markers=True,
                   color_discrete_map=by_name,
                   labels={"count": "% of comments" if share else "comments", "month": "month"})
@@ -505,8 +600,17 @@ def _open_theme(svc: Services, ws: Workspace, doc: DocumentInfo, a: fb.Analysis)
         if t.avg_rating is not None and rated:
             facts.append(f"average rating {t.avg_rating:.2f} (all comments: "
                          f"{sum(rated) / len(rated):.2f})")
+        if t.sentiment is not None:
+            facts.append(f"sentiment {t.sentiment:+.2f}, {t.negative_share:.0%} negative "
+                         f"(from the {a.sentiment_source})")
+        if t.parent is not None and a.headlines:
+            facts.append(f"under “{a.headline(t.parent).name}”")
         facts.append(f"named from {'its terms' if t.named_by == 'terms' else t.named_by}")
-        st.markdown(f"**{md(t.name)}** · " + md(" · ".join(facts)))
+        st.markdown(f"**{md(t.name)}** {STATUS_BADGE.get(t.status, '')} · "
+                    + md(" · ".join(facts)))
+        if t.trend:
+            st.caption(md(t.trend))
+        _theme_trend(a, t)
         if t.terms:
             st.caption("Top terms: " + md(", ".join(t.terms)))
         st.markdown("**Most typical comments**")
@@ -522,6 +626,23 @@ def _open_theme(svc: Services, ws: Workspace, doc: DocumentInfo, a: fb.Analysis)
                          hide_index=True,
                          column_config={"text": st.column_config.TextColumn(width="large")})
         _ask_theme(svc, ws, doc, a, t)
+
+
+def _theme_trend(a: fb.Analysis, t: fb.Theme) -> None:
+    """The theme's comments per month (a small bar chart), when the comments are dated."""
+    if not any(a.dates):
+        return
+    import plotly.graph_objects as go
+
+    counts = fb.monthly_counts(a)
+    mine = counts[counts["theme"] == t.name]
+    if mine.empty:
+        return
+    fig = go.Figure(go.Bar(x=mine["month"], y=mine["count"], marker_color="#4c78a8",
+                           hovertemplate="%{x}: %{y} comments<extra></extra>"))
+    fig.update_layout(height=180, margin={"l": 0, "r": 0, "t": 24, "b": 0},
+                      title="Comments per month", yaxis_title="comments")
+    st.plotly_chart(fig, key=f"fb_theme_trend_{t.id}")
 
 
 def _ask_theme(svc: Services, ws: Workspace, doc: DocumentInfo, a: fb.Analysis,
