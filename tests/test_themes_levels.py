@@ -78,6 +78,9 @@ def test_two_levels_recover_real_intents_stably(intent_sets, name):
     a = runs[0]
     fine_nmi = normalized_mutual_info_score(ys, a.labels)
     head_nmi = normalized_mutual_info_score(ys, a.head_labels)
+    # At these sizes (under clustering.SAMPLE rows) the whole set is the sample, so this
+    # checks that a run is deterministic; agreement between seeds on larger sets is
+    # measured by benchmarks/clustering.py (and falls short of BERTopic's: issue 17).
     seed_ari = adjusted_rand_score(runs[0].labels, runs[1].labels)
     head_ari = adjusted_rand_score(runs[0].head_labels, runs[1].head_labels)
     print(f"\n[{name}] fine k {a.k_auto} (true {true_k}) NMI {fine_nmi:.3f}; "
@@ -115,7 +118,7 @@ def test_rerun_keeps_ids_and_names_and_marks_new_and_emerging(intent_sets, tmp_p
     labels = sorted(set(ys))
     late = set(labels[:2])  # two intents that only arrive in the new month
     grow = labels[2]  # one that grows sharply in the new month
-    first = [i for i, y in enumerate(ys) if y not in late and (y != grow or i % 5 == 0)]
+    first = [i for i, y in enumerate(ys) if y not in late and (y != grow or i % 3 == 0)]
     dates = ["2026-01-15"] * len(first)
     items = [replace(it, date=d) for it, d in zip(items_of([texts[i] for i in first]), dates,
                                                     strict=True)]
@@ -130,7 +133,7 @@ def test_rerun_keeps_ids_and_names_and_marks_new_and_emerging(intent_sets, tmp_p
 
     # The next export: the earlier rows (90% of them) plus a new month.
     keep = [i for n, i in enumerate(first) if n % 10]
-    new_rows = [i for i, y in enumerate(ys) if y in late or (y == grow and i % 5)]
+    new_rows = [i for i, y in enumerate(ys) if y in late or (y == grow and i % 3)]
     rows = keep + new_rows
     dates = ["2026-01-15"] * len(keep) + ["2026-02-15"] * len(new_rows)
     items2 = [replace(it, date=d) for it, d in zip(items_of([texts[i] for i in rows]), dates,
@@ -165,7 +168,9 @@ def test_sentiment_column_on_real_complaints_and_ratings(intent_sets):
                  "lost_or_stolen_card", "card_swallowed", "failed_transfer",
                  "declined_transfer", "extra_charge_on_statement", "request_refund",
                  "wrong_amount_of_cash_received", "transaction_charged_twice",
-                 "declined_cash_withdrawal", "cash_withdrawal_charge"}
+                 "declined_cash_withdrawal", "cash_withdrawal_charge",
+                 # 'I was charged a fee for ...': complaints too
+                 "card_payment_fee_charged", "transfer_fee_charged"}
     scores = sentiment.text_scores(texts)
     neg = np.array([s <= -sentiment.TEXT_CUT for s in scores])
     is_complaint = np.array([y in complaint for y in ys])

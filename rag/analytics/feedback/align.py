@@ -12,7 +12,9 @@ comments they share instead (Jaccard of their texts, at least `MATCH_JACCARD`).
 month's comments is at least `RISE` times (at most `FALL` times) its share over the
 `LOOKBACK` months before, and the difference is at least `MIN_CHANGE` comments; without
 dates, the share of this run is compared with the matched theme's share in the previous run
-the same way. "new" themes stay "new"; the others are "steady".
+the same way. A theme the previous run did not have stays "new", unless at least
+`MIN_CHANGE` of its comments are from the months before and its rise flags it "emerging"
+(it was there, too small to be a theme); the others are "steady".
 """
 
 from __future__ import annotations
@@ -190,7 +192,7 @@ def flag_trends(a: Analysis, previous: Analysis | None = None) -> Analysis:
         out = []
         old_by_id = {t.id: t for t in old or []}
         for t in themes:
-            if t.is_other or t.status == NEW:
+            if t.is_other or (t.status == NEW and len(months) < 2):
                 out.append(t)
                 continue
             status, why = STEADY, ""
@@ -199,9 +201,19 @@ def flag_trends(a: Analysis, previous: Analysis | None = None) -> Analysis:
                 now = per.get(t.id, {}).get(last, 0)
                 before = sum(per.get(t.id, {}).get(m, 0) for m in prior)
                 tb = sum(totals[m] for m in prior)
+                if t.status == NEW and before < MIN_CHANGE:
+                    out.append(t)  # its comments are new, not only the theme
+                    continue
                 status, _ = _flag(now, totals[last], before, tb)
                 why = (f"{last}: {now} of {totals[last]} comments ({now / totals[last]:.1%}); "
                        f"{prior[0]}–{prior[-1]}: {before} of {tb} ({before / max(1, tb):.1%})")
+                if t.status == NEW:
+                    # Comments of earlier months too few to make a theme in the last run: a
+                    # sharp rise is "emerging"; otherwise the theme stays "new".
+                    if status != EMERGING:
+                        out.append(t)
+                        continue
+                    why += "; too few to be a theme in the previous run"
             elif t.id in old_by_id and old_n:
                 o = old_by_id[t.id]
                 status, _ = _flag(t.size, len(a.labels), o.size, old_n)
