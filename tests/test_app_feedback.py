@@ -287,3 +287,31 @@ def test_changed_document_is_analysed_afresh_and_bad_rows_do_not_break(app_env):
     rows = list(csv.reader(io.StringIO(fb.items_csv(a).decode())))
     texts = [r[3] for r in rows[1:]]
     assert "'=SUM(1,2) invoice wrong" in texts and "=SUM(1,2) invoice wrong" not in texts
+
+
+def test_an_aggregate_question_on_ask_is_answered_from_the_theme_analysis(app_env):
+    """'What do customers complain about most?' on the Ask page: the stored theme analysis
+    answers (sizes and negative shares with their formulas, comments quoted by row), not five
+    retrieved rows and the chat model."""
+    from rag.ui.pages import ask
+
+    _ingest_demo()
+    at = _run(_app())
+    a = _analysis(at)
+    SCRIPT.clear()
+    at._page_hash = next(h for h, info in at._registered_pages.items()
+                         if info.get("url_pathname") == "ask")
+    at.run()
+    _ok(at)
+    at.chat_input(key=ask.INPUT_KEY).set_value("What do customers complain about most?").run()
+    _ok(at)
+    assert not [m for m in SCRIPT.get("calls", []) if m[0].content == ANSWER_SYSTEM]
+    shown = "\n".join(_plain(m.value) for m in at.markdown)
+    worst = max((t for t in a.themes if not t.is_other and t.negative_share is not None),
+                key=lambda t: (round(t.negative_share * t.size), t.size))
+    assert "complain most about" in shown and "negative comments" in shown, shown[:800]
+    assert "size × negative share" in shown and re.search(r"row \d+ \(", shown), shown[:800]
+    first = shown.split("complain most about", 1)[1][:200]
+    assert _plain(worst.name).split(" <")[0][:12] in first, (worst.name, first)
+    rows = {str(it.row) for it in a.items}
+    assert set(re.findall(r"row (\d+) \(", shown)) <= rows

@@ -19,6 +19,7 @@ from datetime import date, datetime
 import pandas as pd
 import streamlit as st
 
+from rag.analytics.feedback.ask import ThemeAnswer, answer_from_themes
 from rag.answer import MIN_SUPPORT, Answer, Citation, Evidence, Progress
 from rag.errors import RagError
 from rag.index.store import Workspace
@@ -593,6 +594,10 @@ def _stream(svc: Services, ws: Workspace, cfg: ModelConfig, question: str,
             history: list[tuple[str, str]], filt: SearchFilter,
             focus: bool) -> tuple[Answer | None, str | None]:
     final: list[Answer] = []
+    themed = _from_themes(svc, ws, question)
+    if themed is not None:  # an aggregate question about feedback: the theme analysis answers
+        st.markdown(md_block(themed.text))
+        return themed, None
     try:
         state.ensure_model(svc)
         model = chat_models.load_model(svc, cfg)
@@ -632,6 +637,29 @@ def _stream(svc: Services, ws: Workspace, cfg: ModelConfig, question: str,
     if not final:
         return None, "the model stopped without an answer"
     return final[0], None
+
+
+def theme_answer(question: str, ta: ThemeAnswer) -> Answer:
+    """A theme analysis' answer as the page keeps answers: its sizes and shares with the
+    formula of each computed figure, and the comments quoted with their row numbers."""
+    parts = [ta.text.replace("**", "")]  # names come from comments: shown escaped, plain
+    if ta.figures:
+        parts.append("How the figures were computed:\n" + "\n".join(f"- {f}" for f in ta.figures))
+    if ta.quotes:
+        parts.append("Comments quoted:\n" + "\n".join(
+            f"- row {q.row} ({q.theme}): “{q.text}”" if q.row is not None
+            else f"- ({q.theme}): “{q.text}”" for q in ta.quotes))
+    return Answer(question=question, rewritten=question, text="\n\n".join(parts),
+                  citations=[], abstained=False, hits=[], model="theme analysis",
+                  flags=[f"answered from the {ta.source}"] if ta.source else [])
+
+
+def _from_themes(svc: Services, ws: Workspace, question: str) -> Answer | None:
+    try:
+        ta = answer_from_themes(question, svc.analysis_store(), ws)
+    except Exception:  # noqa: BLE001 - a broken analysis never blocks the question
+        return None
+    return theme_answer(question, ta) if ta is not None else None
 
 
 def _show_evidence(ev: Evidence) -> None:
@@ -688,6 +716,11 @@ def _render_answer(ws: Workspace, names: dict[str, str], turn: Turn, side: str,
                    number: int = 1) -> None:
     if answer is None:
         st.error(md(error or "no answer"), icon=":material/error:")
+        return
+    if answer.model == "theme analysis":  # see theme_answer: figures with formulas, rows quoted
+        st.markdown(md_block(answer.text))
+        for f in answer.flags:
+            st.caption(md(f[:1].upper() + f[1:]) + " (open Feedback themes to see every comment)")
         return
     if answer.rewritten.strip() != answer.question.strip():
         st.caption(f"Read as: {md(answer.rewritten)}")
