@@ -98,14 +98,15 @@ def browser_context_args(browser_context_args: dict) -> dict:
 # -- the app -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory, browser_type_launch_args) -> Iterator[str]:
-    """The real app, once for the session, in a fresh data dir; stopped at the end."""
-    tmp = tmp_path_factory.mktemp("browser_app")
+def start_app(tmp: Path, extra_env: dict[str, str] | None = None
+              ) -> tuple[str, subprocess.Popen, Path]:
+    """`streamlit run app.py` on a free loopback port with a fresh data dir under `tmp`
+    (`{port}` in an extra variable's value becomes the port); returns once it is healthy."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update(RAG_DATA_DIR=str(tmp / "data"), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                ANONYMIZED_TELEMETRY="False", PYTHONUNBUFFERED="1")
+    env.update({k: v.replace("{port}", str(port)) for k, v in (extra_env or {}).items()})
     log = tmp / "app.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -115,17 +116,32 @@ def app_url(tmp_path_factory, browser_type_launch_args) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc, log)
+    except BaseException:
+        stop_app(proc, log)
+        raise
+    return url, proc, log
+
+
+def stop_app(proc: subprocess.Popen, log: Path) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+    tail = log.read_text(errors="replace")
+    if "Traceback" in tail:  # shown with the report, to explain a failed page
+        print("app log tail:\n" + tail[-3000:])
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory, browser_type_launch_args) -> Iterator[str]:
+    """The real app, once for the session, in a fresh data dir; stopped at the end."""
+    url, proc, log = start_app(tmp_path_factory.mktemp("browser_app"))
+    try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        tail = log.read_text(errors="replace")
-        if "Traceback" in tail:  # shown with the report, to explain a failed page
-            print("app log tail:\n" + tail[-3000:])
+        stop_app(proc, log)
 
 
 class Guard:

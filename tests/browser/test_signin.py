@@ -29,8 +29,9 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
+from servers import _stop
 
-from .conftest import LOOPBACK, ROOT, STREAMLIT, _free_port, _wait_healthy, screens_dir
+from .conftest import LOOPBACK, ROOT, _free_port, screens_dir, start_app, stop_app
 
 pytestmark = pytest.mark.browser
 
@@ -45,15 +46,6 @@ def _missing(why: str):
     if os.environ.get("CI") == "true":  # CI installs the dev extra: missing is a failure
         pytest.fail(why)
     pytest.skip(why)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -95,23 +87,6 @@ def provider(tmp_path_factory) -> Iterator[str]:
         _stop(proc)
 
 
-def _start_app(tmp: Path, extra_env: dict[str, str]) -> tuple[str, subprocess.Popen, Path]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(RAG_DATA_DIR=str(tmp / "data"), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-               ANONYMIZED_TELEMETRY="False", PYTHONUNBUFFERED="1")
-    env.update({k: v.replace("{port}", str(port)) for k, v in extra_env.items()})
-    log = tmp / "app.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(STREAMLIT), "run", "app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    _wait_healthy(url, proc, log)
-    return url, proc, log
-
-
 @pytest.fixture(scope="module")
 def signin_app(tmp_path_factory, provider, browser_type_launch_args) -> Iterator[dict]:
     """The real app with the RAG_OIDC_* variables naming the provider."""
@@ -120,14 +95,11 @@ def signin_app(tmp_path_factory, provider, browser_type_launch_args) -> Iterator
            "RAG_OIDC_ISSUER": provider,
            "RAG_OIDC_COOKIE_SECRET": secrets.token_hex(32),
            "RAG_OIDC_REDIRECT_URI": "http://127.0.0.1:{port}/oauth2callback"}
-    url, proc, log = _start_app(tmp, env)
+    url, proc, log = start_app(tmp, env)
     try:
         yield {"url": url, "data": tmp / "data", "log": log}
     finally:
-        _stop(proc)
-        text = log.read_text(errors="replace")
-        if "Traceback" in text:
-            print("app log tail:\n" + text[-3000:])
+        stop_app(proc, log)
 
 
 class Outside:
@@ -278,7 +250,7 @@ def test_sign_out_returns_to_the_sign_in_screen(person, signin_app):
 
 
 def test_auth_required_without_a_provider_refuses_to_start(tmp_path, browser):
-    url, proc, _log = _start_app(tmp_path, {"RAG_AUTH": "required"})
+    url, proc, log = start_app(tmp_path, {"RAG_AUTH": "required"})
     try:
         page = browser.new_page()
         page.goto(url)
@@ -290,7 +262,7 @@ def test_auth_required_without_a_provider_refuses_to_start(tmp_path, browser):
         assert page.locator('[data-testid="stSidebarNav"]').count() == 0
         page.close()
     finally:
-        _stop(proc)
+        stop_app(proc, log)
 
 
 def _audit(data_dir: Path) -> list[dict]:
