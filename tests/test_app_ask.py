@@ -210,7 +210,9 @@ def test_answer_streams_with_checked_sources(app_env, monkeypatch):
     # One source: the call, at its speaker turn, with the quoted span highlighted.
     sources = _sources(at)
     assert len(sources) == 1 and "northwind\\_q2\\_2026\\_call" in sources[0]
-    assert "Dana Whitfield" in sources[0] and "turn" in sources[0]
+    # A passage is labelled with the speaker it opens with (the operator here), as its turn
+    # numbers and start time are.
+    assert "Elena Sorensen" in sources[0] and "turn" in sources[0]
     assert any(":orange-background[" in m.value and "412\\.6" in m.value for m in at.markdown)
     # The question named Northwind: retrieval focused on that document, and says so.
     assert turn.answer.focused and turn.answer.filter.doc_ids == (
@@ -364,7 +366,7 @@ def test_open_a_source_in_place_and_in_the_library(app_env, monkeypatch):
     # The passage with its place as a heading, the quote marked, inside the expander.
     opened = next(e for e in at.expander if e.label == "Open in the document")
     texts = [m.value for m in opened.markdown]
-    assert any(t.startswith("**Dana Whitfield") and "turns" in t for t in texts), texts
+    assert any(t.startswith("**Elena Sorensen") and "turns" in t for t in texts), texts
     assert any(":orange-background[" in t and "412\\.6" in t for t in texts)
     at.button(key=f"ask_lib_{turn.id}_a_1").click().run()
     _ok(at)

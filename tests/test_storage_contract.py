@@ -167,7 +167,7 @@ def test_analysis_store_contract(side, monkeypatch):
     monkeypatch.setattr(fbstore, "from_json", lambda d: type("A", (), {
         "source": {"fingerprint": d["a"]["fp"]}, "payload": d["a"]})())
     a = {"fp": fbstore.fingerprint(doc, "m"), "themes": ["x" * 5000]}
-    fake = type("A", (), {"source": {"fingerprint": a["fp"]}})()
+    fake = type("A", (), {"source": {"fingerprint": a["fp"]}, "run_id": ""})()
     monkeypatch.setattr(fbstore, "to_json", lambda _a: {"version": "t", "a": a})
     assert store.saved_at(WS, "fb1") is None
     store.save(WS, "fb1", fake)

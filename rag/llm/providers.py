@@ -209,11 +209,15 @@ class LlamaCppChat:
                 repeat_penalty=1.05, stream=True, stop=res.stop,
                 stopping_criteria=res.stopping_criteria,
             ))
+            failed = False
             try:
                 for part in parts:
                     text = part["choices"][0].get("text")
                     if text:
                         yield text
+            except Exception as exc:  # noqa: BLE001 - every backend fails as ProviderError
+                failed = True
+                raise ProviderError(self._explain(exc)) from None
             finally:
                 p1, tp1, g1, tg1 = self._perf()
                 # llama.cpp's counters: prompt batches of more than one token count as prompt
@@ -224,7 +228,8 @@ class LlamaCppChat:
                 stats.generated_tokens = max(0, (g1 - g0) - single)
                 stats.generate_s = tg1 - tg0
                 self.last = stats
-                self._save(key)
+                if not failed:
+                    self._save(key)
 
     def _stream_chat(self, messages: list[Message], max_tokens: int,
                      temperature: float) -> Iterator[str]:

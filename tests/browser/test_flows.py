@@ -172,7 +172,8 @@ def test_briefs_of_a_call_and_a_meeting_with_downloads(app, tmp_path):
             # The meeting's own read-back: its six decisions, its action items once each.
             decisions = brief.split("## Decisions", 1)[1].split("\n## ", 1)[0]
             assert len(re.findall(r"^- ", decisions, re.MULTILINE)) == 6, decisions
-            assert brief.count("pick the battery-swap pilot sites") == 1
+            items = brief.split("## Action items", 1)[1].split("\n## ", 1)[0]
+            assert items.count("pick the battery-swap pilot sites") == 1, items
         else:
             assert "forward-looking" not in brief.split("## Summary", 1)[1].split("\n## ")[0]
             assert "Operating expenses growth" not in brief
