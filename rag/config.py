@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     every data directory of this user, filled by `python -m rag.setup_models`."""
 
     embed_batch_size: int = 32
+    embed_max_tokens: int = 0
+    """Word pieces of a passage the embedding model reads (0: the model's own limit, 256 for
+    MiniLM). The keyword index always holds the whole passage."""
+
     threads: int = max(1, min(os.cpu_count() or 1, 4))
 
     max_file_mb: int = 50

@@ -334,7 +334,8 @@ def build_embedder(settings: Settings | None = None) -> Embedder:
 
         return OnnxEmbedder(settings.embed_model, cache_dir=settings.models_dir,
                             quant=backend.split("-", 1)[1], batch_size=settings.embed_batch_size,
-                            threads=settings.threads)
+                            threads=settings.threads,
+                            max_length=settings.embed_max_tokens or None)
     raise RagError(f"unknown embedding backend '{settings.embed_backend}': "
                    "set RAG_EMBED_BACKEND to onnx-int8, onnx-fp32 or torch")
 

@@ -295,3 +295,22 @@ def test_pending_chunks_crowding_the_nearest_places_are_still_skipped(store, fak
     ws.commit(info)
     assert set(ws.versions()) == {"ok", "p"}
     assert {h.chunk.doc_id for h in ws.query(fake_embedder.embed([text])[0], k=3)} == {"p"}
+
+
+def test_embed_max_tokens_bounds_what_the_default_embedder_reads():
+    """RAG_EMBED_MAX_TOKENS reaches the real embedder: a passage is read up to that many word
+    pieces (what follows changes nothing), and a shorter passage is read whole."""
+    import numpy as np
+
+    from rag.config import Settings
+    from rag.services import build_embedder
+
+    short = build_embedder(Settings(embed_max_tokens=32))
+    assert short.max_length == 32
+    head = "Net revenue rose in fiscal 2022 on higher volumes in every segment. " * 3
+    a, b = short.embed([head + "Cash flow fell sharply.", head + "Litigation costs soared."])
+    assert float(np.dot(a, b)) > 0.9999  # both cut before their different endings
+    full = build_embedder(Settings())
+    c, d = full.embed([head + "Cash flow fell sharply.", head + "Litigation costs soared."])
+    assert float(np.dot(c, d)) < 0.999  # the model's own limit reads the endings
+    assert full.max_length > 32
