@@ -879,11 +879,14 @@ class Retriever:
 
     def __init__(self, workspace: Workspace, embedder: Embedder,
                  config: RetrievalConfig | None = None,
-                 lexical_dir: Path | None = None) -> None:
+                 lexical_dir: Path | None = None, lexicon: Lexicon | None = None) -> None:
         self.workspace = workspace
         self.embedder = embedder
         self.config = config or RetrievalConfig()
         self.lexical_dir = lexical_dir  # where the keyword index is kept (None: memory only)
+        # How questions are expanded: the workspace's lexicon, from rag.services (None: the
+        # finance default, for callers that build a retriever by hand).
+        self.lexicon = FINANCE if lexicon is None else lexicon
 
     def search(self, query: str, k: int = 5, filter: SearchFilter | None = None,
                mode: str = "hybrid", focus: bool = False) -> list[Hit]:
@@ -911,7 +914,8 @@ class Retriever:
             if who and not filt.speakers:  # 'what did the CFO say': that speaker's turns
                 filt = replace(filt, speakers=who, auto=True)
                 focused = True
-        plan = plan_query(query) if cfg.plan else QueryPlan(query, query)
+        plan = (plan_query(query, self.lexicon) if cfg.plan
+                else QueryPlan(query, query, lexicon=self.lexicon))
         info: dict[str, Any] = {"query": plan.core, "hints": list(plan.hints)}
         lex = lexical_index(self.workspace, self.lexical_dir) if mode in ("hybrid", "lexical") or \
             filt.needs_chunk_ids() else None
@@ -987,7 +991,7 @@ def profile_search(r: Retriever, query: str, k: int = 5) -> dict[str, float]:
     t = time.perf_counter()
     lex = lexical_index(r.workspace, r.lexical_dir)
     out["index_check"] = time.perf_counter() - t
-    plan = plan_query(query)
+    plan = plan_query(query, r.lexicon)
     t = time.perf_counter()
     vec = r.embedder.embed([plan.dense])[0]
     out["embed"] = time.perf_counter() - t
