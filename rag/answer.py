@@ -44,7 +44,7 @@ from rag.retrieve import (
     tokenize,
 )
 from rag.text.lexicon import FINANCE, Lexicon
-from rag.text.sentences import ANSWER
+from rag.text.sentences import ANSWER, QUOTE
 from rag.types import Chunk, Hit
 
 # Relevance floor for answering at all: best dense similarity, or lexical coverage of the
@@ -152,7 +152,7 @@ def sanitize_passage(text: str) -> str:
 
 def best_quote(sentence: str, passage: str) -> str:
     """The passage's line or sentence that best supports the claim (an exact substring)."""
-    parts = [p.strip() for p in re.split(r"(?<=[.!?])\s+|\n", passage) if p.strip()]
+    parts = QUOTE.split(passage)
     if not parts:
         return passage[:300]
     claim = set(tokenize(_CITE_RE.sub(" ", sentence)))

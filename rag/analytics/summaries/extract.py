@@ -14,15 +14,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.text.sentences import SUMMARY
 from rag.text.stopwords import CONVERSATION
 from rag.types import Chunk
 
 # -- sentences ---------------------------------------------------------------------------------
 
-_SENT_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9$€£])")
 _LINE_SPEAKER = re.compile(r"^(?P<speaker>[^:\n]{1,60}):\s+")
-_ABBREV = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|St|Inc|Co|Corp|Ltd|vs|No|approx|U\.S|e\.g|i\.e)"
-                     r"|\b[A-Z])\.$")
 
 
 @dataclass(frozen=True)
@@ -33,22 +31,6 @@ class Sentence:
     chunk: int  # index into the chunk list
     speaker: str | None
     index: int  # position in the whole document, 0-based
-
-
-def _split_line(line: str) -> list[str]:
-    parts: list[str] = []
-    start = 0
-    for m in _SENT_END.finditer(line):
-        piece = line[start:m.start()].rstrip()
-        if _ABBREV.search(piece):  # "Mr. Smith", "U.S. sales": not a sentence end
-            continue
-        if piece:
-            parts.append(line[start:m.end()].strip())
-        start = m.end()
-    tail = line[start:].strip()
-    if tail:
-        parts.append(tail)
-    return parts
 
 
 def sentences(chunks: Sequence[Chunk]) -> list[Sentence]:
@@ -67,7 +49,7 @@ def sentences(chunks: Sequence[Chunk]) -> list[Sentence]:
                 line = line[m.end():]
             elif c.kind == "transcript" and len(speakers) == 1:
                 speaker = next(iter(speakers))
-            for s in _split_line(line):
+            for s in SUMMARY.split(line):
                 if re.search(r"[A-Za-z]", s):
                     out.append(Sentence(s, ci, speaker, len(out)))
     return out
