@@ -45,7 +45,7 @@ from rag.retrieve import (
 )
 from rag.text.lexicon import FINANCE, Lexicon
 from rag.text.sentences import ANSWER, QUOTE
-from rag.types import Chunk, Hit
+from rag.types import Chunk, Citation, Hit
 
 # Relevance floor for answering at all: best dense similarity, or lexical coverage of the
 # question's words in the best passage. Below both, the documents most likely do not say.
@@ -62,32 +62,6 @@ WITHHELD = "(the model's reply, withheld: it followed text found in a document)"
 _CITE_RE = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
 # A marker after the full stop ("... million. [1] Next") stays with its sentence.
 _SENT_SPLIT = ANSWER.pattern
-
-
-@dataclass(frozen=True)
-class Citation:
-    """One cited passage: its number in the answer, the chunk and the quoted span."""
-
-    n: int
-    chunk: Chunk
-    quote: str
-    support: float
-    numbers_missing: tuple[str, ...] = ()
-    inferred: bool = False
-    checked: bool | None = None  # set by the claim check (rag.claims) of every citing sentence
-
-    @property
-    def ok(self) -> bool:
-        if self.checked is not None:
-            return self.checked
-        return not self.numbers_missing and self.support >= MIN_SUPPORT
-
-    def to_dict(self) -> dict[str, Any]:
-        c = self.chunk
-        return {"n": self.n, "doc_id": c.doc_id, "doc_name": c.doc_name, "page": c.page,
-                "location": c.location(), "quote": self.quote, "chunk_id": c.id,
-                "support": round(self.support, 3), "numbers_missing": list(self.numbers_missing),
-                "checked": self.ok, "inferred": self.inferred}
 
 
 @dataclass
