@@ -707,7 +707,7 @@ class Answerer:
         result = self.retriever.retrieve(rewritten, k=self.k, filter=filter, focus=focus)
         hits = result.hits
         yield Evidence(hits, result.filter, result.focused, time.perf_counter() - t0)
-        base = {"question": question, "rewritten": rewritten, "hits": hits,
+        base: dict[str, Any] = {"question": question, "rewritten": rewritten, "hits": hits,
                 "model": self.model.name, "filter": result.filter, "focused": result.focused}
         done = self.computed(rewritten, result, {**base, "model": "computed from cells"}, t0)
         if done is not None:

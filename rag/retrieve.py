@@ -54,7 +54,7 @@ _PERIOD_RE = re.compile(r"(fy|cy|q[1-4]|h[12])((?:19|20)?\d\d)")
 
 def tokenize(text: str) -> list[str]:
     """Lowercase words and whole numbers ('1,577.0' -> '1577.0'), stopwords out, plurals cut."""
-    out = []
+    out: list[str] = []
     for tok in _TOKEN_RE.findall(text.lower()):
         period = _PERIOD_RE.fullmatch(tok)
         if period:  # "fy2018" -> "fy", "2018"; "fy21" -> "fy", "2021"; "q1" stays whole
@@ -456,7 +456,7 @@ class LexicalIndex:
         from rag.index.store import _chunk_metadata
 
         vocab = sorted(self.vocab.items(), key=lambda kv: kv[1])
-        arrays: dict[str, np.ndarray] = {
+        arrays: dict[str, Any] = {
             "meta": _blob({"format": LEXICAL_FORMAT, "version": _lexical_version(),
                            "n": len(self.chunks), "doc_keys": doc_keys}),
             "chunks": _blob([[c.id, c.text, _chunk_metadata(c)] for c in self.chunks]),
