@@ -15,6 +15,7 @@ import re
 
 from rag.retrieve import expand_query, glossary_terms, plan_query, tokenize
 from rag.text.lexicon import FINANCE, Lexicon
+from rag.text.numbers import NUMBER
 from rag.text.sentences import PASSAGE
 
 FOCUS_CHARS = 520
@@ -23,7 +24,7 @@ FOCUS_CHARS = 520
 GAP = "…"
 
 _YEAR_RE = re.compile(r"\b(?:19|20)\d\d\b")
-_CELL = r"(?:\$\s?)?\(?-?\d[\d,]*(?:\.\d+)?\)?%?"
+_CELL = r"(?:\$\s?)?\(?-?" + NUMBER + r"\)?%?"
 _CELL_RE = re.compile(_CELL)
 _ROW_RE = re.compile(rf"^(?P<label>.*?[A-Za-z)][^\d$(]*?)\s+(?P<cells>{_CELL}(?:\s+{_CELL})+)\s*$")
 _SENT_END = re.compile(r"[.:;!?\d)%]$")

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.text.numbers import CURRENCY, NUMBER
 from rag.text.sentences import SUMMARY
 from rag.text.stopwords import CONVERSATION
 from rag.types import Chunk
@@ -58,13 +59,13 @@ def sentences(chunks: Sequence[Chunk]) -> list[Sentence]:
 # -- numbers -----------------------------------------------------------------------------------
 
 _SCALE = r"(?:thousand|million|billion|trillion|mn|bn|[mMbBkK](?![A-Za-z]))"
-_AMOUNT = (r"(?:[$€£]\s?\d[\d,]*(?:\.\d+)?(?:\s?" + _SCALE + r")?"
-           r"|\d[\d,]*(?:\.\d+)?\s?(?:%|percent\b|per\s?cent\b|basis points?\b|bps\b|bp\b)"
-           r"|\d[\d,]*(?:\.\d+)?\s(?:million|billion|thousand)\b"
+_AMOUNT = (r"(?:" + CURRENCY + r"\s?" + NUMBER + r"(?:\s?" + _SCALE + r")?"
+           r"|" + NUMBER + r"\s?(?:%|percent\b|per\s?cent\b|basis points?\b|bps\b|bp\b)"
+           r"|" + NUMBER + r"\s(?:million|billion|thousand)\b"
            r"|\d+\.\d+\s?x\b)")
 VALUE_RE = re.compile(r"(?<![\w.])(?:negative\s|minus\s|-)?" + _AMOUNT)
 _RANGE_RE = re.compile(
-    r"(?:between\s+)?(?P<lo>" + VALUE_RE.pattern + r"|\d[\d,]*(?:\.\d+)?)"
+    r"(?:between\s+)?(?P<lo>" + VALUE_RE.pattern + r"|" + NUMBER + r")"
     r"\s*(?:to|-|–|—|and)\s*(?P<hi>" + VALUE_RE.pattern + r")")
 
 
@@ -92,7 +93,7 @@ def unit_of(value: str, after: str = "") -> str:
 
 def amount(value: str) -> float | None:
     """The number a value states, in its own unit's scale ('$1.2 billion' -> 1.2e9)."""
-    m = re.search(r"\d[\d,]*(?:\.\d+)?", value)
+    m = re.search(NUMBER, value)
     if not m:
         return None
     x = float(m.group(0).replace(",", ""))
