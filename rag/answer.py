@@ -43,8 +43,9 @@ from rag.retrieve import (
     plan_query,
     tokenize,
 )
-from rag.text.sentences import ANSWER
-from rag.types import Chunk, Hit
+from rag.text.lexicon import FINANCE, Lexicon
+from rag.text.sentences import ANSWER, QUOTE
+from rag.types import Chunk, Citation, Hit
 
 # Relevance floor for answering at all: best dense similarity, or lexical coverage of the
 # question's words in the best passage. Below both, the documents most likely do not say.
@@ -61,32 +62,6 @@ WITHHELD = "(the model's reply, withheld: it followed text found in a document)"
 _CITE_RE = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
 # A marker after the full stop ("... million. [1] Next") stays with its sentence.
 _SENT_SPLIT = ANSWER.pattern
-
-
-@dataclass(frozen=True)
-class Citation:
-    """One cited passage: its number in the answer, the chunk and the quoted span."""
-
-    n: int
-    chunk: Chunk
-    quote: str
-    support: float
-    numbers_missing: tuple[str, ...] = ()
-    inferred: bool = False
-    checked: bool | None = None  # set by the claim check (rag.claims) of every citing sentence
-
-    @property
-    def ok(self) -> bool:
-        if self.checked is not None:
-            return self.checked
-        return not self.numbers_missing and self.support >= MIN_SUPPORT
-
-    def to_dict(self) -> dict[str, Any]:
-        c = self.chunk
-        return {"n": self.n, "doc_id": c.doc_id, "doc_name": c.doc_name, "page": c.page,
-                "location": c.location(), "quote": self.quote, "chunk_id": c.id,
-                "support": round(self.support, 3), "numbers_missing": list(self.numbers_missing),
-                "checked": self.ok, "inferred": self.inferred}
 
 
 @dataclass
@@ -151,7 +126,7 @@ def sanitize_passage(text: str) -> str:
 
 def best_quote(sentence: str, passage: str) -> str:
     """The passage's line or sentence that best supports the claim (an exact substring)."""
-    parts = [p.strip() for p in re.split(r"(?<=[.!?])\s+|\n", passage) if p.strip()]
+    parts = QUOTE.split(passage)
     if not parts:
         return passage[:300]
     claim = set(tokenize(_CITE_RE.sub(" ", sentence)))
@@ -323,8 +298,10 @@ class ClaimCheck:
     claims: int
 
 
-def check_claims(text: str, hits: list[Hit], question: str = "") -> ClaimCheck:
-    """Judge each sentence against its cited span (rag.claims) and keep only those that pass.
+def check_claims(text: str, hits: list[Hit], question: str = "",
+                 lexicon: Lexicon = FINANCE) -> ClaimCheck:
+    """Judge each sentence against its cited span (rag.claims, reading terms with `lexicon`)
+    and keep only those that pass.
 
     A sentence about the documents themselves ("The passages do not say why.") is kept
     without a citation but is not a claim. Markers are renumbered over what is kept."""
@@ -343,7 +320,7 @@ def check_claims(text: str, hits: list[Hit], question: str = "") -> ClaimCheck:
             kept.append(s)
             continue
         v = claims.judge(s.body, [chunks[n - 1] for n in s.refs], chunks, given, repeated,
-                         asked)
+                         asked, lexicon)
         if v.ok:
             found[len(kept)] = (v.support, ())
             kept.append(s)
@@ -357,7 +334,7 @@ def check_claims(text: str, hits: list[Hit], question: str = "") -> ClaimCheck:
     return ClaimCheck(text, citations, flags, rejected, n_claims)
 
 
-def relevant_enough(question: str, result: SearchResult) -> bool:
+def relevant_enough(question: str, result: SearchResult, lexicon: Lexicon = FINANCE) -> bool:
     """Whether the passages are close enough to the question to ask the model at all.
 
     Coverage counts the words of what is searched for (the question without its
@@ -365,7 +342,7 @@ def relevant_enough(question: str, result: SearchResult) -> bool:
     if not result.hits:
         return False
     best_dense = max((h.scores.get("dense", 0.0) for h in result.hits), default=0.0)
-    q = set(tokenize(plan_query(question).core))
+    q = set(tokenize(plan_query(question, lexicon).core))
     coverage = 0.0
     if q:
         coverage = max(len(q & set(tokenize(h.chunk.text))) / len(q) for h in result.hits)
@@ -408,17 +385,18 @@ class Prompt:
         return _CITE_RE.sub(one, text)
 
 
-def build_prompt(question: str, hits: list[Hit], mode: str = "full") -> Prompt:
+def build_prompt(question: str, hits: list[Hit], mode: str = "full",
+                 lexicon: Lexicon = FINANCE) -> Prompt:
     """The answer prompt: the fixed rules first (the system message, identical for every
     question, so llama.cpp reuses their evaluated tokens), then each passage neutralised
     (rag.injection) and quoted between delimiters, cut to what bears on the question, table
-    figures labelled with their years (rag.context), how filings word the question's terms,
-    and the question last. `mode` is one of `PROMPTS`."""
+    figures labelled with their years (rag.context), how filings word the question's terms
+    (its `lexicon` terms), and the question last. `mode` is one of `PROMPTS`."""
     if mode not in PROMPTS:
         raise ValueError(f"unknown prompt mode '{mode}': one of {', '.join(PROMPTS)}")
     texts = [sanitize_passage(h.chunk.text) for h in hits]
-    weights = term_weights(question, texts)
-    chosen = (select(question, texts, weights) if mode == "compact"
+    weights = term_weights(question, texts, lexicon)
+    chosen = (select(question, texts, weights, lexicon) if mode == "compact"
               else [(i, FOCUS_CHARS) for i in range(len(hits))])
     passages = "\n".join(
         PASSAGE.format(n=n, source=quoted_source(hits[i].chunk),
@@ -427,13 +405,15 @@ def build_prompt(question: str, hits: list[Hit], mode: str = "full") -> Prompt:
     )
     return Prompt([Message("system", ANSWER_SYSTEM),
                    Message("user", ANSWER_USER.format(passages=passages, question=question,
-                                                      note=glossary_note(question)))],
+                                                      note=glossary_note(question,
+                                                                         lexicon)))],
                   [i for i, _ in chosen])
 
 
-def build_messages(question: str, hits: list[Hit], mode: str = "full") -> list[Message]:
+def build_messages(question: str, hits: list[Hit], mode: str = "full",
+                   lexicon: Lexicon = FINANCE) -> list[Message]:
     """The answer prompt's messages (see `build_prompt`)."""
-    return build_prompt(question, hits, mode).messages
+    return build_prompt(question, hits, mode, lexicon).messages
 
 
 class _Renumbered:
@@ -488,7 +468,7 @@ _OFF_TOPIC = ("no passage supports it", "few of its words", "names ")
 
 
 def evidence_answer(base: dict[str, Any], raw: str, flags: list[str],
-                    rejected: list[dict[str, Any]]) -> Answer:
+                    rejected: list[dict[str, Any]], lexicon: Lexicon = FINANCE) -> Answer:
     """No sentence of the reply stands: the closest evidence instead, quoted from the passage
     as the model saw it (instruction-like text stays out). A reply none of whose sentences
     any passage bears on at all (an answer from the model's own knowledge) gets "the
@@ -501,7 +481,8 @@ def evidence_answer(base: dict[str, Any], raw: str, flags: list[str],
         return Answer(text=DO_NOT_SAY, citations=[], abstained=True, raw=raw, flags=flags,
                       rejected=rejected, **base)
     texts = [sanitize_passage(h.chunk.text) for h in hits]
-    best = max(range(len(hits)), key=lambda i: (support_of(q, texts[i], glossary=True), -i))
+    best = max(range(len(hits)),
+               key=lambda i: (support_of(q, texts[i], glossary=True, lexicon=lexicon), -i))
     quote = best_quote(q, texts[best])
     cite = Citation(1, hits[best].chunk, quote, support_of(q, texts[best]), (), False, True)
     text = f"{NOT_DIRECTLY} The closest passage reads: “{quote}” [1]"
@@ -548,8 +529,12 @@ class Answerer:
 
     def __init__(self, retriever: Retriever, model: ChatModel, k: int = 5,
                  max_tokens: int = 400, figures: Any = None, choose_metric: bool = True,
-                 prompt: str = "full") -> None:
+                 prompt: str = "full", lexicon: Lexicon | None = None) -> None:
         self.retriever = retriever
+        # The workspace's vocabulary (rag.services passes it): prompts, follow-ups and claim
+        # checks read terms with it. None: the retriever's, else the finance default.
+        self.lexicon: Lexicon = (lexicon if lexicon is not None
+                                 else getattr(retriever, "lexicon", None) or FINANCE)
         self.model = model
         self.k = k
         self.max_tokens = max_tokens
@@ -691,9 +676,9 @@ class Answerer:
         if not history:
             return question
         companies = self.companies()
-        if not followup.is_followup(question, companies):
+        if not followup.is_followup(question, companies, self.lexicon):
             return question
-        previous = followup.resolved_history([q for q, _ in history], companies)
+        previous = followup.resolved_history([q for q, _ in history], companies, self.lexicon)
         resolved = followup.resolve(question, previous, companies, history[-1][1])
         if resolved:
             return resolved
@@ -722,7 +707,7 @@ class Answerer:
         result = self.retriever.retrieve(rewritten, k=self.k, filter=filter, focus=focus)
         hits = result.hits
         yield Evidence(hits, result.filter, result.focused, time.perf_counter() - t0)
-        base = {"question": question, "rewritten": rewritten, "hits": hits,
+        base: dict[str, Any] = {"question": question, "rewritten": rewritten, "hits": hits,
                 "model": self.model.name, "filter": result.filter, "focused": result.focused}
         done = self.computed(rewritten, result, {**base, "model": "computed from cells"}, t0)
         if done is not None:
@@ -736,7 +721,7 @@ class Answerer:
         if ctx is not None:
             yield ctx.text + "\n\n"
             first = time.perf_counter() - t0
-        if not relevant_enough(rewritten, result):
+        if not relevant_enough(rewritten, result, self.lexicon):
             msg = ("The documents do not say. The closest passages are shown below"
                    if hits else "The documents do not say: nothing in this workspace matches")
             if ctx is not None:
@@ -747,7 +732,7 @@ class Answerer:
             yield with_figures(ctx, answer) if ctx is not None else answer
             return
         raw = ""
-        prompt = build_prompt(rewritten, hits, self.prompt)
+        prompt = build_prompt(rewritten, hits, self.prompt, self.lexicon)
         numbered = _Renumbered(prompt)
         for piece in self.model.stream(prompt.messages, max_tokens=self.max_tokens):
             if first is None:
@@ -786,14 +771,14 @@ class Answerer:
             # The reply itself is not shown: it may hold the prompt or an outside link.
             return evidence_answer(base, raw, [f"refused the model's reply: {verdict.reason}"],
                                    [{"sentence": WITHHELD, "reason": verdict.reason,
-                                     "passages": []}])
-        chk = check_claims(raw, hits, base["rewritten"])
+                                     "passages": []}], self.lexicon)
+        chk = check_claims(raw, hits, base["rewritten"], self.lexicon)
         if not tokenize(_CITE_RE.sub(" ", chk.text)) and not chk.rejected:
             # nothing but markers: no answer at all
             return Answer(text=DO_NOT_SAY, citations=[], abstained=True, raw=raw,
                           flags=chk.flags, **base)
         if not chk.claims:
-            return evidence_answer(base, raw, chk.flags, chk.rejected)
+            return evidence_answer(base, raw, chk.flags, chk.rejected, self.lexicon)
         return Answer(text=chk.text, citations=chk.citations, abstained=False, raw=raw,
                       flags=chk.flags, rejected=chk.rejected, **base)
 

@@ -42,9 +42,8 @@ from rag.text.numbers import (
 from rag.text.numbers import SCALE_OF_WORD as _SCALE_OF_WORD
 from rag.text.numbers import parse_value as _parse_value
 from rag.text.sentences import CLAUSES
-from rag.types import Chunk
+from rag.types import MIN_SUPPORT, Chunk  # MIN_SUPPORT: re-exported, claim checks set the bar
 
-MIN_SUPPORT = 0.35
 MIN_SUPPORT_WITH_FIGURES = 0.2
 
 CITE_RE = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
@@ -210,11 +209,11 @@ def _rows(span: str) -> list[tuple[str, list[tuple[int, float, str]]]]:
 
 
 _COMPARED_RE = re.compile(
-    r"(?P<a>[$€£]?\(?\d[\d,]*(?:\.\d+)?\)?\s?(?:%|percent|million|billion)?)[^.;]{0,60}?"
-    r"\bcompared (?:to|with)\b[^.;\d$]{0,20}(?P<b>[$€£]?\(?\d[\d,]*(?:\.\d+)?\)?)", re.IGNORECASE)
+    r"(?P<a>" + CURRENCY + r"?\(?" + NUMBER + r"\)?\s?(?:%|percent|million|billion)?)[^.;]{0,60}?"
+    r"\bcompared (?:to|with)\b[^.;\d$]{0,20}(?P<b>" + CURRENCY + r"?\(?" + NUMBER + r"\)?)", re.IGNORECASE)
 _FROM_TO_RE = re.compile(
-    r"\bfrom\s+(?P<a>[$€£]?\(?\d[\d,]*(?:\.\d+)?\)?)\s?(?:%|percent|million|billion)?[^.;\d]{0,40}?"
-    r"\bto\s+(?P<b>[$€£]?\(?\d[\d,]*(?:\.\d+)?\)?)", re.IGNORECASE)
+    r"\bfrom\s+(?P<a>" + CURRENCY + r"?\(?" + NUMBER + r"\)?)\s?(?:%|percent|million|billion)?[^.;\d]{0,40}?"
+    r"\bto\s+(?P<b>" + CURRENCY + r"?\(?" + NUMBER + r"\)?)", re.IGNORECASE)
 _STATED_RE = re.compile(r"\b(?:an?\s+)?(?:(?P<up>increase|rise|growth|improvement|gain)|"
                         r"(?P<down>decrease|decline|reduction|drop|fall))\s+of\b", re.IGNORECASE)
 
@@ -256,7 +255,7 @@ def _prose_series(sent: str) -> list[tuple[int, float, str]]:
 
 
 _DATED_RE = re.compile(
-    r"(?P<fig>[$€£]?\s?\d[\d,]*(?:\.\d+)?\s?(?:million|billion|thousand|%|percent)?)\s+(?:as of|at|"
+    r"(?P<fig>" + CURRENCY + r"?\s?" + NUMBER + r"\s?(?:million|billion|thousand|%|percent)?)\s+(?:as of|at|"
     r"in|for)\s+(?:[A-Z][a-z]+\s+\d{1,2},\s+)?(?P<y>(?:19|20)\d\d)\b")
 
 
@@ -347,7 +346,7 @@ def direction_in_span(sentence: str, span: str) -> tuple[int, str] | None:
 
 _CHANGE_BY_RE = re.compile(r"\b(?:chang\w*|increas\w*|decreas\w*|ros[e]|fell|grew|declin\w*|"
                            r"drop\w*|improv\w*|moved|went (?:up|down)|shift\w*)\b[^.]{0,20}?\bby\b"
-                           r"\s*(?P<fig>[$€£]?\s?\d[\d,]*(?:\.\d+)?\s?(?:%|percent\w*|million|"
+                           r"\s*(?P<fig>" + CURRENCY + r"?\s?" + NUMBER + r"\s?(?:%|percent\w*|million|"
                            r"billion|thousand|points?|basis points?|bps)?)", re.IGNORECASE)
 _RATE_SUBJECT_RE = re.compile(r"\b(?:rate|ratio|percentage|margin percent(?:age)?|yield)\b",
                               re.IGNORECASE)

@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     """Answer numeric questions by computation over the documents' table cells (the model never
     writes a number); false sends every question to the model, as before the figure engine."""
 
+    lexicon: str = "finance"
+    """The vocabulary retrieval, prompts and claim checks read questions with: finance (the
+    packaged US-filing terms: 'capex' also searches 'purchases of property, plant and
+    equipment'), none (a workspace of other documents, searched by its own words), or the
+    path of a .toml or .json lexicon (rag.text.lexicon)."""
+
     pending_grace_s: int = 3600
     """A document left half-written by another process is cleaned up after this long."""
 

@@ -14,6 +14,8 @@ import math
 import re
 
 from rag.retrieve import expand_query, glossary_terms, plan_query, tokenize
+from rag.text.lexicon import FINANCE, Lexicon
+from rag.text.numbers import NUMBER
 from rag.text.sentences import PASSAGE
 
 FOCUS_CHARS = 520
@@ -22,7 +24,7 @@ FOCUS_CHARS = 520
 GAP = "…"
 
 _YEAR_RE = re.compile(r"\b(?:19|20)\d\d\b")
-_CELL = r"(?:\$\s?)?\(?-?\d[\d,]*(?:\.\d+)?\)?%?"
+_CELL = r"(?:\$\s?)?\(?-?" + NUMBER + r"\)?%?"
 _CELL_RE = re.compile(_CELL)
 _ROW_RE = re.compile(rf"^(?P<label>.*?[A-Za-z)][^\d$(]*?)\s+(?P<cells>{_CELL}(?:\s+{_CELL})+)\s*$")
 _SENT_END = re.compile(r"[.:;!?\d)%]$")
@@ -52,10 +54,11 @@ def _is_year_header(seg: str) -> bool:
     return len(years) >= 2 and len(re.findall(r"\d", seg)) <= 4 * len(years) + 2
 
 
-def term_weights(question: str, texts: list[str]) -> dict[str, float]:
-    """The question's search words (with the filing phrasings of its analyst terms), each
-    weighted by how rare it is among the passages' segments."""
-    terms = set(tokenize(expand_query(plan_query(question).core)))
+def term_weights(question: str, texts: list[str], lexicon: Lexicon = FINANCE
+                 ) -> dict[str, float]:
+    """The question's search words (with the `lexicon` phrasings of its terms), each weighted
+    by how rare it is among the passages' segments."""
+    terms = set(tokenize(expand_query(plan_query(question, lexicon).core, lexicon)))
     segs = [set(tokenize(s)) for t in texts for s in segments(t)]
     n = len(segs) or 1
     return {t: math.log(1 + n / (1 + sum(t in s for s in segs))) for t in terms}
@@ -113,9 +116,10 @@ def label_rows(text: str) -> str:
     return "\n".join(out)
 
 
-def glossary_note(question: str) -> str:
-    """A line telling the model how filings write the analyst terms the question uses."""
-    terms = glossary_terms(plan_query(question).core)
+def glossary_note(question: str, lexicon: Lexicon = FINANCE) -> str:
+    """A line telling the model how filings write the analyst terms the question uses (the
+    terms of `lexicon`: none with the empty one)."""
+    terms = glossary_terms(plan_query(question, lexicon).core, lexicon)
     if not terms:
         return ""
     return "Note: " + "; ".join(f"'{a}' is written '{b}' in filings" for a, b in terms) + ".\n"
@@ -140,10 +144,10 @@ _BROAD_RE = re.compile(
     r"pros|cons|versus|vs\.?)\b", re.IGNORECASE)
 
 
-def is_narrow(question: str) -> bool:
+def is_narrow(question: str, lexicon: Lexicon = FINANCE) -> bool:
     """The question asks for one figure or fact ('What was the FY2018 capex?'), not an
     explanation, a comparison or a list, which need more of each passage."""
-    core = plan_query(question).core
+    core = plan_query(question, lexicon).core
     return not _BROAD_RE.search(core) and core.count("?") <= 1
 
 
@@ -153,15 +157,15 @@ def best_segment_score(text: str, weights: dict[str, float]) -> float:
                default=0.0)
 
 
-def select(question: str, texts: list[str], weights: dict[str, float]
-           ) -> list[tuple[int, int]]:
+def select(question: str, texts: list[str], weights: dict[str, float],
+           lexicon: Lexicon = FINANCE) -> list[tuple[int, int]]:
     """Which passages the model sees, by their index among `texts` (in rank order), each with
     its character budget: for a narrow question the top-ranked passage and those whose best
     sentence bears on the question nearly as much, at most `NARROW_PASSAGES`, each cut to
     `NARROW_CHARS`; for a broad one every passage at `FOCUS_CHARS`."""
     if not texts:
         return []
-    if not is_narrow(question):
+    if not is_narrow(question, lexicon):
         return [(i, FOCUS_CHARS) for i in range(len(texts))]
     scores = [best_segment_score(t, weights) for t in texts]
     best = max(scores)

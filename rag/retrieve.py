@@ -54,7 +54,7 @@ _PERIOD_RE = re.compile(r"(fy|cy|q[1-4]|h[12])((?:19|20)?\d\d)")
 
 def tokenize(text: str) -> list[str]:
     """Lowercase words and whole numbers ('1,577.0' -> '1577.0'), stopwords out, plurals cut."""
-    out = []
+    out: list[str] = []
     for tok in _TOKEN_RE.findall(text.lower()):
         period = _PERIOD_RE.fullmatch(tok)
         if period:  # "fy2018" -> "fy", "2018"; "fy21" -> "fy", "2021"; "q1" stays whole
@@ -456,7 +456,7 @@ class LexicalIndex:
         from rag.index.store import _chunk_metadata
 
         vocab = sorted(self.vocab.items(), key=lambda kv: kv[1])
-        arrays: dict[str, np.ndarray] = {
+        arrays: dict[str, Any] = {
             "meta": _blob({"format": LEXICAL_FORMAT, "version": _lexical_version(),
                            "n": len(self.chunks), "doc_keys": doc_keys}),
             "chunks": _blob([[c.id, c.text, _chunk_metadata(c)] for c in self.chunks]),
@@ -879,11 +879,14 @@ class Retriever:
 
     def __init__(self, workspace: Workspace, embedder: Embedder,
                  config: RetrievalConfig | None = None,
-                 lexical_dir: Path | None = None) -> None:
+                 lexical_dir: Path | None = None, lexicon: Lexicon | None = None) -> None:
         self.workspace = workspace
         self.embedder = embedder
         self.config = config or RetrievalConfig()
         self.lexical_dir = lexical_dir  # where the keyword index is kept (None: memory only)
+        # How questions are expanded: the workspace's lexicon, from rag.services (None: the
+        # finance default, for callers that build a retriever by hand).
+        self.lexicon = FINANCE if lexicon is None else lexicon
 
     def search(self, query: str, k: int = 5, filter: SearchFilter | None = None,
                mode: str = "hybrid", focus: bool = False) -> list[Hit]:
@@ -911,7 +914,8 @@ class Retriever:
             if who and not filt.speakers:  # 'what did the CFO say': that speaker's turns
                 filt = replace(filt, speakers=who, auto=True)
                 focused = True
-        plan = plan_query(query) if cfg.plan else QueryPlan(query, query)
+        plan = (plan_query(query, self.lexicon) if cfg.plan
+                else QueryPlan(query, query, lexicon=self.lexicon))
         info: dict[str, Any] = {"query": plan.core, "hints": list(plan.hints)}
         lex = lexical_index(self.workspace, self.lexical_dir) if mode in ("hybrid", "lexical") or \
             filt.needs_chunk_ids() else None
@@ -987,7 +991,7 @@ def profile_search(r: Retriever, query: str, k: int = 5) -> dict[str, float]:
     t = time.perf_counter()
     lex = lexical_index(r.workspace, r.lexical_dir)
     out["index_check"] = time.perf_counter() - t
-    plan = plan_query(query)
+    plan = plan_query(query, r.lexicon)
     t = time.perf_counter()
     vec = r.embedder.embed([plan.dense])[0]
     out["embed"] = time.perf_counter() - t

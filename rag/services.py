@@ -151,11 +151,27 @@ class Services:
         ws = self.workspace(ws_name, create=True)
         return list(self.ingestor(ws).iter_ingest(uploads, progress=progress))
 
+    def lexicon(self, workspace: Workspace | None = None):
+        """The vocabulary `workspace` is searched, prompted and checked with: the lexicon
+        `settings.lexicon` names (finance by default; `none` for a workspace of other
+        documents), read once per process."""
+        from rag.text.lexicon import lexicon_named
+
+        key = ("lexicon", self.settings.lexicon)
+        with self._lock:
+            lex = self._models.get(key)
+        if lex is None:
+            lex = lexicon_named(self.settings.lexicon)
+            with self._lock:
+                lex = self._models.setdefault(key, lex)
+        return lex
+
     def searcher(self, workspace: Workspace):
         from rag.retrieve import Retriever
 
         return Retriever(workspace, self.embedder,
-                         lexical_dir=None if self.store.read_only else self.lexical_dir)
+                         lexical_dir=None if self.store.read_only else self.lexical_dir,
+                         lexicon=self.lexicon(workspace))
 
     @property
     def lexical_dir(self):
@@ -270,7 +286,8 @@ class Services:
             figures = self.settings.compute_figures
         engine = self.figure_engine(workspace) if figures else None
         return Answerer(self.searcher(workspace), model or self.chat_model(), k=k,
-                        figures=engine, prompt=prompt, max_tokens=max_tokens)
+                        figures=engine, prompt=prompt, max_tokens=max_tokens,
+                        lexicon=self.lexicon(workspace))
 
     def warm(self, cfg=None) -> None:
         """Load the embedder and the chat model and evaluate the fixed start of the answer

@@ -140,6 +140,48 @@ class Hit:
         }
 
 
+MIN_SUPPORT = 0.35
+"""A cited passage must hold this share of its sentence's words (rag.claims) to count as
+support, when no claim check has judged the sentence."""
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One cited passage, the one shape answers, briefs, theme drill-downs and the question
+    log speak: its number [n], the chunk, the quoted span (an exact substring of the chunk),
+    how much of the sentence's wording the passage holds, the figures the sentence states that
+    the passage lacks, whether the marker was inferred (the model left it out), and the claim
+    check's verdict when one judged the sentence.
+
+    `to_dict` is its JSON form everywhere (`ragdesk ask --json`, briefs, exports): the document
+    as `doc_id` and `doc_name`, where it is as `page` and `location`."""
+
+    n: int
+    chunk: Chunk
+    quote: str
+    support: float
+    numbers_missing: tuple[str, ...] = ()
+    inferred: bool = False
+    checked: bool | None = None  # set by the claim check (rag.claims) of every citing sentence
+    speaker: str | None = None  # who says the quoted words (None: the chunk's speaker)
+
+    @property
+    def ok(self) -> bool:
+        if self.checked is not None:
+            return self.checked
+        return not self.numbers_missing and self.support >= MIN_SUPPORT
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.chunk
+        return {"n": self.n, "doc_id": c.doc_id, "doc_name": c.doc_name, "page": c.page,
+                "location": c.location(),
+                "speaker": self.speaker if self.speaker is not None else c.speaker,
+                "start": c.start, "turn_start": c.turn_start, "quote": self.quote,
+                "chunk_id": c.id, "support": round(float(self.support), 3),
+                "numbers_missing": list(self.numbers_missing), "checked": self.ok,
+                "inferred": self.inferred}
+
+
 @dataclass(frozen=True)
 class Cell:
     """One figure read from a document: a table cell (row label x period column) or a figure
@@ -211,7 +253,8 @@ class IngestReport:
         if self.doc is not None:
             d.update(
                 doc_id=self.doc.doc_id,
-                name=self.doc.name,
+                doc_name=self.doc.name,
+                name=self.doc.name,  # 'doc_name' as every other command calls it; kept for scripts
                 kind=self.doc.kind,
                 units=self.doc.units,
                 unit_label=self.doc.unit_label,

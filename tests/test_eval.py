@@ -7,7 +7,8 @@ import json
 import subprocess
 
 import pytest
-from conftest import FINANCEBENCH_PDFS, RAGDESK, SHARED_DATA, cli_env
+from conftest import FINANCEBENCH_PDFS, RAGDESK, cli_env
+from shared_data import financebench_questions
 
 from rag.errors import RagError
 from rag.eval.dataset import EvalQuestion, EvalSetError, load_eval_set, parse_eval_set
@@ -213,14 +214,12 @@ SMALL_FILINGS = ["PEPSICO_2023_8K_dated-2023-05-05", "PEPSICO_2023Q1_EARNINGS"]
 def financebench_set(docs: list[str]) -> list[dict]:
     """FinanceBench questions about `docs`, pages made 1-based (the set's are 0-based)."""
     out = []
-    with open(SHARED_DATA / "financebench" / "questions.jsonl", encoding="utf-8") as f:
-        for line in f:
-            q = json.loads(line)
-            if q["doc_name"] in docs:
-                pages = sorted({e["evidence_page_num"] + 1 for e in q["evidence"]})
-                out.append({"question": q["question"], "doc_name": q["doc_name"],
-                            "page": pages if len(pages) > 1 else pages[0],
-                            "answer": q["answer"]})
+    for q in financebench_questions():
+        if q["doc_name"] in docs:
+            pages = sorted({e["evidence_page_num"] + 1 for e in q["evidence"]})
+            out.append({"question": q["question"], "doc_name": q["doc_name"],
+                        "page": pages if len(pages) > 1 else pages[0],
+                        "answer": q["answer"]})
     return out
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from shared_data import ectsum_transcript, financebench_questions
 
 from rag.ingest.facts import (
     ensure_facts,
@@ -275,10 +276,7 @@ def _real_first_pages(stem: str, name: str):
 def test_focus_finds_the_real_filing_under_a_meaningless_name() -> None:
     """Each FinanceBench question that names its company in words is focused on that company's
     filings (and the right year's where it names one), the files being called 'scan_NNN'."""
-    import json
     import re
-
-    from conftest import FINANCEBENCH_PDFS
 
     from rag.retrieve import focus_filter
     from rag.types import DocumentInfo
@@ -292,8 +290,7 @@ def test_focus_finds_the_real_filing_under_a_meaningless_name() -> None:
         docs.append(d)
         real[d.doc_id] = stem
     checked = 0
-    for line in (FINANCEBENCH_PDFS.parent / "questions.jsonl").read_text().splitlines():
-        q = json.loads(line)
+    for q in financebench_questions():
         company = re.split(r"[_-]", q["doc_name"])[0].lower()
         if not re.search(rf"(?<![a-z0-9]){re.escape(company)}(?![a-z0-9])", q["question"].lower()):
             continue
@@ -307,9 +304,7 @@ def test_focus_finds_the_real_filing_under_a_meaningless_name() -> None:
 
 
 def test_a_real_call_transcript_under_a_meaningless_name() -> None:
-    from conftest import SHARED_DATA
-
-    text = (SHARED_DATA / "ectsum" / "val" / "ects" / "ACM_q4_2021.txt").read_text()
+    text = ectsum_transcript("ACM_q4_2021")
     f = read_facts(text, kind="transcript")
     assert f.form == "earnings call"
     roles = {s.name: s.role for s in f.speakers}

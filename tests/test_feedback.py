@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import shared_data
 from fakes import HashEmbedder
 
 import rag.cli
@@ -26,7 +27,6 @@ from rag.types import Chunk
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CSV = ROOT / "data" / "customer_feedback_2026.csv"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 TOPICS = {
     "battery": "battery charging dock power drained overnight charger swap",
@@ -501,38 +501,16 @@ def test_cluster_ingested_document_and_clear_errors(cli, services, tmp_path):
 
 
 def _banking_subset(n_labels: int = 20, per_label: int = 50) -> tuple[list[str], list[str]]:
-    with (SHARED / "banking77" / "train.csv").open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    labels = sorted({r["category"] for r in rows})
-    keep = set(labels[:: max(1, len(labels) // n_labels)][:n_labels])
-    texts, ys, seen = [], [], {}
-    for r in rows:
-        c = r["category"]
-        if c in keep and seen.get(c, 0) < per_label:
-            seen[c] = seen.get(c, 0) + 1
-            texts.append(r["text"])
-            ys.append(c)
-    return texts, ys
+    return shared_data.banking77(n_labels, per_label)
 
 
 def _clinc_subset(n_labels: int = 15, per_label: int = 40) -> tuple[list[str], list[str]]:
-    data = json.loads((SHARED / "clinc150" / "data_full.json").read_text())
-    labels = sorted({lab for _, lab in data["train"]})
-    keep = set(labels[:: len(labels) // n_labels][:n_labels])
-    texts, ys, seen = [], [], {}
-    for t, lab in data["train"]:
-        if lab in keep and seen.get(lab, 0) < per_label:
-            seen[lab] = seen.get(lab, 0) + 1
-            texts.append(t)
-            ys.append(lab)
-    return texts, ys
+    return shared_data.clinc150(n_labels, per_label, "train")
 
 
 @pytest.fixture(scope="module")
 def real_sets(real_embedder):
     """banking77 (1,000 rows, 20 intents) and clinc150 (600 rows, 15 intents), embedded once."""
-    if not (SHARED / "banking77" / "train.csv").exists():
-        pytest.skip(f"shared data not found at {SHARED}")
     out = {}
     for name, (texts, ys) in {"banking77": _banking_subset(), "clinc150": _clinc_subset()}.items():
         out[name] = (texts, ys, real_embedder.embed(texts))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from shared_data import financebench_questions
 
 from rag.figures.answer import render
 from rag.figures.engine import FigureEngine
@@ -197,7 +197,7 @@ def test_store_replaces_and_deletes_a_document(tmp_path: Path) -> None:
 # -- real filings ------------------------------------------------------------------------------
 
 def _numeric_gold() -> list[dict]:
-    qs = [json.loads(x) for x in (SHARED / "questions.jsonl").read_text().splitlines()]
+    qs = financebench_questions()
     return [q for q in qs if re.fullmatch(r"\$?-?[\d,.]+%?", q["answer"].strip())]
 
 

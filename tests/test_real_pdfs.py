@@ -3,16 +3,15 @@ known question finds its filing. Uses the session's shared real-PDF workspace.""
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 
 import pytest
 from conftest import FINANCEBENCH_ENCRYPTED, FINANCEBENCH_PAGES, FINANCEBENCH_PDFS
+from shared_data import financebench_questions
 
 pytestmark = pytest.mark.slow
 
-QUESTIONS = FINANCEBENCH_PDFS.parent / "questions.jsonl"
 
 
 def _words(text: str) -> set[str]:
@@ -56,8 +55,7 @@ def test_encrypted_filings_were_decrypted(real_pdf_workspace, pages_text):
 def test_pages_match_the_benchmark_labels(pages_text):
     """Each FinanceBench evidence passage (0-indexed page N) is on our page N + 1, not N or N+2."""
     checked = 0
-    for line in QUESTIONS.read_text().splitlines():
-        q = json.loads(line)
+    for q in financebench_questions():
         for ev in q["evidence"]:
             want = _words(ev["evidence_text"])
             page = ev["evidence_page_num"] + 1

@@ -10,7 +10,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SHARED_DATA
+from conftest import ROOT
+from shared_data import financebench_questions, tatqa_dev
 
 from rag import claims
 from rag.errors import RagError
@@ -48,11 +49,8 @@ def _outputs(questions: list[str], paragraphs: list[str]) -> list:
 
 
 def test_retrieval_and_claims_give_what_they_gave_on_real_questions():
-    fb, tq = SHARED_DATA / "financebench" / "questions.jsonl", SHARED_DATA / "tatqa"
-    if not fb.exists() or not tq.exists():
-        pytest.skip("shared data not found")
-    qs = [json.loads(line)["question"] for line in fb.open(encoding="utf-8")]
-    data = json.loads((tq / "tatqa_dataset_dev.json").read_text(encoding="utf-8"))
+    qs = [q["question"] for q in financebench_questions()]
+    data = tatqa_dev()
     qs += [q["question"] for d in data for q in d["questions"]]
     paras = [p["text"] for d in data for p in d["paragraphs"]]
     assert len(qs) == 1698
@@ -139,3 +137,50 @@ def test_follow_up_detection_reads_metric_words_from_the_lexicon(tmp_path: Path)
         "3M revenue?"
     with pytest.raises(RagError, match="not a valid pattern"):
         Lexicon.from_dict({"metric_words": ["costs?("]}, "x")
+
+
+# -- the lexicon is chosen per workspace by the composition root (rag.services) ---------------
+
+CAPEX_DOCS = {
+    "cashflow.txt": b"Purchases of property, plant and equipment were $1,577 million in 2022.",
+    "plan.txt": b"Our capex plan for 2022 was approved by the board in March.",
+}
+
+
+def _services_with(services, lexicon: str):
+    """Services over the same store and data dir, with `settings.lexicon` set."""
+    from rag.services import Services
+
+    return Services(settings=services.settings.model_copy(update={"lexicon": lexicon}),
+                    client=services.client, embedder=services.embedder)
+
+
+def test_a_workspace_with_no_lexicon_is_not_shaped_by_finance(services):
+    from fakes import ScriptedChat
+
+    services.ingest_files("Capex", list(CAPEX_DOCS.items()))
+    q = "What was capex?"
+    note = "'capex' is written 'purchases of property, plant and equipment' in filings"
+    for svc, finance_on in ((services, True), (_services_with(services, "finance"), True),
+                            (_services_with(services, "none"), False)):
+        ws = svc.workspace("Capex")
+        assert (svc.lexicon(ws).name == "finance") is finance_on
+        # keyword search: 'capex' finds the cash-flow line only through the finance glossary
+        found = {h.chunk.doc_name for h in svc.searcher(ws).search(q, k=5, mode="lexical")}
+        assert found == ({"cashflow", "plan"} if finance_on else {"plan"})
+        # the answer prompt tells the model the filing phrasing only with the finance lexicon
+        chat = ScriptedChat("The capex plan for 2022 was approved in March [1].")
+        svc.answerer(ws, model=chat, figures=False).ask(q)
+        assert chat.calls and (note in chat.calls[-1]) is finance_on
+
+
+def test_the_lexicon_setting_names_finance_none_or_a_file(tmp_path: Path):
+    from rag.text.lexicon import lexicon_named
+
+    assert lexicon_named("finance") is FINANCE and lexicon_named("") is FINANCE
+    assert lexicon_named("none").glossary == {} and lexicon_named("none").name == "none"
+    path = tmp_path / "clinical.toml"
+    path.write_text('[glossary]\n"side effects" = ["adverse events"]\n')
+    assert lexicon_named(str(path)).glossary == {"side effects": ("adverse events",)}
+    with pytest.raises(RagError, match="RAG_LEXICON"):
+        lexicon_named(str(tmp_path / "missing.toml"))

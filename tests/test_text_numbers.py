@@ -3,12 +3,11 @@ alike by claims, figure extraction and prose pairs (real TAT-QA table cells and 
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal
 
 import pytest
-from conftest import SHARED_DATA
+from shared_data import tatqa_dev
 
 from rag import claims
 from rag.figures import prose
@@ -25,10 +24,7 @@ from rag.text.numbers import (
 
 @pytest.fixture(scope="module")
 def tatqa() -> list[dict]:
-    path = SHARED_DATA / "tatqa" / "tatqa_dataset_dev.json"
-    if not path.exists():
-        pytest.skip(f"shared data not found at {path}")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return tatqa_dev()
 
 
 def test_value_tokens_as_tables_print_them():

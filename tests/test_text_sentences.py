@@ -4,12 +4,10 @@ characterisation), and the options do what their names say."""
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 import pytest
-from conftest import SHARED_DATA
+from shared_data import ectsum_transcripts, financebench_questions, tatqa_dev
 
 from rag.text import sentences as S
 
@@ -27,34 +25,22 @@ OLD_INJECTION = re.compile(  # rag/injection.py _PIECE_RE
     r"(?:[^.!?。！？\n|;]|\.(?=\d))*(?:[.!?。！？]+[\"')\]]*|[|;]|\n|$)")
 
 
-def _need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data not found at {path}")
-    return path
-
-
 def _filing_pages() -> list[str]:
     """FinanceBench evidence: real 10-K/10-Q/8-K page text, line breaks as extracted."""
-    out = []
-    for line in _need(SHARED_DATA / "financebench" / "questions.jsonl").open(encoding="utf-8"):
-        q = json.loads(line)
-        out += [e["evidence_text"] for e in q.get("evidence") or [] if e.get("evidence_text")]
-    return out
+    return [e["evidence_text"] for q in financebench_questions()
+            for e in q.get("evidence") or [] if e.get("evidence_text")]
 
 
 def _questions() -> list[str]:
-    path = _need(SHARED_DATA / "financebench" / "questions.jsonl")
-    return [json.loads(line)["question"] for line in path.open(encoding="utf-8")]
+    return [q["question"] for q in financebench_questions()]
 
 
 def _transcripts() -> list[str]:
-    folder = _need(SHARED_DATA / "ectsum" / "val" / "ects")
-    return [p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.txt"))[:60]]
+    return ectsum_transcripts(60)
 
 
 def _tatqa_paragraphs() -> list[str]:
-    data = json.loads(_need(SHARED_DATA / "tatqa" / "tatqa_dataset_dev.json").read_text())
-    return [p["text"] for d in data for p in d["paragraphs"]]
+    return [p["text"] for d in tatqa_dev() for p in d["paragraphs"]]
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +166,52 @@ def test_the_settings_compile_to_the_old_patterns():
         ".?!", ".!?")
     assert S.INSTRUCTION_PIECES.pattern.pattern == OLD_INJECTION.pattern.replace(
         '\\"', '"').replace("\\n|;]", "|;\\n]")
+
+
+# Brief sentences, the answer's quote and the figure engine's first sentence, as each caller
+# cut them before `SUMMARY`, `QUOTE` and `QUICK` (copied from the code they lived in).
+OLD_SUMMARY_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9$€£])")
+OLD_ABBREV = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|St|Inc|Co|Corp|Ltd|vs|No|approx|U\.S|e\.g|i\.e)"
+                        r"|\b[A-Z])\.$")
+
+
+def _old_summary_split(line: str) -> list[str]:  # rag/analytics/summaries/extract.py
+    parts: list[str] = []
+    start = 0
+    for m in OLD_SUMMARY_END.finditer(line):
+        piece = line[start:m.start()].rstrip()
+        if OLD_ABBREV.search(piece):
+            continue
+        if piece:
+            parts.append(line[start:m.end()].strip())
+        start = m.end()
+    tail = line[start:].strip()
+    if tail:
+        parts.append(tail)
+    return parts
+
+
+def test_brief_sentences_as_summary_extraction_did(texts):
+    lines = [ln.strip() for t in texts for ln in t.split("\n") if ln.strip()]
+    joined = "\n".join(lines)
+    # the corpus holds what this setting differs on: abbreviations, closers, currency starts
+    assert re.search(r"\bU\.S\. [A-Z]", joined) and re.search(r"\b(?:Mr|Dr)\. [A-Z]", joined)
+    assert re.search(r"[.!?][\"')\]]+ [A-Z]", joined)
+    for line in lines:
+        assert S.SUMMARY.split(line) == _old_summary_split(line)
+        assert "".join(S.SUMMARY.pieces(line)) == line
+    assert S.SUMMARY.split('Mr. Smith said "sales rose." (Costs fell.) U.S. sales, e.g. Dr. '
+                           'No. 5. €3m came in.') == [
+        'Mr. Smith said "sales rose."', "(Costs fell.)", "U.S. sales, e.g. Dr. No. 5.",
+        "€3m came in."]
+
+
+def test_quotes_and_first_sentences_as_before(texts):
+    old_quote = re.compile(r"(?<=[.!?])\s+|\n")  # rag/answer.py best_quote
+    old_first = re.compile(r"(?<=[?.!])\s+")  # rag/figures/engine.py is_numeric
+    for t in texts:
+        assert S.QUOTE.split(t) == [p.strip() for p in old_quote.split(t) if p.strip()]
+    for q in _questions():
+        q = q.strip()
+        assert S.QUICK.split(q, maxsplit=1)[0] == old_first.split(q, maxsplit=1)[0]
+        assert S.QUICK.split(q) == [p for p in old_first.split(q) if p]

@@ -4,13 +4,11 @@ themes, and the sentiment column. Vectors are embedded once per session."""
 
 from __future__ import annotations
 
-import csv
-import json
 from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA as SHARED
+import shared_data
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from rag.analytics import feedback as fb
@@ -21,37 +19,16 @@ pytestmark = pytest.mark.slow
 
 
 def _banking(n_labels: int = 30, per_label: int = 30) -> tuple[list[str], list[str]]:
-    with (SHARED / "banking77" / "train.csv").open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    labels = sorted({r["category"] for r in rows})
-    keep = set(labels[:: max(1, len(labels) // n_labels)][:n_labels])
-    texts, ys, seen = [], [], {}
-    for r in rows:
-        if r["category"] in keep and seen.get(r["category"], 0) < per_label:
-            seen[r["category"]] = seen.get(r["category"], 0) + 1
-            texts.append(r["text"])
-            ys.append(r["category"])
-    return texts, ys
+    return shared_data.banking77(n_labels, per_label)
 
 
 def _clinc(n_labels: int = 40, per_label: int = 25) -> tuple[list[str], list[str]]:
-    data = json.loads((SHARED / "clinc150" / "data_full.json").read_text(encoding="utf-8"))
-    labels = sorted({lab for _, lab in data["test"]})
-    keep = set(labels[:: len(labels) // n_labels][:n_labels])
-    texts, ys, seen = [], [], {}
-    for t, lab in data["test"]:
-        if lab in keep and seen.get(lab, 0) < per_label:
-            seen[lab] = seen.get(lab, 0) + 1
-            texts.append(t)
-            ys.append(lab)
-    return texts, ys
+    return shared_data.clinc150(n_labels, per_label, "test")
 
 
 @pytest.fixture(scope="session")
 def intent_sets(real_embedder):
     """banking77 (900 rows, 30 intents) and clinc150 (1,000 rows, 40 intents), embedded once."""
-    if not (SHARED / "banking77" / "train.csv").exists():
-        pytest.skip(f"shared data not found at {SHARED}")
     out = {}
     for name, (texts, ys) in {"banking77": _banking(), "clinc150": _clinc()}.items():
         out[name] = (texts, ys, np.asarray(real_embedder.embed(texts), dtype=np.float32))

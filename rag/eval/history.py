@@ -8,46 +8,25 @@ per-question results, so the dashboard can chart quality across changes of model
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import insert, select
 
 from rag.eval.retrieval import EvalRun
+from rag.storage.legacy import WorkspaceState
 from rag.storage.tables import eval_runs
 
 LEGACY_NAME = "eval.sqlite"
 """The per-workspace file of earlier releases, imported into the port on first use."""
-_SAFE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _RUN_COLUMNS = ("created_at", "set_name", "k", "questions", "recall", "mrr", "embed_model",
                 "settings", "seconds", "result")
 
 
-class EvalHistory:
+class EvalHistory(WorkspaceState):
     """The evaluation runs of one workspace."""
 
-    def __init__(self, data_dir: Path | str, collection: str, engine: Engine | None = None
-                 ) -> None:
-        if not _SAFE.match(collection or ""):
-            raise ValueError(f"invalid workspace collection name: {collection!r}")
-        self.collection = collection
-        self.data_dir = Path(data_dir)
-        self.legacy_path = self.data_dir / "analytics" / collection / LEGACY_NAME
-        self._given = engine
-        self._ready: Engine | None = None
-
-    @property
-    def engine(self) -> Engine:
-        if self._ready is None:
-            from rag.storage.db import engine_for_dir
-            from rag.storage.legacy import import_once
-
-            engine = self._given or engine_for_dir(self.data_dir)
-            import_once(engine, self.legacy_path, self._import_legacy)
-            self._ready = engine
-        return self._ready
+    legacy_name = LEGACY_NAME
 
     def add(self, run: EvalRun) -> int:
         d = run.to_dict()

@@ -17,6 +17,7 @@ from rag.figures.extract import segment_of
 from rag.figures.metrics import BUNDLES, ITEMS, LOOKUP_TRIGGERS, METRICS, Bundle, LineItem, Metric
 from rag.figures.store import FigureStore
 from rag.figures.values import Period, fmt_decimal, periods_in_question
+from rag.text.sentences import QUICK
 from rag.types import Cell
 
 _NUMERIC_INTENT = re.compile(
@@ -228,7 +229,7 @@ class FigureEngine:
         """A question whose main ask (its first sentence) is a figure, not an explanation:
         'Does X have an improving gross margin? If gross margin is not useful, explain why'
         is numeric; 'What drove the margin change?' is not."""
-        first = re.split(r"(?<=[?.!])\s+", question.strip(), maxsplit=1)[0]
+        first = (QUICK.split(question.strip(), maxsplit=1) or [""])[0]
         if FigureEngine.bundle_of(first) is not None and not _EXPLAIN.search(first):
             return True
         return bool(_NUMERIC_INTENT.search(question)) and not (

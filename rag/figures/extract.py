@@ -22,7 +22,7 @@ from rag.figures.values import (
     scale_of,
     years_in,
 )
-from rag.text.numbers import NUMBER, SCALE_OF_WORD, VALUE_TOKEN, parse_value
+from rag.text.numbers import CURRENCY, NUMBER, SCALE_OF_WORD, VALUE_TOKEN, parse_value
 from rag.text.sentences import PROSE_FIGURES
 from rag.types import Cell, ParsedDocument, Unit
 
@@ -210,8 +210,8 @@ _PROSE = re.compile(
     r"(?P<label>\b[A-Za-z][A-Za-z&' -]{2,50}?)\s+(?:was|were|of|totaled|totalled|reached|"
     r"came in at|amounted to|grew to|increased to|decreased to|rose to|fell to|declined to)\s+"
     r"(?:approximately |about |roughly )?"
-    r"(?P<val>(?:[$€£]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|thousand|[mbk]n?))?)"
-    r"|\d[\d,]*(?:\.\d+)?\s?(?:%|percent))",
+    r"(?P<val>(?:" + CURRENCY + r"\s?" + NUMBER + r"(?:\s?(?:million|billion|thousand|[mbk]n?))?)"
+    r"|" + NUMBER + r"\s?(?:%|percent))",
     re.IGNORECASE,
 )
 _STOP_LABEL = re.compile(r"^(?:the|our|its|their|this|that|which|and|total)\s+", re.IGNORECASE)

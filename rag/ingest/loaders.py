@@ -606,6 +606,8 @@ def _load_docx(data: bytes, settings: Settings, options: LoadOptions):
         import docx  # python-docx
         from docx.enum.style import WD_STYLE_TYPE
         from docx.oxml.ns import qn
+        from docx.table import Table
+        from docx.text.paragraph import Paragraph
 
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises many types
@@ -628,7 +630,7 @@ def _load_docx(data: bytes, settings: Settings, options: LoadOptions):
     body = document.element.body
     for child in body.iterchildren():
         if child.tag == qn("w:p"):
-            para = docx.text.paragraph.Paragraph(child, document)
+            para = Paragraph(child, document)
             text = strip_invisible(para.text).strip()
             style_id = child.style
             style = styles.get(style_id, default_name) if style_id else default_name
@@ -640,9 +642,9 @@ def _load_docx(data: bytes, settings: Settings, options: LoadOptions):
             elif text:
                 buf.append(text)
         elif child.tag == qn("w:tbl"):
-            table = docx.table.Table(child, document)
+            table = Table(child, document)
             for row in table.rows:
-                cells = []
+                cells: list[str] = []
                 for cell in row.cells:
                     t = cell.text.strip()
                     if t and (not cells or cells[-1] != t):
@@ -797,7 +799,7 @@ def read_csv_rows(data: bytes) -> list[list[str]]:
         delim = dialect.delimiter
     except csv.Error:
         counts = {d: sample.split("\n", 1)[0].count(d) for d in ",;\t|"}
-        delim = max(counts, key=counts.get) if max(counts.values()) else ","
+        delim = max(counts, key=lambda d: counts[d]) if max(counts.values()) else ","
     csv.field_size_limit(10_000_000)
     try:
         rows = [r for r in csv.reader(io.StringIO(text), delimiter=delim) if any(c.strip() for c in r)]

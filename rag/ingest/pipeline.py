@@ -31,7 +31,7 @@ from rag.ingest.loaders import (
     safe_filename,
     source_name,
 )
-from rag.types import Chunk, DocumentInfo, IngestReport, ParsedDocument
+from rag.types import Chunk, DocumentInfo, IngestReport, IngestStatus, ParsedDocument
 
 Progress = Callable[[float, str], None]
 
@@ -280,7 +280,7 @@ class Ingestor:
                                     f"could not store the document: {exc}"[:300],
                                     seconds=time.perf_counter() - t0, timings=timings)
             raise
-        status = "added"
+        status: IngestStatus = "added"
         message = f"{info.units} {info.unit_label}, {info.chunks} chunks"
         if doc.meta.get("warning"):  # e.g. a text file cut where binary junk begins
             message += f"; {doc.meta['warning']}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import socket
 import threading
 import time
@@ -66,3 +67,38 @@ def forget() -> None:
     """Forget which files this process looked at (tests that re-create data directories)."""
     with _LOCK:
         _SEEN.clear()
+
+
+_SAFE_COLLECTION = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+class WorkspaceState:
+    """Side state of one workspace on the storage port whose earlier release kept a file per
+    workspace (`data_dir/analytics/<collection>/<legacy_name>`): the file is imported the first
+    time the engine is asked for. Subclasses name the file and implement `_import_legacy`."""
+
+    legacy_name = ""
+
+    def __init__(self, data_dir: Path | str, collection: str, engine: Engine | None = None
+                 ) -> None:
+        if not _SAFE_COLLECTION.match(collection or ""):
+            raise ValueError(f"invalid workspace collection name: {collection!r}")
+        self.collection = collection
+        self.data_dir = Path(data_dir)
+        self.legacy_path = self.data_dir / "analytics" / collection / self.legacy_name
+        self._given = engine
+        self._ready: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        """The port's engine, with this workspace's file of an earlier release imported."""
+        if self._ready is None:
+            from rag.storage.db import engine_for_dir
+
+            engine = self._given or engine_for_dir(self.data_dir)
+            import_once(engine, self.legacy_path, self._import_legacy)
+            self._ready = engine
+        return self._ready
+
+    def _import_legacy(self, con: Connection) -> None:
+        raise NotImplementedError

@@ -124,4 +124,20 @@ def finance() -> Lexicon:
 
 
 FINANCE = finance()
-"""The default lexicon of retrieval and claim checking."""
+"""The finance lexicon: every workspace's by default (`Settings.lexicon`); the pure functions
+of retrieval and claim checking default to it for direct callers (tests, benchmarks)."""
+
+
+def lexicon_named(spec: str) -> Lexicon:
+    """The lexicon a setting names: `finance` (or empty: the default), `none` (no vocabulary),
+    or the path of a .toml or .json file (`Lexicon.load`)."""
+    key = (spec or "").strip()
+    if key.lower() in ("", "finance"):
+        return finance()
+    if key.lower() == "none":
+        return Lexicon.empty()
+    path = Path(key).expanduser()
+    if not path.is_file():
+        raise RagError(f"no lexicon named '{key}': set RAG_LEXICON to finance, none, or the "
+                       "path of a .toml or .json lexicon file")
+    return Lexicon.load(path)

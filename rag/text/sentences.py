@@ -47,10 +47,16 @@ class SentenceSplitter:
         opener_needs_capital: cased only: an opener counts only when a capital follows it
             ('"Revenue grew' starts a sentence, '"adjusted" figures' does not).
         digits_start: cased only: a digit or '$' may start a sentence ('2025 revenue ...').
+        also_starts: cased only: other characters that may start a sentence ('€£').
+        any_start: cased only: whatever follows the whitespace starts a sentence (a mark and
+            whitespace are enough; the quick cut of a question's first sentence or a quote).
         citations_stay: cased only: a citation marker after a mark stays with the sentence it
             cites, and a new sentence may start after it ('... grew 5%. [1] Costs ...'); any
             other '[' may open a sentence.
-        closers: every mark only: characters kept with the mark before them ('said "no."').
+        closers: characters kept with the mark before them ('said "no."'); cased, they may
+            stand between the mark and the whitespace.
+        not_after: cased only: a pattern; a mark whose sentence so far matches it ends
+            nothing ('Mr. Smith', 'U.S. sales': see `ABBREVIATIONS`).
         separators: every mark only: single characters that end a piece too ('|' table rules).
         newlines: 'ignore': a newline is whitespace; 'line': every newline (or run of them)
             ends a sentence; 'paragraph': a blank line does.
@@ -61,8 +67,11 @@ class SentenceSplitter:
     openers: str = "\"'("
     opener_needs_capital: bool = False
     digits_start: bool = False
+    also_starts: str = ""
+    any_start: bool = False
     citations_stay: bool = False
     closers: str = ""
+    not_after: str = ""
     separators: str = ""
     newlines: Newlines = "ignore"
 
@@ -75,15 +84,18 @@ class SentenceSplitter:
 
     def _boundary(self) -> str:
         # whitespace after a mark, before what may start a sentence (and the newline rule)
-        starts = "A-Z" + ("0-9$" if self.digits_start else "")
-        if self.opener_needs_capital:
+        starts = "A-Z" + ("0-9$" if self.digits_start else "") + self.also_starts
+        if self.any_start:
+            nxt = r"\S"
+        elif self.opener_needs_capital:
             nxt = f"{_cls(self.openers)}?[{starts}]" if self.openers else f"[{starts}]"
         else:
             nxt = f"[{starts}{_cls(self.openers)[1:-1]}]"
         plain = nxt
         if self.citations_stay:
             nxt += rf"|\[(?!{CITATION[2:]})"
-        out = rf"(?<={_cls(self.marks)})\s+(?={nxt})"
+        keep = f"(?P<keep>{_cls(self.closers)}*)" if self.closers else ""
+        out = rf"(?<={_cls(self.marks)}){keep}\s+(?={nxt})"
         if self.citations_stay:  # '[1] Next': after the marker, a new sentence
             out += rf"|(?<=\])\s+(?={plain})"
         if self.newlines == "line":
@@ -113,6 +125,23 @@ class SentenceSplitter:
             end += r"|\n{2,}"
         return f"(?:{body})*(?:{end}|$)"
 
+    @cached_property
+    def _not_after(self) -> re.Pattern[str] | None:
+        return re.compile(self.not_after) if self.not_after else None
+
+    def _cuts(self, text: str) -> list[tuple[int, int]]:
+        """Cased: each boundary as (where the sentence ends, where the next one starts); a
+        boundary after a `not_after` match is no boundary."""
+        out: list[tuple[int, int]] = []
+        start = 0
+        for m in self.pattern.finditer(text):
+            if self._not_after is not None and self._not_after.search(text[start:m.start()]):
+                continue
+            keep = m.groupdict().get("keep") or ""
+            out.append((m.start() + len(keep), m.end()))
+            start = m.end()
+        return out
+
     def pieces(self, text: str) -> list[str]:
         """The text cut into pieces that join back to it exactly: the whitespace between two
         sentences leads the second. Empty pieces may appear; callers skip them."""
@@ -120,18 +149,23 @@ class SentenceSplitter:
             return self.pattern.findall(text)
         out: list[str] = []
         start = 0
-        for m in self.pattern.finditer(text):
-            out.append(text[start:m.start()])
-            start = m.start()
+        for end, _ in self._cuts(text):
+            out.append(text[start:end])
+            start = end
         out.append(text[start:])
         return out
 
-    def split(self, text: str) -> list[str]:
-        """The sentences, stripped, empty ones left out."""
-        if self.needs_capital:
-            parts = self.pattern.split(text)
-        else:
+    def split(self, text: str, maxsplit: int = 0) -> list[str]:
+        """The sentences, stripped, empty ones left out (with `maxsplit`, at most that many
+        cuts: the rest stays one piece)."""
+        if not self.needs_capital:
             parts = self.pattern.findall(text)
+        elif not (self.closers or self.not_after):
+            parts = self.pattern.split(text, maxsplit=maxsplit)
+        else:
+            cuts = self._cuts(text)[:maxsplit or None]
+            bounds = [0, *(x for c in cuts for x in c), len(text)]
+            parts = [text[a:b] for a, b in zip(bounds[::2], bounds[1::2])]
         return [s.strip() for s in parts if s and s.strip()]
 
 
@@ -154,6 +188,23 @@ CHUNK = SentenceSplitter(marks=".!?;:", openers="\"'“([", opener_needs_capital
                          digits_start=True)
 """Pieces a chunk may be cut between: clauses after ';' and ':' too, and sentences that start
 with a figure."""
+
+ABBREVIATIONS = (r"(?:\b(?:Mr|Mrs|Ms|Dr|St|Inc|Co|Corp|Ltd|vs|No|approx|U\.S|e\.g|i\.e)"
+                 r"|\b[A-Z])\.$")
+"""The text before a period that makes it an abbreviation's, not a sentence's end ('Mr.',
+'U.S.', an initial)."""
+
+SUMMARY = SentenceSplitter(openers="\"'([", opener_needs_capital=True, digits_start=True,
+                           also_starts="€£", closers="\"')]", not_after=ABBREVIATIONS)
+"""The sentences a brief is made of (one line of a chunk at a time): closing quotes and
+brackets stay with their sentence, an abbreviation's period ends nothing, a sentence may start
+with a figure or a currency sign."""
+
+QUICK = SentenceSplitter(any_start=True)
+"""A mark and whitespace end a sentence whatever follows (a question's first sentence)."""
+
+QUOTE = SentenceSplitter(any_start=True, newlines="line")
+"""The lines and sentences a quote is chosen from: a mark and whitespace, or a line break."""
 
 CLAUSES = SentenceSplitter(needs_capital=False, newlines="line")
 """Every clause a span prints, for checking claims and reading figure pairs."""

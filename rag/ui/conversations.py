@@ -21,10 +21,10 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from rag.answer import Answer, Citation
+from rag.answer import Answer
 from rag.errors import RagError
 from rag.retrieve import SearchFilter
-from rag.types import Chunk, Hit
+from rag.types import Chunk, Citation, Hit
 
 MAX_TURNS = 50  # the oldest turns are dropped beyond this
 _VERSION = 1

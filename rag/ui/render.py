@@ -66,10 +66,10 @@ def guarded() -> Iterator[None]:
     except RagError as err:
         show_error(err)
     except Exception as exc:
-        err = disk_error(exc)
-        if err is None:
+        disk = disk_error(exc)
+        if disk is None:
             raise
-        show_error(err)
+        show_error(disk)
 
 
 def count(n: int, plural: str) -> str:

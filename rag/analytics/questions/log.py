@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -26,12 +25,12 @@ from rag.analytics.questions.records import (
     row_from_answer,
     text_key,
 )
+from rag.storage.legacy import WorkspaceState
 from rag.storage.tables import ingest_failures, question_cache, question_vectors, questions
 from rag.storage.upsert import upsert
 
 LEGACY_NAME = "questions.sqlite"
 """The per-workspace file of earlier releases, imported into the port on first use."""
-_SAFE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
 def _record_select():
@@ -40,30 +39,10 @@ def _record_select():
     return select(*(questions.c[c] for c in cols))
 
 
-class QuestionLog:
+class QuestionLog(WorkspaceState):
     """The question log (and ingest failures) of one workspace."""
 
-    def __init__(self, data_dir: Path | str, collection: str, engine: Engine | None = None
-                 ) -> None:
-        if not _SAFE.match(collection or ""):
-            raise ValueError(f"invalid workspace collection name: {collection!r}")
-        self.collection = collection
-        self.data_dir = Path(data_dir)
-        self.legacy_path = self.data_dir / "analytics" / collection / LEGACY_NAME
-        self._given = engine
-        self._ready: Engine | None = None
-
-    @property
-    def engine(self) -> Engine:
-        """The port's engine, with this workspace's file of an earlier release imported."""
-        if self._ready is None:
-            from rag.storage.db import engine_for_dir
-            from rag.storage.legacy import import_once
-
-            engine = self._given or engine_for_dir(self.data_dir)
-            import_once(engine, self.legacy_path, self._import_legacy)
-            self._ready = engine
-        return self._ready
+    legacy_name = LEGACY_NAME
 
     def _ws(self, table):
         return table.c.workspace == self.collection

@@ -31,9 +31,9 @@ from typing import Any
 
 from rag.analytics.summaries import extract as ex
 from rag.analytics.summaries.recipes import RECIPES, Recipe
-from rag.answer import MIN_SUPPORT, Citation, check_citations, sanitize_passage
+from rag.answer import check_citations, sanitize_passage
 from rag.llm.base import ChatModel, Message
-from rag.types import Chunk, DocumentInfo, Hit
+from rag.types import Chunk, Citation, DocumentInfo, Hit
 
 FORMAT_VERSION = 1
 KIND_LABELS = {**{k: r.label for k, r in RECIPES.items()}, "compare": "Comparison"}
@@ -169,13 +169,10 @@ class Sources:
 
     def cite(self, chunk: Chunk, quote: str, support: float = 1.0,
              numbers_missing: Sequence[str] = ()) -> dict[str, Any]:
-        """The citation contract: {n, doc_id, doc_name, page, speaker, quote, chunk_id, ...}."""
-        return {"n": self.n(chunk), "doc_id": chunk.doc_id, "doc_name": chunk.doc_name,
-                "page": chunk.page, "speaker": _speaker_of(chunk, quote), "quote": quote,
-                "chunk_id": chunk.id, "location": chunk.location(), "start": chunk.start,
-                "turn_start": chunk.turn_start, "support": round(float(support), 3),
-                "numbers_missing": list(numbers_missing),
-                "checked": not numbers_missing and support >= MIN_SUPPORT}
+        """The citation contract: `rag.types.Citation.to_dict` (n, doc_id, doc_name, page,
+        location, speaker, quote, chunk_id, support, checked, ...)."""
+        return Citation(self.n(chunk), chunk, quote, float(support), tuple(numbers_missing),
+                        speaker=_speaker_of(chunk, quote)).to_dict()
 
     def from_check(self, c: Citation, chunk: Chunk) -> dict[str, Any]:
         quote = c.quote

@@ -14,15 +14,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.text.numbers import CURRENCY, NUMBER
+from rag.text.sentences import SUMMARY
 from rag.text.stopwords import CONVERSATION
 from rag.types import Chunk
 
 # -- sentences ---------------------------------------------------------------------------------
 
-_SENT_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9$€£])")
 _LINE_SPEAKER = re.compile(r"^(?P<speaker>[^:\n]{1,60}):\s+")
-_ABBREV = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|St|Inc|Co|Corp|Ltd|vs|No|approx|U\.S|e\.g|i\.e)"
-                     r"|\b[A-Z])\.$")
 
 
 @dataclass(frozen=True)
@@ -33,22 +32,6 @@ class Sentence:
     chunk: int  # index into the chunk list
     speaker: str | None
     index: int  # position in the whole document, 0-based
-
-
-def _split_line(line: str) -> list[str]:
-    parts: list[str] = []
-    start = 0
-    for m in _SENT_END.finditer(line):
-        piece = line[start:m.start()].rstrip()
-        if _ABBREV.search(piece):  # "Mr. Smith", "U.S. sales": not a sentence end
-            continue
-        if piece:
-            parts.append(line[start:m.end()].strip())
-        start = m.end()
-    tail = line[start:].strip()
-    if tail:
-        parts.append(tail)
-    return parts
 
 
 def sentences(chunks: Sequence[Chunk]) -> list[Sentence]:
@@ -67,7 +50,7 @@ def sentences(chunks: Sequence[Chunk]) -> list[Sentence]:
                 line = line[m.end():]
             elif c.kind == "transcript" and len(speakers) == 1:
                 speaker = next(iter(speakers))
-            for s in _split_line(line):
+            for s in SUMMARY.split(line):
                 if re.search(r"[A-Za-z]", s):
                     out.append(Sentence(s, ci, speaker, len(out)))
     return out
@@ -76,13 +59,13 @@ def sentences(chunks: Sequence[Chunk]) -> list[Sentence]:
 # -- numbers -----------------------------------------------------------------------------------
 
 _SCALE = r"(?:thousand|million|billion|trillion|mn|bn|[mMbBkK](?![A-Za-z]))"
-_AMOUNT = (r"(?:[$€£]\s?\d[\d,]*(?:\.\d+)?(?:\s?" + _SCALE + r")?"
-           r"|\d[\d,]*(?:\.\d+)?\s?(?:%|percent\b|per\s?cent\b|basis points?\b|bps\b|bp\b)"
-           r"|\d[\d,]*(?:\.\d+)?\s(?:million|billion|thousand)\b"
+_AMOUNT = (r"(?:" + CURRENCY + r"\s?" + NUMBER + r"(?:\s?" + _SCALE + r")?"
+           r"|" + NUMBER + r"\s?(?:%|percent\b|per\s?cent\b|basis points?\b|bps\b|bp\b)"
+           r"|" + NUMBER + r"\s(?:million|billion|thousand)\b"
            r"|\d+\.\d+\s?x\b)")
 VALUE_RE = re.compile(r"(?<![\w.])(?:negative\s|minus\s|-)?" + _AMOUNT)
 _RANGE_RE = re.compile(
-    r"(?:between\s+)?(?P<lo>" + VALUE_RE.pattern + r"|\d[\d,]*(?:\.\d+)?)"
+    r"(?:between\s+)?(?P<lo>" + VALUE_RE.pattern + r"|" + NUMBER + r")"
     r"\s*(?:to|-|–|—|and)\s*(?P<hi>" + VALUE_RE.pattern + r")")
 
 
@@ -110,7 +93,7 @@ def unit_of(value: str, after: str = "") -> str:
 
 def amount(value: str) -> float | None:
     """The number a value states, in its own unit's scale ('$1.2 billion' -> 1.2e9)."""
-    m = re.search(r"\d[\d,]*(?:\.\d+)?", value)
+    m = re.search(NUMBER, value)
     if not m:
         return None
     x = float(m.group(0).replace(",", ""))

@@ -20,14 +20,14 @@ import pandas as pd
 import streamlit as st
 
 from rag.analytics.feedback.ask import ThemeAnswer, answer_from_themes
-from rag.answer import MIN_SUPPORT, Answer, Citation, Evidence, Progress
+from rag.answer import Answer, Evidence, Progress
 from rag.errors import RagError
 from rag.index.store import Workspace
 from rag.ingest.facts import ensure_facts, facts_for
 from rag.llm.providers import ModelConfig
 from rag.retrieve import SearchFilter
 from rag.services import Services
-from rag.types import Chunk, DocumentInfo
+from rag.types import MIN_SUPPORT, Chunk, Citation, DocumentInfo
 from rag.ui import auth, conversations, navigation, state
 from rag.ui import models as chat_models
 from rag.ui.demo import DEMO_QUESTIONS, DEMO_WORKSPACE

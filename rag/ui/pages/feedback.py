@@ -692,8 +692,7 @@ def _answer(svc: Services, ws: Workspace, doc: DocumentInfo, a: fb.Analysis, t: 
         out["error"] = "the model stopped without an answer"
         return out
     out.update(text=final.text, abstained=final.abstained, flags=list(final.flags),
-               citations=[{"n": c.n, "where": c.chunk.location(), "quote": c.quote,
-                           "ok": c.ok} for c in final.citations],
+               citations=[c.to_dict() for c in final.citations],
                closest=[{"where": h.chunk.location(), "text": h.chunk.text}
                         for h in final.hits[:3]] if final.abstained else [])
     return out
@@ -715,8 +714,8 @@ def _render_answer(ans: dict[str, Any]) -> None:
             return
         st.markdown(_MARK.sub(r":blue-badge[\1]", md_block(ans["text"])))
         for c in ans["citations"]:
-            check = "" if c["ok"] else " · :orange[check this source]"
-            st.markdown(f":blue-badge[{c['n']}] {md(c['where'])}{check}  \n"
+            check = "" if c["checked"] else " · :orange[check this source]"
+            st.markdown(f":blue-badge[{c['n']}] {md(c['location'])}{check}  \n"
                         f"“{md(c['quote'])}”")
         for flag in ans.get("flags", []):
             st.caption(md(flag))
