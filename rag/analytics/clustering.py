@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 OTHER = -1
-SAMPLE = 2000  # items clustered hierarchically to choose k (Ward is quadratic in memory)
 REDUCED_DIM = 48
 MAX_OTHER = 0.15  # share of items "Other" may hold
 MIN_ITEMS = 10
