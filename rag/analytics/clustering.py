@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -207,11 +208,14 @@ def _micro_clusters(Z: np.ndarray, m: int, seed: int
     """Over-cluster: k-means into m small groups. Returns each item's micro-cluster, the
     micro-clusters' vector sums and sizes (empty ones dropped)."""
     from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
 
     n = len(Z)
     rng = np.random.default_rng(seed)
     fit = Z if n <= MICRO_FIT else Z[np.sort(rng.choice(n, MICRO_FIT, replace=False))]
-    km = KMeans(m, init="k-means++", n_init=1, max_iter=20, random_state=seed).fit(fit)
+    with warnings.catch_warnings():  # duplicates leave fewer distinct groups: dropped below
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        km = KMeans(m, init="k-means++", n_init=1, max_iter=20, random_state=seed).fit(fit)
     micro = km.labels_ if n <= MICRO_FIT else _nearest(Z, km.cluster_centers_)
     ids, micro = np.unique(micro, return_inverse=True)
     counts = np.bincount(micro).astype(np.float64)
