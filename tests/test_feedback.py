@@ -88,6 +88,40 @@ def test_k_grid_is_sane_from_tiny_to_huge():
     assert lo == 2 and 10 <= hi <= 400 // 6  # small themes (under 0.5% of n) go to Other
 
 
+def test_weighted_ward_is_wards_tree_over_repeated_points():
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from sklearn.metrics import adjusted_rand_score
+
+    rng = np.random.default_rng(5)
+    C = rng.normal(size=(40, 6))
+    ones = clustering.weighted_ward(C, np.ones(40))
+    assert np.allclose(ones[:, 2], linkage(C, method="ward")[:, 2])
+    w = rng.integers(1, 5, 40)
+    tree = clustering.weighted_ward(C, w.astype(float))
+    full = linkage(np.repeat(C, w, axis=0), method="ward")
+    last_copy = np.cumsum(w) - 1
+    for g in (2, 5, 12):
+        ours = fcluster(tree, g, "maxclust")
+        assert len(set(ours)) == g
+        assert adjusted_rand_score(ours, fcluster(full, g, "maxclust")[last_copy]) == 1.0
+
+
+def test_silhouette_from_micro_cluster_sums_is_the_exact_cosine_silhouette():
+    from sklearn.metrics import silhouette_score
+
+    X, _ = blobs(30, 4, dim=16, spread=0.8, seed=6)
+    rng = np.random.default_rng(0)
+    micro = rng.integers(0, 40, len(X))
+    micro = np.unique(micro, return_inverse=True)[1]
+    m = micro.max() + 1
+    sums = np.stack([X[micro == j].sum(axis=0) for j in range(m)])
+    counts = np.bincount(micro).astype(float)
+    cut = rng.integers(0, 5, m)
+    cut = np.unique(cut, return_inverse=True)[1]
+    got = clustering._silhouette(X @ sums.T, micro, cut, counts)
+    assert got == pytest.approx(silhouette_score(X, cut[micro], metric="cosine"), abs=1e-6)
+
+
 @pytest.mark.parametrize("k", [3, 5, 8])
 def test_automatic_k_finds_separated_blobs(k):
     X, y = blobs(60, k, seed=k)

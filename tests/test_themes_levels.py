@@ -11,6 +11,7 @@ import pytest
 import shared_data
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+from rag.analytics import clustering
 from rag.analytics import feedback as fb
 from rag.analytics.feedback import sentiment
 from rag.analytics.feedback.store import AnalysisStore
@@ -40,11 +41,15 @@ def items_of(texts: list[str], **fields) -> list[fb.Item]:
                     fields={k: v[i] for k, v in fields.items()}) for i, t in enumerate(texts)]
 
 
-# Measured (packaged int8 embedder, two busy cores): see the report of the commit adding this
-# file; each floor sits under its measurement.
-FINE_NMI_FLOOR = {"banking77": 0.80, "clinc150": 0.88}
-SEED_ARI_FLOOR = 0.70
-OTHER_CEILING = 0.25
+# Measured with micro-clusters merged by weighted Ward (these subsets, the benchmark's vectors
+# of the same model, seeds 0 and 1): banking77 NMI 0.842 / 0.830, k 41 / 46, seed ARI 0.884
+# (headlines 0.918), Other 2.1% / 3.2%; clinc150 NMI 0.918 / 0.921, k 55 / 50, seed ARI 0.938
+# (headlines 0.950), Other 3.5% / 4.4%. Each floor sits under its measurement and never under
+# its earlier value (NMI 0.80 / 0.88, seed ARI 0.70).
+FINE_NMI_FLOOR = {"banking77": 0.80, "clinc150": 0.89}
+SEED_ARI_FLOOR = 0.80
+OTHER_CEILING = 0.25  # the issue's bar
+OTHER_MEASURED = 0.10  # what these sets measure, with a margin
 
 
 @pytest.mark.parametrize("name", ["banking77", "clinc150"])
@@ -55,9 +60,8 @@ def test_two_levels_recover_real_intents_stably(intent_sets, name):
     a = runs[0]
     fine_nmi = normalized_mutual_info_score(ys, a.labels)
     head_nmi = normalized_mutual_info_score(ys, a.head_labels)
-    # At these sizes (under clustering.SAMPLE rows) the whole set is the sample, so this
-    # checks that a run is deterministic; agreement between seeds on larger sets is
-    # measured by benchmarks/clustering.py (and falls short of BERTopic's: issue 17).
+    # The seed moves the micro-clusters' k-means++ start; the weighted Ward merge that
+    # follows is deterministic, so the two runs' themes agree closely.
     seed_ari = adjusted_rand_score(runs[0].labels, runs[1].labels)
     head_ari = adjusted_rand_score(runs[0].head_labels, runs[1].head_labels)
     print(f"\n[{name}] fine k {a.k_auto} (true {true_k}) NMI {fine_nmi:.3f}; "
@@ -66,7 +70,7 @@ def test_two_levels_recover_real_intents_stably(intent_sets, name):
     assert fine_nmi >= FINE_NMI_FLOOR[name]
     assert 0.6 * true_k <= a.k_auto <= 1.6 * true_k
     assert seed_ari >= SEED_ARI_FLOOR and head_ari >= SEED_ARI_FLOOR - 0.2
-    assert a.other_share < OTHER_CEILING
+    assert a.other_share < min(OTHER_CEILING, OTHER_MEASURED)
     # The headline level groups the fine one: at most 15, every fine theme has one parent,
     # and a headline holds exactly its children's comments.
     heads = [h for h in a.headlines if not h.is_other]
@@ -88,6 +92,25 @@ def test_two_levels_recover_real_intents_stably(intent_sets, name):
     assert {c["parent"] for c in out["clusters"] if c["id"] >= 0} <= {h.id for h in heads}
     assert all(c["status"] == "steady" and isinstance(c["sentiment"], float)
                for c in out["clusters"])
+
+
+def test_seeds_agree_on_all_of_clinc150_test_split(real_embedder):
+    """4,500 rows, 150 intents: well past the 2,000 rows at which seed agreement used to be
+    only determinism. Measured (the benchmark's vectors of the same model, clustering only):
+    NMI 0.901 for both seeds, k 158, seed ARI 0.866, Other 3.1%."""
+    path = SHARED / "clinc150" / "data_full.json"
+    if not path.exists():
+        pytest.skip(f"shared data not found at {SHARED}")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    texts, ys = [t for t, _ in data["test"]], [lab for _, lab in data["test"]]
+    X = np.asarray(real_embedder.embed(texts), dtype=np.float32)
+    runs = [clustering.cluster(X, seed=s) for s in (0, 1)]
+    nmis = [normalized_mutual_info_score(ys, r.labels) for r in runs]
+    ari = adjusted_rand_score(runs[0].labels, runs[1].labels)
+    other = [float((r.labels == clustering.OTHER).mean()) for r in runs]
+    print(f"\n[clinc150 test split] k {[r.k_auto for r in runs]} NMI {nmis} seed ARI {ari:.3f} "
+          f"Other {other}")
+    assert min(nmis) >= 0.88 and ari >= 0.80 and max(other) < OTHER_MEASURED
 
 
 def test_rerun_keeps_ids_and_names_and_marks_new_and_emerging(intent_sets, tmp_path):
