@@ -98,11 +98,7 @@ def test_seeds_agree_on_all_of_clinc150_test_split(real_embedder):
     """4,500 rows, 150 intents: well past the 2,000 rows at which seed agreement used to be
     only determinism. Measured (the benchmark's vectors of the same model, clustering only):
     NMI 0.901 for both seeds, k 158, seed ARI 0.866, Other 3.1%."""
-    path = SHARED / "clinc150" / "data_full.json"
-    if not path.exists():
-        pytest.skip(f"shared data not found at {SHARED}")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    texts, ys = [t for t, _ in data["test"]], [lab for _, lab in data["test"]]
+    texts, ys = shared_data.clinc150(150, 30, "test")  # the whole in-scope test split
     X = np.asarray(real_embedder.embed(texts), dtype=np.float32)
     runs = [clustering.cluster(X, seed=s) for s in (0, 1)]
     nmis = [normalized_mutual_info_score(ys, r.labels) for r in runs]
