@@ -26,8 +26,10 @@ install: $(BIN)/python
 	CMAKE_BUILD_PARALLEL_LEVEL=2 CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install --quiet -e ".[dev]"
 	$(BIN)/python -m rag.setup_models
 
+# The launcher is `streamlit run app.py` that first hands RAG_OIDC_* sign-in settings to
+# Streamlit (README: Sign-in); without them it is exactly that command.
 run: install
-	$(BIN)/streamlit run app.py --server.port 8501 --server.headless true
+	$(BIN)/python -m rag.ui.launch --server.port 8501 --server.headless true
 
 # The whole check: lint, types, then every test (the slowest 25 listed at the end).
 test: install

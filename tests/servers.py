@@ -1,7 +1,9 @@
 """Real servers for the contract and replica suites, started on loopback in a temporary folder
 and stopped afterwards: a throwaway PostgreSQL cluster (Debian's `postgresql` package, which
-`.ci/run` installs), `chroma run` (the chromadb wheel's CLI), and nginx in front of it checking
-Chroma's token header (the token gate the README shows; `chroma run` itself has no auth).
+`.ci/run` installs), `chroma run` (the chromadb wheel's CLI), nginx in front of it checking
+Chroma's token header (the token gate the README shows; `chroma run` itself has no auth),
+nginx in front of several app replicas as one URL (the README's front proxy), and a real
+OpenID Connect provider (`oidc-provider-mock`).
 
 A server that cannot be started fails the test under CI (`CI=true`) and skips it elsewhere,
 with the reason. `RAGDESK_TEST_DATABASE_URL` points the suites at an existing PostgreSQL
@@ -186,10 +188,7 @@ http {{
 def token_gate(root: Path, chroma_url: str, token: str) -> Iterator[str]:
     """nginx in front of `chroma_url`, passing only requests with `X-Chroma-Token: token`
     (the README's configuration); yields the gate's URL."""
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists()
-                                      else None)
-    if nginx is None:
-        unavailable("no nginx installed (apt-get install nginx-light; .ci/run does)")
+    nginx = _nginx()
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     conf = root / "nginx.conf"
@@ -214,5 +213,133 @@ def token_gate(root: Path, chroma_url: str, token: str) -> Iterator[str]:
             except RuntimeError as exc:
                 unavailable(str(exc))
             yield f"http://127.0.0.1:{port}"
+        finally:
+            _stop(proc)
+
+
+def _nginx() -> str:
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists()
+                                      else None)
+    if nginx is None:
+        unavailable("no nginx installed (apt-get install nginx-light; .ci/run does)")
+    return nginx
+
+
+# The README's front proxy (section "Several replicas behind one URL"): websockets passed
+# through, each browser kept on one replica by a cookie nginx sets on its first request (a
+# Streamlit session, its uploads and its media live in one replica's memory). {debug} adds a
+# header naming the replica that answered, for the tests.
+FRONT_CONF = """
+worker_processes 1;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {root}/body;
+    proxy_temp_path {root}/proxy;
+    fastcgi_temp_path {root}/fastcgi;
+    uwsgi_temp_path {root}/uwsgi;
+    scgi_temp_path {root}/scgi;
+    client_max_body_size 200m;
+    map $http_upgrade $connection_upgrade {{ default upgrade; "" close; }}
+    map $cookie_ragdesk_replica $ragdesk_replica {{
+        "" $request_id;
+        default $cookie_ragdesk_replica;
+    }}
+    upstream ragdesk {{
+        hash $ragdesk_replica consistent;
+{servers}
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://ragdesk;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_read_timeout 1h;
+            proxy_buffering off;
+            add_header Set-Cookie
+                "ragdesk_replica=$ragdesk_replica; Path=/; HttpOnly; SameSite=Lax" always;
+{debug}
+        }}
+    }}
+}}
+"""
+
+
+@contextlib.contextmanager
+def front_proxy(root: Path, upstreams: list[str], port: int | None = None) -> Iterator[str]:
+    """nginx in front of the app replicas at `upstreams` (host:port each), as one URL on
+    `port` (default: a free one); yields that URL. Each response names the replica that
+    answered in `X-RAGdesk-Replica`."""
+    nginx = _nginx()
+    root.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    conf = root / "nginx.conf"
+    conf.write_text(FRONT_CONF.format(
+        root=root, port=port, servers="\n".join(f"        server {u};" for u in upstreams),
+        debug='            add_header X-RAGdesk-Replica $upstream_addr always;'))
+    log = root / "nginx.out"
+    with open(log, "wb") as logf:
+        proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(root), "-e",
+                                 str(root / "error.log"), "-g", "daemon off;"],
+                                stdout=logf, stderr=subprocess.STDOUT)
+        try:
+            import urllib.request
+
+            def up() -> bool:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
+                                            timeout=2) as r:
+                    return r.status == 200
+
+            try:
+                _wait(up, proc, "nginx (front)", log)
+            except RuntimeError as exc:
+                unavailable(str(exc))
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            _stop(proc)
+
+
+# -- an OpenID Connect provider ----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def oidc_provider(log: Path, users: list[tuple[str, str]]) -> Iterator[str]:
+    """`oidc-provider-mock` (a real provider: discovery document, signed ID tokens, an
+    authorization form) on a free loopback port, knowing `users` (email, name); yields its
+    issuer URL."""
+    import importlib.util
+    import json
+    import sys
+    import urllib.request
+
+    if importlib.util.find_spec("oidc_provider_mock") is None:
+        unavailable("oidc-provider-mock is not installed (pip install -e '.[dev]')")
+    port = free_port()
+    claims = []
+    for email, name in users:
+        claims += ["--user-claims", json.dumps({"sub": email, "email": email, "name": name,
+                                                "email_verified": True})]
+    url = f"http://127.0.0.1:{port}"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "oidc_provider_mock", "--host",
+                                 "127.0.0.1", "--port", str(port), *claims],
+                                stdout=out, stderr=subprocess.STDOUT)
+        try:
+            def up() -> bool:
+                with urllib.request.urlopen(f"{url}/.well-known/openid-configuration",
+                                            timeout=5) as r:
+                    return json.load(r)["issuer"].rstrip("/") == url
+
+            try:
+                _wait(up, proc, "the OIDC provider", log)
+            except RuntimeError as exc:
+                unavailable(str(exc))
+            yield url
         finally:
             _stop(proc)

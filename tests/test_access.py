@@ -352,6 +352,81 @@ def test_a_planted_secret_appears_in_no_file_of_the_data_dir(tmp_path, fake_embe
     assert '"llm_api_key": "[redacted]"' in out
 
 
+OIDC_ENV = {"RAG_OIDC_CLIENT_ID": "ragdesk", "RAG_OIDC_CLIENT_SECRET": SECRET + "-oidc",
+            "RAG_OIDC_ISSUER": "http://127.0.0.1:9400", "RAG_OIDC_COOKIE_SECRET": SECRET + "-ck",
+            "RAG_OIDC_REDIRECT_URI": "https://rag.example.com/oauth2callback"}
+
+
+def test_the_launchers_secrets_file_is_the_owners_alone_and_outside_the_data_dir(
+        tmp_path, monkeypatch, capsys):
+    """`python -m rag.ui.launch` hands RAG_OIDC_* to Streamlit in a file only its owner can
+    read, in a folder of the temp dir (never the data dir, which exports and the canary test
+    above read), and removes it when the server stops. Streamlit itself is replaced here by
+    a recorder (tests/browser/test_replicas_browser.py starts it for real)."""
+    import os
+    import stat
+    import tomllib
+
+    from streamlit.web import cli as stcli
+
+    from rag.ui import launch
+
+    monkeypatch.chdir(tmp_path)  # no project secrets file
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("STREAMLIT_SECRETS_FILES", raising=False)
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
+    for k, v in OIDC_ENV.items():
+        monkeypatch.setenv(k, v)
+    seen: dict = {}
+
+    def streamlit(args, prog_name):
+        path = Path(args[args.index("--secrets.files") + 1])
+        seen.update(args=args, path=path, mode=stat.S_IMODE(path.stat().st_mode),
+                    folder=stat.S_IMODE(path.parent.stat().st_mode), owner=path.stat().st_uid,
+                    auth=tomllib.loads(path.read_text())["auth"])
+        raise SystemExit(0)
+
+    monkeypatch.setattr(stcli, "main", streamlit)
+    assert launch.main(["--server.port", "8599"]) == 0
+    path = seen["path"]
+    assert seen["mode"] == 0o600 and seen["folder"] == 0o700 and seen["owner"] == os.geteuid()
+    assert not path.resolve().is_relative_to((tmp_path / "data").resolve())
+    assert seen["auth"] == oidc.env_auth_section(OIDC_ENV)  # what st.login reads, exactly
+    files = [seen["args"][i + 1] for i, a in enumerate(seen["args"]) if a == "--secrets.files"]
+    assert files == [str(path), *map(str, oidc.secrets_files())]  # a project [auth] wins
+    assert seen["args"][:2] == ["run", str(launch.APP)] and seen["args"][-2:] == [
+        "--server.port", "8599"]
+    assert not path.exists() and not path.parent.exists()  # removed when the server stopped
+    out, err = capsys.readouterr()
+    assert SECRET not in out + err and str(path) not in out + err
+
+
+def test_the_launcher_without_sign_in_is_plain_streamlit_run(tmp_path, monkeypatch):
+    import tempfile
+
+    from rag.ui import launch
+
+    monkeypatch.chdir(tmp_path)
+    for k in OIDC_ENV:
+        monkeypatch.delenv(k, raising=False)
+    before = set(Path(tempfile.gettempdir()).glob("ragdesk-auth-*"))
+    assert launch.write_auth_secrets() is None
+    assert launch.streamlit_argv(["--server.headless", "true"], None) == [
+        "run", str(launch.APP), "--server.headless", "true"]
+    assert set(Path(tempfile.gettempdir()).glob("ragdesk-auth-*")) == before
+    # An incomplete provider refuses to start, naming what is missing and no secret.
+    monkeypatch.setenv("RAG_OIDC_CLIENT_ID", "ragdesk")
+    monkeypatch.setenv("RAG_OIDC_CLIENT_SECRET", SECRET)
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "rag.ui.launch"], capture_output=True,
+                         text=True, timeout=60, check=False,
+                         cwd=Path(launch.__file__).resolve().parents[2])
+    assert out.returncode == 2 and "RAG_OIDC_COOKIE_SECRET" in out.stderr, out.stderr
+    assert SECRET not in out.stdout + out.stderr
+
+
 def test_redaction_of_keys_urls_and_known_values():
     got = redact({"api_key": "abc", "nested": [{"token": "t0k"}], "url":
                   "postgresql://me:pw123@h/db", "text": "key XYZW9 here", "n": 3},

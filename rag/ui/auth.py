@@ -21,12 +21,19 @@ _SIGNED_IN_KEY = "_auth_signed_in"
 
 def install_env_secrets() -> bool:
     """Give Streamlit the [auth] section built from RAG_OIDC_* (a secrets file's own [auth]
-    section wins). True when one was installed."""
+    section wins). True when one was installed.
+
+    The launcher (`rag.ui.launch`, `make run`) has already given it to Streamlit before its
+    server started, which a callback landing on a replica that has run no page needs; this is
+    the fallback for a bare `streamlit run app.py` (one replica: sign-in works from its
+    first page on)."""
     section = oidc.env_auth_section()
     if section is None or oidc.file_auth_section() is not None:
         return False
     from streamlit.runtime.secrets import secrets_singleton
 
+    if secrets_singleton.load_if_toml_exists() and "auth" in secrets_singleton:
+        return False  # the launcher's secrets file
     secrets_singleton.merge_programmatic_secrets({"auth": section})
     return True
 

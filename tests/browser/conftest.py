@@ -1,4 +1,4 @@
-"""The browser suite's fixtures: the real app (`streamlit run app.py`) started once for the
+"""The browser suite's fixtures: the real app (`python -m rag.ui.launch`) started once for the
 session on a free port with a fresh data dir, and Debian's Chromium driven by Playwright.
 
 Every page of a test is guarded: a request to anything but this machine is aborted and fails
@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-STREAMLIT = Path(sys.executable).parent / "streamlit"
 WIDTH, HEIGHT = 1400, 1000
 START_TIMEOUT = 180  # seconds for the app to answer its health check on a busy machine
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -100,8 +99,10 @@ def browser_context_args(browser_context_args: dict) -> dict:
 
 def start_app(tmp: Path, extra_env: dict[str, str] | None = None
               ) -> tuple[str, subprocess.Popen, Path]:
-    """`streamlit run app.py` on a free loopback port with a fresh data dir under `tmp`
-    (`{port}` in an extra variable's value becomes the port); returns once it is healthy."""
+    """The app as `make run` starts it (`python -m rag.ui.launch`: `streamlit run app.py`,
+    with RAG_OIDC_* handed to Streamlit before its server starts) on a free loopback port
+    with a fresh data dir under `tmp` (`{port}` in an extra variable's value becomes the
+    port); returns once it is healthy."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update(RAG_DATA_DIR=str(tmp / "data"), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
@@ -110,7 +111,7 @@ def start_app(tmp: Path, extra_env: dict[str, str] | None = None
     log = tmp / "app.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(STREAMLIT), "run", "app.py", "--server.port", str(port),
+            [sys.executable, "-m", "rag.ui.launch", "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

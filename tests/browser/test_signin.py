@@ -1,8 +1,8 @@
 """Sign-in through a real OpenID Connect provider, in a real Chromium, against the real app.
 
 The fixture starts `oidc-provider-mock` (a real OIDC provider: discovery document, signed ID
-tokens, an authorization form) on a loopback port, then `streamlit run app.py` with the
-RAG_OIDC_* variables pointing at it. Two people sign in through `st.login`'s real redirect
+tokens, an authorization form) on a loopback port, then the app by its launcher
+(`python -m rag.ui.launch`) with the RAG_OIDC_* variables pointing at it. Two people sign in through `st.login`'s real redirect
 flow in two separate browser contexts (two cookie jars): each creates a workspace and never
 sees the other's, not in the picker and not by naming it in the URL; signing out returns to
 the sign-in screen. With RAG_AUTH=required and no provider the app shows why it cannot start
@@ -14,24 +14,20 @@ the machine) and not held against the app: only requests made by the app's pages
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
 import secrets
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
-from servers import _stop
+import servers
 
-from .conftest import LOOPBACK, ROOT, _free_port, screens_dir, start_app, stop_app
+from .conftest import LOOPBACK, ROOT, screens_dir, start_app, stop_app
 
 pytestmark = pytest.mark.browser
 
@@ -39,52 +35,14 @@ ALICE = ("alice@example.com", "Alice Analyst")
 BOB = ("bob@example.com", "Bob Buyer")
 ALICE_WS, BOB_WS = "Alice deals", "Bob notes"
 CLIENT_SECRET = "client-" + secrets.token_hex(8)
-PROVIDER_TIMEOUT = 60
-
-
-def _missing(why: str):
-    if os.environ.get("CI") == "true":  # CI installs the dev extra: missing is a failure
-        pytest.fail(why)
-    pytest.skip(why)
 
 
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory) -> Iterator[str]:
     """A real OpenID Connect provider on loopback, knowing Alice and Bob (email and name)."""
-    if importlib.util.find_spec("oidc_provider_mock") is None:
-        _missing("oidc-provider-mock is not installed (pip install -e '.[dev]')")
-    port = _free_port()
-    log = tmp_path_factory.mktemp("oidc") / "provider.log"
-    users = []
-    for email, name in (ALICE, BOB):
-        users += ["--user-claims", json.dumps({"sub": email, "email": email, "name": name,
-                                               "email_verified": True})]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port",
-             str(port), *users],
-            stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + PROVIDER_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the OIDC provider exited ({proc.returncode}):\n"
-                            f"{log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/.well-known/openid-configuration",
-                                            timeout=5) as r:
-                    meta = json.load(r)
-                    break
-            except (urllib.error.URLError, OSError):
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the OIDC provider did not answer within {PROVIDER_TIMEOUT} s:"
-                                f"\n{log.read_text()[-2000:]}")
-                time.sleep(0.3)
-        assert meta["issuer"].rstrip("/") == url
+    with servers.oidc_provider(tmp_path_factory.mktemp("oidc") / "provider.log",
+                               [ALICE, BOB]) as url:
         yield url
-    finally:
-        _stop(proc)
 
 
 @pytest.fixture(scope="module")
