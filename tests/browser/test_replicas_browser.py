@@ -172,8 +172,17 @@ def test_two_replicas_behind_one_url_with_sign_in_are_one_product(browser, stack
 
         # ... is on replica 1's Dashboard.
         on(r1)
-        app.goto("", workspace=WS)
-        app.wait_text(re.compile(r"\b1 question asked\b"))
+        # The log is written as the answer finishes, so the Dashboard may be drawn a moment
+        # before it lands: reload it (as a user would) for up to a minute.
+        asked = re.compile(r"\b1 question asked\b")
+        for _ in range(12):
+            app.goto("", workspace=WS)
+            if asked.search(app.text()):
+                break
+            page.wait_for_timeout(5000)
+        else:
+            app.shot("replicas-03-failed-dashboard-without-the-question")
+        app.wait_text(asked, timeout=5)
         assert answered_by.get("") == r1, answered_by
         app.shot("replicas-03-replica-1-dashboard-has-replica-2s-question")
 

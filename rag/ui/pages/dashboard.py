@@ -160,7 +160,7 @@ def _header(d: dash.DashboardData) -> None:
     c0, c1 = st.columns([4, 1], vertical_alignment="bottom")
     c0.caption(f"Workspace **{md(d.workspace)}** · {count(docs.totals['documents'], 'documents')}"
                f" · {count(docs.totals['chunks'], 'passages')} · "
-               f"{count(q.shares['questions'], 'questions asked')}")
+               f"{count(q.shares['questions'], 'questions')} asked")
     c1.download_button("Report (Markdown)", dash.markdown_report(d),
                        file_name=f"{file_slug(d.workspace)}-dashboard.md", mime="text/markdown",
                        icon=":material/download:", on_click="ignore", key="dash_report")
