@@ -158,18 +158,24 @@ def chroma_server(path: Path) -> Iterator[str]:
             _stop(proc)
 
 
-NGINX_CONF = """
+# What both nginx configurations share: a pid file, logs and temp paths inside the test's
+# folder (nginx otherwise writes under /var), one worker, no access log.
+_NGINX_HEAD = """
 worker_processes 1;
 pid {root}/nginx.pid;
 error_log {root}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
+events {{{{ worker_connections {connections}; }}}}
+http {{{{
     access_log off;
     client_body_temp_path {root}/body;
     proxy_temp_path {root}/proxy;
     fastcgi_temp_path {root}/fastcgi;
     uwsgi_temp_path {root}/uwsgi;
     scgi_temp_path {root}/scgi;
+"""
+
+# The README's token gate: only requests carrying Chroma's token header reach `chroma run`.
+NGINX_CONF = _NGINX_HEAD.format(root="{root}", connections=64) + """
     client_max_body_size 64m;
     server {{
         listen 127.0.0.1:{port};
@@ -184,39 +190,6 @@ http {{
 """
 
 
-@contextlib.contextmanager
-def token_gate(root: Path, chroma_url: str, token: str) -> Iterator[str]:
-    """nginx in front of `chroma_url`, passing only requests with `X-Chroma-Token: token`
-    (the README's configuration); yields the gate's URL."""
-    nginx = _nginx()
-    root.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    conf = root / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(root=root, port=port, token=token,
-                                      upstream=chroma_url.split("://", 1)[1]))
-    log = root / "nginx.out"
-    with open(log, "wb") as logf:
-        proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(root), "-e",
-                                 str(root / "error.log"), "-g", "daemon off;"],
-                                stdout=logf, stderr=subprocess.STDOUT)
-        try:
-            import urllib.request
-
-            def up() -> bool:
-                req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v2/heartbeat",
-                                             headers={"X-Chroma-Token": token})
-                with urllib.request.urlopen(req, timeout=2) as r:
-                    return r.status == 200
-
-            try:
-                _wait(up, proc, "nginx", log)
-            except RuntimeError as exc:
-                unavailable(str(exc))
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            _stop(proc)
-
-
 def _nginx() -> str:
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists()
                                       else None)
@@ -225,22 +198,54 @@ def _nginx() -> str:
     return nginx
 
 
+@contextlib.contextmanager
+def _nginx_server(root: Path, conf: str, up, name: str) -> Iterator[None]:
+    """nginx in the foreground with configuration `conf`, its files in `root`; returns once
+    `up()` is true (fails or skips the test if it never is) and stops nginx afterwards."""
+    nginx = _nginx()
+    conf_path = root / "nginx.conf"
+    conf_path.write_text(conf)
+    log = root / "nginx.out"
+    with open(log, "wb") as logf:
+        proc = subprocess.Popen([nginx, "-c", str(conf_path), "-p", str(root), "-e",
+                                 str(root / "error.log"), "-g", "daemon off;"],
+                                stdout=logf, stderr=subprocess.STDOUT)
+        try:
+            try:
+                _wait(up, proc, name, log)
+            except RuntimeError as exc:
+                unavailable(str(exc))
+            yield
+        finally:
+            _stop(proc)
+
+
+@contextlib.contextmanager
+def token_gate(root: Path, chroma_url: str, token: str) -> Iterator[str]:
+    """nginx in front of `chroma_url`, passing only requests with `X-Chroma-Token: token`
+    (the README's configuration); yields the gate's URL."""
+    import urllib.request
+
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+
+    def up() -> bool:
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v2/heartbeat",
+                                     headers={"X-Chroma-Token": token})
+        with urllib.request.urlopen(req, timeout=2) as r:
+            return r.status == 200
+
+    conf = NGINX_CONF.format(root=root, port=port, token=token,
+                             upstream=chroma_url.split("://", 1)[1])
+    with _nginx_server(root, conf, up, "nginx"):
+        yield f"http://127.0.0.1:{port}"
+
+
 # The README's front proxy (section "Several replicas behind one URL"): websockets passed
 # through, each browser kept on one replica by a cookie nginx sets on its first request (a
 # Streamlit session, its uploads and its media live in one replica's memory). {debug} adds a
 # header naming the replica that answered, for the tests.
-FRONT_CONF = """
-worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {root}/body;
-    proxy_temp_path {root}/proxy;
-    fastcgi_temp_path {root}/fastcgi;
-    uwsgi_temp_path {root}/uwsgi;
-    scgi_temp_path {root}/scgi;
+FRONT_CONF = _NGINX_HEAD.format(root="{root}", connections=256) + """
     client_max_body_size 200m;
     map $http_upgrade $connection_upgrade {{ default upgrade; "" close; }}
     map $cookie_ragdesk_replica $ragdesk_replica {{
@@ -276,33 +281,20 @@ def front_proxy(root: Path, upstreams: list[str], port: int | None = None) -> It
     """nginx in front of the app replicas at `upstreams` (host:port each), as one URL on
     `port` (default: a free one); yields that URL. Each response names the replica that
     answered in `X-RAGdesk-Replica`."""
-    nginx = _nginx()
+    import urllib.request
+
     root.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
-    conf = root / "nginx.conf"
-    conf.write_text(FRONT_CONF.format(
+
+    def up() -> bool:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+            return r.status == 200
+
+    conf = FRONT_CONF.format(
         root=root, port=port, servers="\n".join(f"        server {u};" for u in upstreams),
-        debug='            add_header X-RAGdesk-Replica $upstream_addr always;'))
-    log = root / "nginx.out"
-    with open(log, "wb") as logf:
-        proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(root), "-e",
-                                 str(root / "error.log"), "-g", "daemon off;"],
-                                stdout=logf, stderr=subprocess.STDOUT)
-        try:
-            import urllib.request
-
-            def up() -> bool:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
-                                            timeout=2) as r:
-                    return r.status == 200
-
-            try:
-                _wait(up, proc, "nginx (front)", log)
-            except RuntimeError as exc:
-                unavailable(str(exc))
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            _stop(proc)
+        debug="            add_header X-RAGdesk-Replica $upstream_addr always;")
+    with _nginx_server(root, conf, up, "nginx (front)"):
+        yield f"http://127.0.0.1:{port}"
 
 
 # -- an OpenID Connect provider ----------------------------------------------------------------
