@@ -448,3 +448,48 @@ def test_vector_store_contract(vector_services, request):
     assert all(h.chunk.doc_name == "beta" for h in searcher.search("lithium", k=3))
     svc.delete_workspace(name)
     assert name not in [w["name"] for w in svc.store.list_workspaces()]
+
+
+def test_ready_set_changes_are_seen_through_the_change_token(vector_services, request):
+    """`versions()` lists the manifest only when its change token moved: another handle's
+    commit and delete are seen at once, an unchanged manifest is read by id alone."""
+    from rag.index.store import REVISION_ID
+    from rag.types import Chunk, DocumentInfo
+
+    svc = vector_services
+    name = f"token {request.node.callspec.id} {time.time_ns()}"
+    reader, writer = svc.workspace(name, create=True), svc.workspace(name)
+    assert reader.versions() == {}
+
+    def doc(doc_id: str) -> tuple[DocumentInfo, list[Chunk]]:
+        info = DocumentInfo(doc_id=doc_id, name=doc_id, filename=f"{doc_id}.txt", kind="text",
+                            units=1, chunks=1, size=10, added_at=time.time())
+        return info, [Chunk(id=f"{doc_id}-0", doc_id=doc_id, doc_name=doc_id, ordinal=0,
+                            kind="text", text=f"passage of {doc_id}")]
+
+    a, chunks = doc("a")
+    writer.begin(a)
+    writer.add_chunks(chunks, np.asarray(svc.embedder.embed([c.text for c in chunks])))
+    assert reader.versions() == {} and reader.ready_ids() == []  # pending: not ready
+    writer.commit(a)
+    assert list(reader.versions()) == ["a"] and reader.ready_ids() == ["a"]
+
+    calls: list[dict] = []
+    real_get = reader._manifest.get
+
+    def counting_get(*args, **kwargs):
+        calls.append(kwargs)
+        return real_get(*args, **kwargs)
+
+    reader._manifest.get = counting_get
+    try:
+        assert list(reader.versions()) == ["a"]
+        assert [c.get("ids") for c in calls] == [[REVISION_ID]]  # one read by id, no listing
+        writer.delete_document("a")
+        calls.clear()
+        assert reader.versions() == {}
+        assert len(calls) == 2  # the token moved: listed again
+    finally:
+        reader._manifest.get = real_get
+    assert [d.doc_id for d in reader.documents(include_pending=True)] == []  # token not a doc
+    svc.delete_workspace(name)

@@ -16,8 +16,10 @@ import json
 import os
 import re
 import socket
+import threading
 import time
 import unicodedata
+import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -31,6 +33,13 @@ WORKSPACE_TAG = "ragdesk-workspace"
 _CHUNK_FIELDS = ("page", "heading", "speaker", "speakers", "start", "end", "turn_start",
                  "turn_end", "row")
 _HOST = socket.gethostname()
+# A record of the manifest that is not a document: a token rewritten in the same call as every
+# record whose change can alter the ready set, so a reader learns from one small read by id
+# whether the ready documents changed since it last listed them (`Workspace.versions`).
+REVISION_ID = "~revision"
+# The last ready set each manifest (by collection id) was seen with, and its token.
+_VERSIONS: dict[str, tuple[str, dict[str, str]]] = {}
+_VERSIONS_LOCK = threading.Lock()
 
 
 # Characters a workspace name may not hold: C0/C1 controls, and the invisible format
@@ -395,7 +404,22 @@ class Workspace:
 
     def _records(self, where: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         res = self._manifest.get(where=where, include=["metadatas"])
-        return [m for m in (res.get("metadatas") or []) if m]
+        return [m for m in (res.get("metadatas") or []) if m and "doc_id" in m]
+
+    def _revision(self) -> str | None:
+        """The manifest's change token (None in a workspace no writer has touched since
+        tokens were introduced: its readers list the records every time)."""
+        res = self._manifest.get(ids=[REVISION_ID], include=["metadatas"])
+        mds = res.get("metadatas") or []
+        return str(mds[0].get("rev")) if mds and mds[0] else None
+
+    def _write_records(self, ids: list[str], metadatas: list[dict[str, Any]],
+                       documents: list[str]) -> None:
+        """Upsert manifest records and a new change token in one call (one transaction on
+        disk, one request to a server): no reader can see the records without the token."""
+        self._manifest.upsert(ids=[*ids, REVISION_ID], embeddings=[[1.0]] * (len(ids) + 1),
+                              metadatas=[*metadatas, {"rev": uuid.uuid4().hex}],
+                              documents=[*documents, ""])
 
     @_storage_errors
     def documents(self, include_pending: bool = False) -> list[DocumentInfo]:
@@ -407,15 +431,29 @@ class Workspace:
 
     @_storage_errors
     def ready_ids(self) -> list[str]:
-        return [m["doc_id"] for m in self._records({"status": "ready"})]
+        return list(self.versions())
 
     @_storage_errors
     def versions(self) -> dict[str, str]:
         """Each ready document's id and what tells its version apart (chunk count and when it
         was added): what an index kept beside the store compares against, read without
         decoding the documents' metadata."""
-        return {m["doc_id"]: f"{int(m.get('chunks', 0))}:{float(m.get('added_at', 0.0))!r}"
-                for m in self._records({"status": "ready"})}
+        key = str(getattr(self._manifest, "id", "")) or self.collection_name
+        # The token is read before the records: a write between the two leaves a newer
+        # token, so the next call lists again rather than trusting a stale set.
+        token = self._revision()
+        if token is not None:
+            with _VERSIONS_LOCK:
+                seen = _VERSIONS.get(key)
+            if seen is not None and seen[0] == token:
+                return dict(seen[1])
+        versions = {
+            m["doc_id"]: f"{int(m.get('chunks', 0))}:{float(m.get('added_at', 0.0))!r}"
+            for m in self._records({"status": "ready"})}
+        if token is not None:
+            with _VERSIONS_LOCK:
+                _VERSIONS[key] = (token, versions)
+        return dict(versions)
 
     @_storage_errors
     def get_document(self, doc_id: str) -> DocumentInfo:
@@ -448,8 +486,7 @@ class Workspace:
         }
         if doc.meta.get("source"):
             md["source"] = str(doc.meta["source"])
-        self._manifest.upsert(ids=[doc.doc_id], embeddings=[[1.0]], metadatas=[md],
-                              documents=[doc.name])
+        self._write_records([doc.doc_id], [md], [doc.name])
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -525,12 +562,13 @@ class Workspace:
     @_writes
     def delete_document(self, doc_id: str) -> None:
         """Hide the document at once, then remove its chunks and its record."""
-        res = self._manifest.get(ids=[doc_id], include=["metadatas"])
+        res = self._manifest.get(ids=[doc_id], include=["metadatas", "documents"])
         mds = res.get("metadatas") or []
-        if not mds or not mds[0]:
+        if not mds or not mds[0] or "doc_id" not in mds[0]:
             raise NotFound(f"no document '{doc_id}' in workspace '{self.name}'")
-        self._manifest.update(ids=[doc_id], metadatas=[{**mds[0], "status": "deleting",
-                                                        "updated_at": time.time()}])
+        docs = res.get("documents") or [""]
+        self._write_records([doc_id], [{**mds[0], "status": "deleting",
+                                        "updated_at": time.time()}], [docs[0] or ""])
         self._purge(doc_id)
 
     def _purge(self, doc_id: str) -> None:
