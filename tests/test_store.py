@@ -291,7 +291,7 @@ def test_pending_chunks_crowding_the_nearest_places_are_still_skipped(store, fak
     ws.add_chunks(crowd, fake_embedder.embed([c.text for c in crowd]))
     hits = ws.query(fake_embedder.embed([text])[0], k=3)
     assert len(hits) == 3 and {h.chunk.doc_id for h in hits} == {"ok"}
-    assert ws.versions() == {"ok": f"3:{ready.added_at!r}"}
+    assert ws.versions() == {"ok": f"3:{ready.added_at:.6f}"}
     ws.commit(info)
     assert set(ws.versions()) == {"ok", "p"}
     assert {h.chunk.doc_id for h in ws.query(fake_embedder.embed([text])[0], k=3)} == {"p"}

@@ -37,9 +37,9 @@ _HOST = socket.gethostname()
 # record whose change can alter the ready set, so a reader learns from one small read by id
 # whether the ready documents changed since it last listed them (`Workspace.versions`).
 REVISION_ID = "~revision"
-# The last ready set each manifest (by collection id) was seen with, and its token.
-_VERSIONS: dict[str, tuple[str, dict[str, str]]] = {}
-_VERSIONS_LOCK = threading.Lock()
+# The ready records each manifest (by collection id) was last listed with, and its token.
+_READY: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+_READY_LOCK = threading.Lock()
 
 
 # Characters a workspace name may not hold: C0/C1 controls, and the invisible format
@@ -217,6 +217,13 @@ def chunk_from_record(cid: str, text: str, md: dict[str, Any]) -> Chunk:
         meta=md,
         **fields,
     )
+
+
+def _version_of(md: dict[str, Any]) -> str:
+    """What tells a document's versions apart: its chunk count and when it was added, to the
+    microsecond. Written as a string with the record: a store may hand a float back a last
+    digit off (Chroma's local log does), which must not read as a new version."""
+    return f"{int(md.get('chunks', 0))}:{float(md.get('added_at', 0.0)):.6f}"
 
 
 def _doc_from_record(md: dict[str, Any]) -> DocumentInfo:
@@ -421,12 +428,29 @@ class Workspace:
                               metadatas=[*metadatas, {"rev": uuid.uuid4().hex}],
                               documents=[*documents, ""])
 
+    def _ready_records(self) -> list[dict[str, Any]]:
+        """The ready documents' manifest records, listed again only when the change token
+        moved (callers get copies: the cached records are never handed out)."""
+        key = str(getattr(self._manifest, "id", "")) or self.collection_name
+        # The token is read before the records: a write between the two leaves a newer
+        # token, so the next call lists again rather than trusting a stale set.
+        token = self._revision()
+        if token is not None:
+            with _READY_LOCK:
+                seen = _READY.get(key)
+            if seen is not None and seen[0] == token:
+                return [dict(m) for m in seen[1]]
+        records = self._records({"status": "ready"})
+        if token is not None:
+            with _READY_LOCK:
+                _READY[key] = (token, [dict(m) for m in records])
+        return records
+
     @_storage_errors
     def documents(self, include_pending: bool = False) -> list[DocumentInfo]:
         """Documents of the workspace, newest first; only ready ones unless asked."""
-        docs = [_doc_from_record(m) for m in self._records()]
-        if not include_pending:
-            docs = [d for d in docs if d.status == "ready"]
+        records = self._records() if include_pending else self._ready_records()
+        docs = [_doc_from_record(m) for m in records]
         return sorted(docs, key=lambda d: (-d.added_at, d.name))
 
     @_storage_errors
@@ -438,22 +462,8 @@ class Workspace:
         """Each ready document's id and what tells its version apart (chunk count and when it
         was added): what an index kept beside the store compares against, read without
         decoding the documents' metadata."""
-        key = str(getattr(self._manifest, "id", "")) or self.collection_name
-        # The token is read before the records: a write between the two leaves a newer
-        # token, so the next call lists again rather than trusting a stale set.
-        token = self._revision()
-        if token is not None:
-            with _VERSIONS_LOCK:
-                seen = _VERSIONS.get(key)
-            if seen is not None and seen[0] == token:
-                return dict(seen[1])
-        versions = {
-            m["doc_id"]: f"{int(m.get('chunks', 0))}:{float(m.get('added_at', 0.0))!r}"
-            for m in self._records({"status": "ready"})}
-        if token is not None:
-            with _VERSIONS_LOCK:
-                _VERSIONS[key] = (token, versions)
-        return dict(versions)
+        return {m["doc_id"]: str(m.get("version") or _version_of(m))
+                for m in self._ready_records()}
 
     @_storage_errors
     def get_document(self, doc_id: str) -> DocumentInfo:
@@ -484,6 +494,7 @@ class Workspace:
             "added_at": doc.added_at, "status": status, "writer": _writer_tag(),
             "updated_at": time.time(), "meta_json": json.dumps(doc.meta, default=str),
         }
+        md["version"] = _version_of(md)
         if doc.meta.get("source"):
             md["source"] = str(doc.meta["source"])
         self._write_records([doc.doc_id], [md], [doc.name])
@@ -550,13 +561,14 @@ class Workspace:
     def update_meta(self, doc_id: str, changes: dict[str, Any]) -> DocumentInfo:
         """Merge `changes` into a ready document's meta (the facts read from its content, a
         user's correction of them); its chunks and status are untouched."""
-        res = self._manifest.get(ids=[doc_id], include=["metadatas"])
+        res = self._manifest.get(ids=[doc_id], include=["metadatas", "documents"])
         mds = res.get("metadatas") or []
         if not mds or not mds[0] or mds[0].get("status") != "ready":
             raise NotFound(f"no document '{doc_id}' in workspace '{self.name}'")
         meta = {**json.loads(mds[0].get("meta_json") or "{}"), **changes}
-        self._manifest.update(ids=[doc_id], metadatas=[{
-            **mds[0], "meta_json": json.dumps(meta, default=str), "updated_at": time.time()}])
+        self._write_records([doc_id], [{
+            **mds[0], "meta_json": json.dumps(meta, default=str), "updated_at": time.time()}],
+            [(res.get("documents") or [""])[0] or ""])
         return _doc_from_record({**mds[0], "meta_json": json.dumps(meta, default=str)})
 
     @_writes
@@ -572,6 +584,14 @@ class Workspace:
         self._purge(doc_id)
 
     def _purge(self, doc_id: str) -> None:
+        res = self._manifest.get(ids=[doc_id], include=["metadatas", "documents"])
+        mds = res.get("metadatas") or []
+        if mds and mds[0] and mds[0].get("status") == "ready":
+            # Out of the ready set first, with a new token: readers drop it before its
+            # chunks go (deleting a record that is not ready leaves the ready set alone).
+            self._write_records([doc_id], [{**mds[0], "status": "deleting",
+                                            "updated_at": time.time()}],
+                                [(res.get("documents") or [""])[0] or ""])
         self._chunks.delete(where={"doc_id": doc_id})
         for hook in self.purge_hooks:
             hook(doc_id)
@@ -609,6 +629,11 @@ class Workspace:
                 if old.doc_id in (newest.meta.get("replaces") or []):
                     self._purge(old.doc_id)
                     cleaned.append(old.doc_id)
+        # A workspace from before change tokens gets one; best effort: a full or read-only
+        # store keeps working, its readers list the manifest every time.
+        with contextlib.suppress(Exception):
+            if self._revision() is None:
+                self._write_records([], [], [])
         return cleaned
 
     # -- reading ----------------------------------------------------------------------------
