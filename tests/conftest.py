@@ -136,8 +136,13 @@ def real_embedder():
 
 
 @pytest.fixture(scope="session")
-def real_pdf_workspace(tmp_path_factory, real_embedder):
-    """All 10 FinanceBench PDFs ingested once, with the real model, into on-disk Chroma.
+def real_pdf_workspace(tmp_path_factory, fake_embedder):
+    """All 10 FinanceBench PDFs ingested once into on-disk Chroma, through the real pipeline
+    (the parsing child, pdfium, decryption, chunking, facts, figure cells) with the hash
+    embedder: what these tests check is what the PDFs became, and the real model over
+    thousands of filing pages cost four minutes of the suite. The real model over real
+    filings is tested where its ranking is what is asserted (test_eval, test_retrieve,
+    test_figures).
 
     Returns (services, workspace, reports by document name, seconds taken). The source folder
     is read-only: the files are read as bytes, nothing is written next to them.
@@ -149,7 +154,7 @@ def real_pdf_workspace(tmp_path_factory, real_embedder):
     if len(pdfs) != 10:
         pytest.fail(f"expected the 10 FinanceBench PDFs in {FINANCEBENCH_PDFS}, found {len(pdfs)}")
     settings = Settings(data_dir=tmp_path_factory.mktemp("realpdf"))
-    svc = build_services(settings, embedder=real_embedder)
+    svc = build_services(settings, embedder=fake_embedder)
     ws = svc.workspace("FinanceBench", create=True)
     t0 = time.perf_counter()
     reports = svc.ingestor(ws).ingest_many([Upload(p.name, path=p) for p in pdfs])
