@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from rag.errors import RagError
 
 SQLITE_NAME = "ragdesk.sqlite3"
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 """The newest migration in `alembic/versions` (a test keeps the two equal): a database already
 there is opened without importing Alembic at all."""
 HERE = Path(__file__).resolve().parent

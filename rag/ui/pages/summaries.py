@@ -174,6 +174,7 @@ def _start(svc: Services, ws: Workspace, docs: list[DocumentInfo], kind: str,
     is done); Cancel stops the one under way within a second and keeps what was finished."""
     model, why = _model(svc)
     store = _store(svc)
+    lexicon = svc.lexicon(ws)
     n = len(docs)
 
     def work(progress, cancel) -> dict[str, Any]:
@@ -190,7 +191,7 @@ def _start(svc: Services, ws: Workspace, docs: list[DocumentInfo], kind: str,
             try:
                 brief, _cached = summarize_document(ws, doc, kind, model, store=store,
                                                     refresh=refresh, progress=say,
-                                                    cancel=cancel)
+                                                    cancel=cancel, lexicon=lexicon)
                 out["briefs"][doc.doc_id] = brief
             except RagError as err:
                 out["errors"].append(("rag", doc.name, err))
