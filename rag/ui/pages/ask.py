@@ -284,7 +284,7 @@ def anchor_of(chunks: Sequence[Chunk], chunk: Chunk, quote: str = "") -> Chunk |
         same = []
     line = (quote or chunk.text).strip()[:120]
     holding = [c for c in same if line and line in c.text]
-    return (holding or same or [None])[0]
+    return next(iter(holding or same), None)
 
 
 def example_questions(ws_name: str, docs: Sequence[DocumentInfo], n: int = 4) -> list[str]:
@@ -316,7 +316,8 @@ def computation_parts(comp: dict) -> list[dict]:
 def operand_rows(comp: dict, citations: Sequence[Citation] = ()) -> list[dict]:
     """The figures a computation used, one row each (across periods, each figure once), with
     the answer's citation number: the citation quoting the figure's printed line."""
-    numbers = {(c.chunk.doc_id, c.quote): c.n for c in citations}
+    numbers: dict[tuple[str | None, str | None], int] = {(c.chunk.doc_id, c.quote): c.n
+                                                          for c in citations}
     rows, seen = [], set()
     for part in computation_parts(comp):
         for o in part.get("operands") or []:

@@ -31,6 +31,7 @@ from rag.ui.render import (
     fitted_height,
     md,
     open_page_workspace,
+    progress_of,
     shorten,
     show_error,
 )
@@ -480,7 +481,7 @@ def _retrieval(svc: Services, ws: Workspace, d: dash.DashboardData) -> None:
     focus = c3.toggle("Focus", value=True, key=EVAL_FOCUS_KEY,
                       help="Narrow each search to the documents a question names, as Ask does.")
     if st.button("Run the evaluation", key="dash_eval_run", type="primary",
-                 disabled=up is None, icon=":material/play_arrow:"):
+                 disabled=up is None, icon=":material/play_arrow:") and up is not None:
         _run_eval(svc, ws, up.name, up.getvalue(), int(k), bool(focus))
 
 
@@ -509,9 +510,7 @@ def _run_eval(svc: Services, ws: Workspace, filename: str, data: bytes, k: int,
         questions = parse_eval_set(data, filename)
         state.ensure_model(svc)
         bar = st.progress(0.0, text="Searching the questions…")
-
-        def progress(frac: float, msg: str) -> None:
-            bar.progress(min(max(frac, 0.0), 1.0), text=md(msg))
+        progress = progress_of(bar)
 
         s = svc.settings
         run = evaluate(svc.searcher(ws), questions, k=k, focus=focus, set_name=filename,

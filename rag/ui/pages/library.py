@@ -37,6 +37,7 @@ from rag.ui.render import (
     human_size,
     md,
     md_block,
+    progress_of,
     render_hit,
     show_error,
     when,
@@ -252,9 +253,7 @@ def render() -> None:
 def _run_ingest(svc: Services, ws_name: str, uploads: list[Upload], label: str) -> bool:
     """Ingest with a progress bar; keep the reports for the results table. False on error."""
     bar = st.progress(0.0, text=f"{label}…")
-
-    def progress(frac: float, msg: str) -> None:
-        bar.progress(min(max(frac, 0.0), 1.0), text=md(msg))
+    progress = progress_of(bar)
 
     try:
         state.ensure_model(svc)
