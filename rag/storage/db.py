@@ -141,6 +141,23 @@ def _engine(url: str, data_dir: Path) -> Engine:
     return engine
 
 
+class DataDirStore:
+    """The base of a store holding every workspace's rows of one kind (briefs, analyses): the
+    engine it was given, else the one serving `data_dir` (`engine_for_dir`), found when first
+    used."""
+
+    def __init__(self, data_dir: Path | str, engine: Engine | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self._given = engine
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = self._given or engine_for_dir(self.data_dir)
+        return self._engine
+
+
 def dispose_all() -> None:
     """Close every engine (tests, and processes that change their settings)."""
     with _LOCK:

@@ -187,6 +187,17 @@ def render_hit(rank: int, hit: Hit, compact: bool = False) -> None:
         st.markdown(md_block(hit.chunk.text))
 
 
+def show_flash(flash_key: str, error_key: str | None = None) -> None:
+    """The message a button callback left for the next run (`flash_key`: a success,
+    `error_key`: an error), shown once."""
+    flash = st.session_state.pop(flash_key, None)
+    if flash:
+        st.success(md(flash), icon=":material/check_circle:")
+    error = st.session_state.pop(error_key, None) if error_key else None
+    if error:
+        st.error(md(error), icon=":material/error:")
+
+
 def open_page_workspace():
     """The services, workspace name and workspace (None if not created yet) for a page, or
     None after showing the error when the services or the workspace cannot be opened."""

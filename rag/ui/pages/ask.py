@@ -40,6 +40,7 @@ from rag.ui.render import (
     md,
     md_block,
     model_label,
+    open_page_workspace,
     render_hit,
     shorten,
     show_error,
@@ -386,18 +387,10 @@ def _page(url_path: str) -> st.Page:
 def render() -> None:
     """The Ask page."""
     st.title("Ask", anchor=False)
-    try:
-        svc = state.services()
-    except RagError as err:
-        show_error(err)
+    opened = open_page_workspace()  # None: its error is shown (ModelMismatch above all)
+    if opened is None:
         return
-    name = state.current_workspace_name()
-    try:
-        ws = state.open_workspace(svc, name)
-    except RagError as err:  # ModelMismatch above all
-        st.caption(f"Workspace: {md(name)}")
-        show_error(err)
-        return
+    svc, name, ws = opened
     docs = ws.documents() if ws is not None else []
     cfg = chat_models.model_config(chat_models.PRIMARY)
     st.caption(f"Workspace **{md(name)}** · {count(len(docs), 'documents')} · answers by "

@@ -34,6 +34,7 @@ from rag.ui.render import (
     progress_of,
     shorten,
     show_error,
+    show_flash,
 )
 
 GROUPS_SHOWN = 12  # topics of unanswered questions shown (all are in the CSV)
@@ -126,12 +127,7 @@ def render() -> None:
                 icon=":material/info:")
         _link("library", "Go to the Library", ":material/arrow_forward:")
         return
-    flash = st.session_state.pop(_FLASH_KEY, None)
-    if flash:
-        st.success(md(flash), icon=":material/check_circle:")
-    error = st.session_state.pop(_ERROR_KEY, None)
-    if error:
-        st.error(md(error), icon=":material/error:")
+    show_flash(_FLASH_KEY, _ERROR_KEY)
     try:
         data = _collect(svc, ws)
     except RagError as err:

@@ -38,6 +38,7 @@ from rag.ui.render import (
     progress_of,
     shorten,
     show_error,
+    show_flash,
 )
 
 TREND_LINES = 12
@@ -131,9 +132,7 @@ def render() -> None:
     docs = table_docs(ws.documents()) if ws is not None else []
     st.caption(f"Workspace **{md(name)}** · {count(len(docs), 'feedback tables')} · group "
                "comments into themes with their size, ratings, trend and typical quotes")
-    flash = st.session_state.pop(_FLASH_KEY, None)
-    if flash:
-        st.success(md(flash), icon=":material/check_circle:")
+    show_flash(_FLASH_KEY)
 
     _upload(svc, name, expanded=not docs)
     if ws is None or not docs:

@@ -37,9 +37,11 @@ from rag.ui.render import (
     human_size,
     md,
     md_block,
+    open_page_workspace,
     progress_of,
     render_hit,
     show_error,
+    show_flash,
     when,
 )
 from rag.ui.search import PER_DOC, diverse_search
@@ -208,29 +210,16 @@ def passage_groups(doc: DocumentInfo, chunks: Sequence[Chunk]) -> list[tuple[str
 def render() -> None:
     """The Library page."""
     st.title("Library", anchor=False)
-    try:
-        svc = state.services()
-    except RagError as err:
-        show_error(err)
+    opened = open_page_workspace()  # None: its error is shown (ModelMismatch above all)
+    if opened is None:
         return
-    name = state.current_workspace_name()
-    try:
-        ws = state.open_workspace(svc, name)
-    except RagError as err:  # ModelMismatch above all: say so plainly and stop here
-        st.caption(f"Workspace: {md(name)}")
-        show_error(err)
-        return
+    svc, name, ws = opened
     docs = ensure_facts(ws) if ws is not None else []
     n_chunks = sum(d.chunks for d in docs)
     st.caption(f"Workspace **{md(name)}** · {count(len(docs), 'documents')} · "
                f"{count(n_chunks, 'passages')}")
 
-    flash = st.session_state.pop(_FLASH_KEY, None)
-    if flash:
-        st.success(md(flash), icon=":material/check_circle:")
-    error = st.session_state.pop(_ERROR_KEY, None)
-    if error:
-        st.error(md(error), icon=":material/error:")
+    show_flash(_FLASH_KEY, _ERROR_KEY)
 
     _interrupted(svc, name)
     if not docs:
