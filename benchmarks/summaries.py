@@ -131,10 +131,18 @@ def brief_lines(b, with_tables: bool) -> list[str]:
     return lines
 
 
+try:  # the metrics a brief names: the finance lexicon's (data since issue 11)
+    from rag.text.lexicon import FINANCE
+
+    _METRIC_ANY, _METRIC_ONE = FINANCE.metrics_re, FINANCE.metric_patterns
+except (ImportError, AttributeError):  # a baseline ref (--code) from before they were data
+    _METRIC_ANY, _METRIC_ONE = ex._METRIC_RE, ex._METRIC_ONE  # type: ignore[attr-defined]
+
+
 def _metrics_of(text: str) -> set[str]:
     out = set()
-    for m in ex._METRIC_RE.finditer(text):
-        out.add(next(name for rx, name in ex._METRIC_ONE if rx.fullmatch(m.group(0))))
+    for m in _METRIC_ANY.finditer(text):
+        out.add(next(name for rx, name in _METRIC_ONE if rx.fullmatch(m.group(0))))
     return out
 
 

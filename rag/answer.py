@@ -606,10 +606,10 @@ class Answerer:
                 f"Computed: {ch.formula}.\n\n"
                 f"Figures used:\n- {what}: {ch.new_text} (now) and {ch.old_text} (before), as "
                 f"stated in “{ch.sentence}” ({source_label(ch.chunk)}) [1]")
+        from rag.figures.engine import cited
+
         cite = Citation(1, ch.chunk, ch.sentence, 1.0, (), False, True)
-        operand = {"name": ch.subject, "citation": {"n": 1, "doc_id": ch.chunk.doc_id,
-                                                    "doc_name": ch.chunk.doc_name,
-                                                    "page": ch.chunk.page, "span": ch.sentence}}
+        operand = {"name": ch.subject, "citation": cited(cite)}
         computation = {"kind": "prose change", "metric": "change", "period": "",
                        "formula": ch.formula, "definition": "later figure - earlier figure",
                        "operands": [{**operand, "value": ch.new_text, "period": "now"},
@@ -626,12 +626,17 @@ class Answerer:
         text, ops = render(num)
         chunks_by_doc: dict[str, list[Chunk]] = {}
         citations = []
+        held: dict[int, Chunk] = {}  # id(cell) -> the passage cited for it
         for i, o in enumerate(ops, 1):
             doc_chunks = chunks_by_doc.setdefault(o.cell.doc_id, ws.chunks_of(o.cell.doc_id))
-            chunk = cell_chunk(o.cell, doc_chunks)
-            citations.append(Citation(i, chunk, o.cell.span, 1.0, (), False))
+            held[id(o.cell)] = cell_chunk(o.cell, doc_chunks)
+            citations.append(o.citation(i, held[id(o.cell)]))
+        for c in num.computations:  # an operand cited under another period's twin
+            for o in c.operands:
+                held.setdefault(id(o.cell), cell_chunk(
+                    o.cell, chunks_by_doc.setdefault(o.cell.doc_id, ws.chunks_of(o.cell.doc_id))))
         return Answer(text=text, citations=citations, abstained=False,
-                      seconds=time.perf_counter() - t0, computation=num.to_dict(), **base)
+                      seconds=time.perf_counter() - t0, computation=num.to_dict(held), **base)
 
     def context_figures(self, question: str, result: SearchResult, base: dict[str, Any],
                         t0: float) -> Answer | None:

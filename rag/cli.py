@@ -239,6 +239,22 @@ def cmd_workspaces(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lexicon(args: argparse.Namespace) -> int:
+    """Show or set the vocabulary a workspace is read with (finance, none or a lexicon file)."""
+    svc = _services()
+    ws = svc.workspace(args.workspace, recover=args.set is not None)
+    choice = svc.set_lexicon(ws, args.set) if args.set is not None else svc.lexicon_choice(ws)
+    lex = svc.lexicon(ws)
+    out = {"workspace": ws.name, "lexicon": choice, "name": lex.name,
+           "glossary_terms": len(lex.glossary), "metrics": len(lex.metrics)}
+    if args.json:
+        _print_json(out)
+    else:
+        print(f"{ws.name}: lexicon {choice} ({lex.name}: {out['glossary_terms']} glossary "
+              f"terms, {out['metrics']} metrics)")
+    return 0
+
+
 def cmd_cluster(args: argparse.Namespace) -> int:
     """Feedback themes of a CSV/XLSX file (embedded here) or of an ingested table document."""
     from rag.analytics import feedback as fb
@@ -347,7 +363,7 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     brief, cached = summarize_document(ws, match[0], args.kind, model,
                                        store=svc.summary_store(),
                                        refresh=args.refresh, progress=progress,
-                                       budget_s=args.budget)
+                                       budget_s=args.budget, lexicon=svc.lexicon(ws))
     if args.json:
         _print_json({**brief.to_dict(), "cached": cached})
     else:
@@ -540,6 +556,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--delete", metavar="NAME", help="delete a workspace (owners only)")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_workspaces)
+
+    sp = sub.add_parser("lexicon", help="show or set the vocabulary a workspace is read with "
+                        "(finance, none, or a .toml/.json lexicon file)")
+    sp.add_argument("workspace")
+    sp.add_argument("--set", metavar="LEXICON",
+                    help="finance, none, or the path of a lexicon file (editors and owners)")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_lexicon)
     from rag.auth.cli import add_parsers
 
     add_parsers(sub, lambda: _services(), _print_json)

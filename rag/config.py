@@ -94,10 +94,11 @@ class Settings(BaseSettings):
     writes a number); false sends every question to the model, as before the figure engine."""
 
     lexicon: str = "finance"
-    """The vocabulary retrieval, prompts and claim checks read questions with: finance (the
-    packaged US-filing terms: 'capex' also searches 'purchases of property, plant and
-    equipment'), none (a workspace of other documents, searched by its own words), or the
-    path of a .toml or .json lexicon (rag.text.lexicon)."""
+    """The vocabulary a new workspace is read with (retrieval, prompts, claim checks and a
+    brief's tables and tone): finance (the packaged US-filing terms: 'capex' also searches
+    'purchases of property, plant and equipment'), none (a workspace of other documents,
+    searched by its own words), or the path of a .toml or .json lexicon (rag.text.lexicon).
+    Each workspace keeps its own from then on (`ragdesk lexicon WORKSPACE --set ...`)."""
 
     pending_grace_s: int = 3600
     """A document left half-written by another process is cleaned up after this long."""

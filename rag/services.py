@@ -108,11 +108,22 @@ class Services:
         """Open a workspace for `user` (see `principal`): non-members are refused, a write
         path (`recover=True`) needs the editor role, and the handle refuses writes its role
         does not allow. Write paths pass `recover=True`: the first such open in this
-        process cleans up crashed writes (reading never removes anything)."""
-        ws = self.access.open(self.principal(user), name,
-                              lambda make: self.store.workspace(name, create=make),
+        process cleans up crashed writes (reading never removes anything). A workspace created
+        here keeps the process's lexicon (`settings.lexicon`) as its own."""
+        made: list[Workspace] = []
+
+        def opener(make: bool) -> Workspace:
+            ws = self.store.workspace(name, create=make)
+            if make:  # only asked after the workspace was not found: a new one
+                made.append(ws)
+            return ws
+
+        ws = self.access.open(self.principal(user), name, opener,
                               create=create, need="editor" if recover else "viewer",
                               collection=self.store.collection_for(name))
+        if made:
+            self._workspace_settings().set(ws.collection_name, "lexicon",
+                                           self.settings.lexicon)
         ws.purge_hooks.append(self.figure_store(ws).delete)
         if recover:
             self.recover(ws)
@@ -152,19 +163,64 @@ class Services:
         return list(self.ingestor(ws).iter_ingest(uploads, progress=progress))
 
     def lexicon(self, workspace: Workspace | None = None):
-        """The vocabulary `workspace` is searched, prompted and checked with: the lexicon
-        `settings.lexicon` names (finance by default; `none` for a workspace of other
-        documents), read once per process."""
+        """The vocabulary `workspace` is searched, prompted, checked and briefed with: the
+        lexicon its setting names (`lexicon_choice`; finance by default, `none` for a
+        workspace of other documents), each lexicon read once per process."""
         from rag.text.lexicon import lexicon_named
 
-        key = ("lexicon", self.settings.lexicon)
+        spec = self.settings.lexicon if workspace is None else self.lexicon_choice(workspace)
+        key = ("lexicon", spec)
         with self._lock:
             lex = self._models.get(key)
         if lex is None:
-            lex = lexicon_named(self.settings.lexicon)
+            lex = lexicon_named(spec)
             with self._lock:
                 lex = self._models.setdefault(key, lex)
         return lex
+
+    def lexicon_choice(self, workspace: Workspace) -> str:
+        """What the workspace's lexicon setting says (finance, none or a file's path): its
+        own, kept with its side state since it was created; `settings.lexicon` (RAG_LEXICON)
+        for a workspace made before workspaces kept one, or when the side store cannot be
+        read."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            kept = self._workspace_settings().get(workspace.collection_name, "lexicon")
+        except (RagError, SQLAlchemyError):
+            kept = None
+        return self.settings.lexicon if kept is None else kept
+
+    def set_lexicon(self, workspace: Workspace, spec: str) -> str:
+        """Choose the vocabulary `workspace` is read with (editors and owners): finance, none
+        or the path of a .toml/.json lexicon, checked before it is kept. Its stored briefs were
+        made with the old one, so they are removed (they are made again when next asked for).
+        Returns the choice as kept."""
+        from pathlib import Path
+
+        from rag.text.lexicon import lexicon_named
+
+        self.access.require(workspace, "editor", "changing the workspace's vocabulary")
+        choice = (spec or "").strip()
+        lexicon_named(choice)  # a RagError that says what to do for a bad one
+        if choice.lower() in ("", "finance", "none"):
+            choice = choice.lower() or "finance"
+        else:
+            choice = str(Path(choice).expanduser().resolve())
+        before = self.lexicon_choice(workspace)
+        self._workspace_settings().set(workspace.collection_name, "lexicon", choice)
+        if before != choice:
+            store = self.summary_store()
+            for doc in workspace.documents():
+                store.delete(workspace.collection_name, doc.doc_id)
+        self.audit("workspace.lexicon", workspace, target=choice,
+                   detail={"before": before, "after": choice})
+        return choice
+
+    def _workspace_settings(self):
+        from rag.storage.side import WorkspaceSettings
+
+        return WorkspaceSettings(self.side_engine)
 
     def searcher(self, workspace: Workspace):
         from rag.retrieve import Retriever

@@ -267,6 +267,10 @@ def test_cells_come_and_go_with_their_document(services, workspace, ingestor) ->
     assert all(c.quote in c.chunk.text for c in ans.citations)  # the cell's line, verbatim
     d = ans.to_dict()["computation"]
     assert {o["citation"]["n"] for o in d["operands"]} == {1, 2}
+    for o in d["operands"]:  # each operand cites as the answer does, with the cell's place
+        c = ans.citations[o["citation"]["n"] - 1].to_dict()
+        assert {k: o["citation"][k] for k in c} == c and o["citation"]["span"] == c["quote"]
+        assert o["citation"]["row_label"] and "column" in o["citation"]
     workspace.delete_document(rep.doc.doc_id)
     assert store.cells(doc_ids=[rep.doc.doc_id]) == []  # gone with the document
 

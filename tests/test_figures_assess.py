@@ -121,6 +121,9 @@ def test_ask_computes_a_prose_change_without_the_model(services, workspace, inge
     assert "11 percent - 9.5 percent" in ans.text
     assert ans.citations and "11 percent (previously 9.5 percent)" in " ".join(
         ans.citations[0].quote.split())
+    # both operands cite the sentence in the one Citation shape the answer's citation has
+    for o in ans.computation["operands"]:
+        assert o["citation"] == {**ans.citations[0].to_dict(), "span": ans.citations[0].quote}
 
 
 @pytest.mark.parametrize("question,sentence", [

@@ -32,7 +32,13 @@ from rag.eval.history import EvalHistory
 from rag.figures.store import DuckFigureStore
 from rag.storage import db, legacy, tables
 from rag.storage.cells import SqlFigureStore
-from rag.storage.side import AuditTrail, Conversations, Memberships, forget_workspace
+from rag.storage.side import (
+    AuditTrail,
+    Conversations,
+    Memberships,
+    WorkspaceSettings,
+    forget_workspace,
+)
 from rag.types import Cell, DocumentInfo
 
 WS = "rd-contract-0123456789abcdef0123"
@@ -276,6 +282,21 @@ def test_conversations_contract(side):
     assert store.users(WS) == {} and store.users(OTHER) == {"a@x.io": 1}
 
 
+def test_workspace_settings_contract(side):
+    """A workspace's own settings: one value a key, replaced, apart from other workspaces',
+    gone with the workspace."""
+    _, engine = side
+    store = WorkspaceSettings(engine)
+    assert store.get(WS, "lexicon") is None and store.all(WS) == {}
+    store.set(WS, "lexicon", "finance")
+    store.set(WS, "lexicon", "none")  # replaced, not added
+    store.set(OTHER, "lexicon", "/srv/lexicons/clinical.toml")
+    assert store.get(WS, "lexicon") == "none" and store.all(WS) == {"lexicon": "none"}
+    forget_workspace(engine, WS)
+    assert store.get(WS, "lexicon") is None
+    assert store.get(OTHER, "lexicon") == "/srv/lexicons/clinical.toml"
+
+
 def test_migrations_reach_head(side):
     _, engine = side
     assert db.current_revision(engine) == db.HEAD_REVISION
@@ -393,7 +414,7 @@ def test_a_0002_data_dir_upgrades_in_place_with_its_conversations(tmp_path):
 
     settings = type("S", (), {"data_dir": tmp_path, "database_url": None})()
     engine = db.engine_for(settings)
-    assert db.current_revision(engine) == db.HEAD_REVISION == "0003"
+    assert db.current_revision(engine) == db.HEAD_REVISION == "0004"
     assert Memberships(engine).role(WS, "a@x.io") == "owner"
     kept = conversations.kept_for(settings, WS, "a@x.io")
     (turn,) = conversations.load(kept, Turn)

@@ -140,6 +140,35 @@ def test_figures_and_guidance_of_the_demo_call_are_verbatim_with_period_and_chan
         assert f.sentence.text in chunks[f.sentence.chunk].text
 
 
+def test_the_tables_and_tone_read_the_lexicon_they_are_given(tmp_path: Path):
+    """The metrics and tone words are the workspace's lexicon: finance by default (the same
+    brief as naming it), none gives no figure rows and no tone, another finds its own."""
+    from rag.text.lexicon import FINANCE, Lexicon
+
+    chunks = chunks_of(Q2)
+    sents = ex.sentences(chunks)
+    assert ex.figures(sents, "Q2 2026") == ex.figures(sents, "Q2 2026", lexicon=FINANCE)
+    assert ex.tone(sents) == ex.tone(sents, FINANCE) and ex.tone(sents)["positive"] > 0
+    none = Lexicon.empty()
+    assert ex.figures(sents, "Q2 2026", lexicon=none) == ([], [])
+    assert ex.tone(sents, none) == {"label": "mixed", "score": 0.0, "positive": 0,
+                                    "negative": 0, "evidence": []}
+    b = summarize(chunks, "earnings", None, lexicon=none)
+    assert b.figures == [] and b.guidance == [] and b.tone["positive"] == 0
+    assert b.summary  # the prose sections do not need the vocabulary
+    fin = summarize(chunks, "earnings", None)
+    assert [r["value"] for r in fin.figures] == [
+        r["value"] for r in summarize(chunks, "earnings", None, lexicon=FINANCE).figures]
+    path = tmp_path / "ops.toml"
+    path.write_text("metrics = [['gross margin', 'margin of goods']]\n"
+                    "tone_positive = ['raising']\n")
+    ops = Lexicon.load(path)
+    figs, _ = ex.figures(sents, "Q2 2026", lexicon=ops)
+    assert {f.canonical for f in figs} == {"margin of goods"}
+    assert ("margin of goods", "41.3%") in {(f.canonical, f.value) for f in figs}
+    assert ex.tone(sents, ops)["negative"] == 0 and ex.tone(sents, ops)["positive"] >= 1
+
+
 def test_action_items_of_the_demo_meeting_have_owners_dates_and_turns():
     chunks = chunks_of(MEETING)
     b = summarize(chunks, "auto", None)

@@ -32,6 +32,29 @@ def test_the_packaged_lexicon_is_the_vocabulary_the_code_held():
     assert FINANCE.glossary["capex"][0] == "purchases of property, plant and equipment"
 
 
+# sha256 of json.dumps([METRICS, sorted(_GROWTH_OF), PRIORITY, sorted(POSITIVE),
+# sorted(NEGATIVE)]) as rag/analytics/summaries/extract.py held them in code (main at c511670).
+EXTRACT_SHA = "a53b494b334fdafc45a78c85557cec5296ae6e1fc3d5f2a2ac5a79a3eb02aa1d"
+
+
+def test_the_packaged_lexicon_holds_the_extraction_vocabulary_the_code_held():
+    raw = json.dumps([[list(m) for m in FINANCE.metrics], sorted(FINANCE.growth_metrics),
+                      {m: FINANCE.metric_rank(m) for m in FINANCE.metric_order},
+                      sorted(FINANCE.tone_positive), sorted(FINANCE.tone_negative)])
+    assert hashlib.sha256(raw.encode()).hexdigest() == EXTRACT_SHA
+    assert FINANCE.metric_rank("revenue") == 0 and FINANCE.metric_rank("backlog growth") == 50
+    assert [n for rx, n in FINANCE.metric_patterns if rx.fullmatch("adjusted EBITDA margin")] \
+        == ["EBITDA margin"]
+    none = Lexicon.empty()
+    assert none.metrics_re.search("revenue") is None and none.metric_patterns == []
+    with pytest.raises(RagError, match="not a valid pattern"):
+        Lexicon.from_dict({"metrics": [["revenue(", "revenue"]]}, "x")
+    with pytest.raises(RagError, match="as a list"):
+        Lexicon.from_dict({"metrics": ["revenue"]}, "x")
+    with pytest.raises(RagError, match="malformed"):
+        Lexicon.from_dict({"metrics": [["revenue", "revenue", "extra"]]}, "x")
+
+
 def test_the_lexicon_file_is_package_data():
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
     globs = meta["tool"]["setuptools"]["package-data"]["rag.text"]
@@ -139,7 +162,7 @@ def test_follow_up_detection_reads_metric_words_from_the_lexicon(tmp_path: Path)
         Lexicon.from_dict({"metric_words": ["costs?("]}, "x")
 
 
-# -- the lexicon is chosen per workspace by the composition root (rag.services) ---------------
+# -- the lexicon is chosen per workspace, kept with its side state (rag.services) -------------
 
 CAPEX_DOCS = {
     "cashflow.txt": b"Purchases of property, plant and equipment were $1,577 million in 2022.",
@@ -161,8 +184,10 @@ def test_a_workspace_with_no_lexicon_is_not_shaped_by_finance(services):
     services.ingest_files("Capex", list(CAPEX_DOCS.items()))
     q = "What was capex?"
     note = "'capex' is written 'purchases of property, plant and equipment' in filings"
-    for svc, finance_on in ((services, True), (_services_with(services, "finance"), True),
-                            (_services_with(services, "none"), False)):
+    for choice, finance_on in ((None, True), ("finance", True), ("none", False)):
+        svc = services
+        if choice is not None:
+            svc.set_lexicon(svc.workspace("Capex", recover=True), choice)
         ws = svc.workspace("Capex")
         assert (svc.lexicon(ws).name == "finance") is finance_on
         # keyword search: 'capex' finds the cash-flow line only through the finance glossary
@@ -184,3 +209,56 @@ def test_the_lexicon_setting_names_finance_none_or_a_file(tmp_path: Path):
     assert lexicon_named(str(path)).glossary == {"side effects": ("adverse events",)}
     with pytest.raises(RagError, match="RAG_LEXICON"):
         lexicon_named(str(tmp_path / "missing.toml"))
+
+
+def test_each_workspace_keeps_its_own_lexicon_and_the_setting_is_the_default(services, cli):
+    """RAG_LEXICON is what a new workspace starts with; from then on the workspace keeps its
+    own choice, so a finance workspace and one of other documents share one process."""
+    from rag.analytics.summaries.brief import summarize_document
+    from rag.auth.errors import RoleTooLow
+    from rag.storage.side import WorkspaceSettings
+    from rag.storage.tables import workspace_settings
+
+    services.ingest_files("Filings", list(CAPEX_DOCS.items()))
+    plain = _services_with(services, "none")
+    plain.ingest_files("Plain", list(CAPEX_DOCS.items()))
+    for svc in (services, plain):  # either process: each workspace reads with its own
+        assert svc.lexicon(svc.workspace("Filings")) is FINANCE
+        assert svc.lexicon(svc.workspace("Plain")).name == "none"
+        found = {h.chunk.doc_name
+                 for h in svc.searcher(svc.workspace("Plain")).search("capex?", mode="lexical")}
+        assert found == {"plan"}
+    # a workspace made before workspaces kept a choice follows the process's setting, as before
+    ws = services.workspace("Filings")
+    with services.side_engine.begin() as con:
+        con.execute(workspace_settings.delete().where(
+            workspace_settings.c.workspace == ws.collection_name))
+    assert services.lexicon_choice(ws) == "finance" and plain.lexicon_choice(ws) == "none"
+
+    # choosing another drops the briefs made with the old one, and is audited
+    w = services.workspace("Filings", recover=True)
+    doc = w.documents()[0]
+    store = services.summary_store()
+    summarize_document(w, doc, "general", None, store=store, lexicon=services.lexicon(w))
+    assert store.list(w.collection_name)
+    assert services.set_lexicon(w, " NONE ") == "none"
+    assert WorkspaceSettings(services.side_engine).get(w.collection_name, "lexicon") == "none"
+    assert store.list(w.collection_name) == []
+    assert services.lexicon(services.workspace("Filings")).name == "none"
+    (rec,) = [e for e in services.access.trail.query(workspaces=[w.collection_name])
+              if e.action == "workspace.lexicon"]
+    assert rec.detail == {"before": "finance", "after": "none"}
+    with pytest.raises(RagError, match="no lexicon named"):
+        services.set_lexicon(w, "/nonexistent/lexicon.toml")
+    services.access.memberships.set(w.collection_name, "viewer@x.io", "viewer")
+    with pytest.raises(RoleTooLow):
+        viewer = services.as_user("viewer@x.io")
+        viewer.set_lexicon(viewer.workspace("Filings"), "finance")
+
+    # the CLI shows and sets it
+    rc, out, _ = cli("lexicon", "Filings", "--json")
+    assert rc == 0 and json.loads(out)["lexicon"] == "none"
+    rc, out, _ = cli("lexicon", "Filings", "--set", "finance", "--json")
+    shown = json.loads(out)
+    assert rc == 0 and shown["lexicon"] == "finance" and shown["metrics"] == 40
+    assert services.lexicon(services.workspace("Filings")) is FINANCE

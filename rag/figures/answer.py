@@ -3,19 +3,9 @@ verbatim in its cited cell's span or the declared result of the formula shown.""
 
 from __future__ import annotations
 
-from rag.figures.engine import NumericAnswer, Operand
-from rag.types import Cell, Chunk
+from rag.figures.engine import NumericAnswer, Operand, cell_chunk
 
-
-def cell_chunk(cell: Cell, chunks: list[Chunk] | None = None) -> Chunk:
-    """The stored passage holding the cell's line (so a citation opens the real page), or a
-    passage made of the line itself when none holds it verbatim."""
-    for c in chunks or []:
-        if (cell.page is None or c.page == cell.page) and cell.span[:120] in c.text:
-            return c
-    return Chunk(id=f"cell:{cell.doc_id}:{cell.ordinal}", doc_id=cell.doc_id,
-                 doc_name=cell.doc_name, ordinal=cell.ordinal, text=cell.span, kind="figure",
-                 page=cell.page, row=cell.row)
+__all__ = ["cell_chunk", "missing_text", "render"]
 
 
 def _operand_line(o: Operand, n: int) -> str:

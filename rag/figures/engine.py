@@ -18,7 +18,7 @@ from rag.figures.metrics import BUNDLES, ITEMS, LOOKUP_TRIGGERS, METRICS, Bundle
 from rag.figures.store import FigureStore
 from rag.figures.values import Period, fmt_decimal, periods_in_question
 from rag.text.sentences import QUICK
-from rag.types import Cell
+from rag.types import Cell, Chunk, Citation
 
 _NUMERIC_INTENT = re.compile(
     r"\b(?:what (?:is|was|were|are)|how much|how many|calculate|compute|ratio|margin|amount|"
@@ -91,6 +91,24 @@ def prior(p: Period, yoy: bool) -> Period:
     return Period(p.kind, p.year - 1, p.quarter)
 
 
+def cell_chunk(cell: Cell, chunks: list[Chunk] | None = None) -> Chunk:
+    """The stored passage holding the cell's line (so a citation opens the real page), or a
+    passage made of the line itself when none holds it verbatim."""
+    for c in chunks or []:
+        if (cell.page is None or c.page == cell.page) and cell.span[:120] in c.text:
+            return c
+    return Chunk(id=f"cell:{cell.doc_id}:{cell.ordinal}", doc_id=cell.doc_id,
+                 doc_name=cell.doc_name, ordinal=cell.ordinal, text=cell.span, kind="figure",
+                 page=cell.page, row=cell.row)
+
+
+def cited(citation: Citation, **where: Any) -> dict[str, Any]:
+    """An operand's citation in JSON: the one `Citation` shape (`Citation.to_dict`), with where
+    in the table the figure sits (`row`, `row_label`, `column`) and the line it was read from
+    (`span`, the same text as `quote`)."""
+    return {**citation.to_dict(), "span": citation.quote, **where}
+
+
 @dataclass
 class Operand:
     name: str
@@ -101,13 +119,19 @@ class Operand:
     def shown(self) -> str:
         return f"{self.name} ({self.period}) {self.cell.text}"
 
-    def to_dict(self, citation: int | None = None) -> dict[str, Any]:
+    def citation(self, n: int, chunk: Chunk | None = None) -> Citation:
+        """The operand's cell as cited passage [n]: its line, quoted from `chunk` (the stored
+        passage holding it) or from a passage made of the line itself."""
+        return Citation(n, chunk or cell_chunk(self.cell), self.cell.span, 1.0)
+
+    def to_dict(self, citation: int | None = None, chunk: Chunk | None = None
+                ) -> dict[str, Any]:
         c = self.cell
+        cite = cited(self.citation(citation or 0, chunk), row=c.row, row_label=c.row_label,
+                     column=c.column)
+        cite["n"] = citation  # None: an operand the answer's numbering does not reach
         return {"name": self.name, "value": str(self.value), "period": self.period,
-                "text": c.text, "unit": c.unit,
-                "citation": {"n": citation, "doc_id": c.doc_id, "doc_name": c.doc_name,
-                             "page": c.page, "row": c.row, "row_label": c.row_label,
-                             "column": c.column, "span": c.span}}
+                "text": c.text, "unit": c.unit, "citation": cite}
 
 
 @dataclass
@@ -129,12 +153,16 @@ class Computation:
     def ok(self) -> bool:
         return self.result is not None and not self.missing
 
-    def to_dict(self, numbers: dict[int, int] | None = None) -> dict[str, Any]:
-        """`numbers` maps id(cell) to its citation number in the whole answer."""
+    def to_dict(self, numbers: dict[int, int] | None = None,
+                chunks: dict[int, Chunk] | None = None) -> dict[str, Any]:
+        """`numbers` maps id(cell) to its citation number in the whole answer, `chunks` to the
+        stored passage that holds its line (the answer's citation of it)."""
         numbers = numbers or {id(o.cell): i + 1 for i, o in enumerate(self.operands)}
+        chunks = chunks or {}
         return {"kind": self.kind, "metric": self.label, "period": self.period,
                 "formula": self.formula, "definition": self.definition,
-                "operands": [o.to_dict(numbers.get(id(o.cell))) for o in self.operands],
+                "operands": [o.to_dict(numbers.get(id(o.cell)), chunks.get(id(o.cell)))
+                             for o in self.operands],
                 "result": self.result_text if self.ok else None,
                 "missing": self.missing}
 
@@ -163,14 +191,16 @@ class NumericAnswer:
                 seen.setdefault((o.cell.doc_id, o.cell.ordinal, o.cell.row_label, o.period), o)
         return list(seen.values())
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, chunks: dict[int, Chunk] | None = None) -> dict[str, Any]:
+        """The JSON of `ragdesk ask --json`'s computation; `chunks` maps id(cell) to the stored
+        passage the answer cites for it (else each line is its own passage)."""
         numbers = {id(o.cell): i + 1 for i, o in enumerate(self.operands())}
         ok = [c for c in self.computations if c.ok]
         first = ok[-1] if ok else self.computations[0]
-        d = first.to_dict(numbers)
+        d = first.to_dict(numbers, chunks)
         d["missing"] = self.missing
         if len(self.computations) > 1:
-            d["periods"] = [c.to_dict(numbers) for c in self.computations]
+            d["periods"] = [c.to_dict(numbers, chunks) for c in self.computations]
         d["judgement"] = self.judgement
         return d
 

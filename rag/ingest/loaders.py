@@ -28,8 +28,23 @@ from rag.text.columns import meta_key
 from rag.text.dates import is_day_first, to_iso_date
 from rag.types import ParsedDocument, Scalar, Unit
 
-if TYPE_CHECKING:  # the parsing child reads its limits from a plain namespace
+if TYPE_CHECKING:  # the parsing child reads its limits from `Limits`, never the settings
     from rag.config import Settings
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the loaders read of the settings inside the parsing child (`_limits` sends them
+    there as JSON): the same names as `Settings`' fields."""
+
+    max_rows: int
+    max_pages: int
+    max_page_chars: int
+    max_doc_chars: int
+
+    @classmethod
+    def of(cls, sent: dict[str, Any]) -> Limits:
+        return cls(**{k: int(sent[k]) for k in cls.__dataclass_fields__})
 
 TEXT_EXT = {".txt", ".text", ".log"}
 MD_EXT = {".md", ".markdown"}
@@ -311,7 +326,7 @@ def clean_units(units) -> tuple[Unit, ...]:
     return tuple(out)
 
 
-def check_text_caps(units, settings: Settings) -> None:
+def check_text_caps(units, settings: Settings | Limits) -> None:
     """Refuse a document with more text than `max_doc_chars` (or a PDF page over
     `max_page_chars`): whole, before any of it is indexed."""
     page_cap, doc_cap = settings.max_page_chars, settings.max_doc_chars

@@ -97,7 +97,7 @@ def scan(data: bytes) -> tuple[str | None, bool]:
                                             b"/ObjStm", b"/XRef", b"/Metadata"))
         inflater = zlib.decompressobj()
         out, pos = 0, start
-        pending = b""
+        pending: bytes | memoryview = b""  # a slice of the file, then zlib's unconsumed tail
         kept: list[bytes] = []  # the stream, while it is small enough to read for hidden text
         while True:
             if not pending:
@@ -185,6 +185,8 @@ class _Pdfium:
 
         def fn(name: str, restype, *argtypes):
             addr = ctypes.cast(getattr(pdfium_c, name), ctypes.c_void_p).value
+            if addr is None:  # a library without the function: no fast path for it
+                raise OSError(f"pdfium has no {name}")
             # PYFUNCTYPE: the GIL is kept over these sub-microsecond calls (the parsing child
             # runs one thread), which halves their cost.
             return ctypes.PYFUNCTYPE(restype, *argtypes)(addr)

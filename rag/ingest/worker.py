@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
-from types import SimpleNamespace
 
 
 def _limit(mem_mb: int, cpu_s: int) -> None:
@@ -44,7 +43,7 @@ def run(job: dict, data: bytes) -> dict:
     from rag.errors import RagError
     from rag.ingest import loaders
 
-    settings = SimpleNamespace(**limits)
+    settings = loaders.Limits.of(limits)
     options = loaders.LoadOptions(**(job.get("options") or {}))
     try:
         if kind == "preview":

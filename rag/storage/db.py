@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from rag.errors import RagError
 
 SQLITE_NAME = "ragdesk.sqlite3"
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 """The newest migration in `alembic/versions` (a test keeps the two equal): a database already
 there is opened without importing Alembic at all."""
 HERE = Path(__file__).resolve().parent
@@ -139,6 +139,23 @@ def _engine(url: str, data_dir: Path) -> Engine:
                 ) from None
             _ENGINES[url] = engine
     return engine
+
+
+class DataDirStore:
+    """The base of a store holding every workspace's rows of one kind (briefs, analyses): the
+    engine it was given, else the one serving `data_dir` (`engine_for_dir`), found when first
+    used."""
+
+    def __init__(self, data_dir: Path | str, engine: Engine | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self._given = engine
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = self._given or engine_for_dir(self.data_dir)
+        return self._engine
 
 
 def dispose_all() -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 
-from rag.storage.tables import ROLES, audit, conversations, memberships
+from rag.storage.tables import ROLES, audit, conversations, memberships, workspace_settings
 from rag.storage.upsert import upsert
 
 
@@ -105,6 +105,34 @@ def forget_workspace(engine: Engine, workspace: str) -> None:
     with engine.begin() as con:
         for table in WORKSPACE_TABLES:
             con.execute(delete(table).where(table.c.workspace == workspace))
+
+
+# -- a workspace's own settings --------------------------------------------------------------------
+
+
+class WorkspaceSettings:
+    """Settings one workspace keeps for itself (by collection name), shared by every replica:
+    today its `lexicon`. A key never set reads as None (the process's default applies)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def get(self, workspace: str, key: str) -> str | None:
+        ws = workspace_settings.c
+        with self.engine.connect() as con:
+            return con.execute(select(ws.value).where(ws.workspace == workspace,
+                                                      ws.key == key)).scalar()
+
+    def set(self, workspace: str, key: str, value: str) -> None:
+        with self.engine.begin() as con:
+            upsert(con, workspace_settings, [{"workspace": workspace, "key": key, "value": value,
+                                              "updated_at": time.time()}])
+
+    def all(self, workspace: str) -> dict[str, str]:
+        ws = workspace_settings.c
+        with self.engine.connect() as con:
+            rows = con.execute(select(ws.key, ws.value).where(ws.workspace == workspace)).all()
+        return {k: v for k, v in rows}
 
 
 # -- the Ask page's conversations -----------------------------------------------------------------

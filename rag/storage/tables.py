@@ -1,6 +1,6 @@
 """The relational side state's tables (SQLAlchemy Core): workspace memberships, the audit
 trail, and each workspace's question log, evaluation runs, briefs, feedback analyses and
-figure cells, and the Ask page's conversations. The schema itself is made by the Alembic migrations in `alembic/versions`; this module
+figure cells, the Ask page's conversations and its own settings. The schema itself is made by the Alembic migrations in `alembic/versions`; this module
 is what the code reads and writes through, and must match the latest migration."""
 
 from __future__ import annotations
@@ -169,6 +169,14 @@ conversations = Table(
     Column("payload", Text, nullable=False),  # JSON: rag.ui.conversations.encode
 )
 
+workspace_settings = Table(
+    "workspace_settings", metadata,  # revision 0004: a workspace's own settings (its lexicon)
+    Column("workspace", String(200), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
 legacy_imports = Table(
     "legacy_imports", metadata,
     Column("source", String(1200), primary_key=True),  # host:path of a file imported once
@@ -180,5 +188,5 @@ Index("ix_eval_runs_workspace_created", eval_runs.c.workspace, eval_runs.c.creat
 Index("ix_cells_workspace_doc", cells.c.workspace, cells.c.doc_id)
 
 WORKSPACE_TABLES = (questions, question_vectors, ingest_failures, question_cache, eval_runs,
-                    briefs, analyses, cells, conversations)
+                    briefs, analyses, cells, conversations, workspace_settings)
 """Every table whose rows belong to one workspace (dropped with it)."""

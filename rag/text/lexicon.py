@@ -1,8 +1,9 @@
 """A domain vocabulary as data: how readers ask for things and how documents print them.
 
-Retrieval and claim checking take a `Lexicon` (the finance one by default, from
-`lexicons/finance.toml`), so a workspace of other documents is not shaped by US-filing line
-items: it passes its own (`Lexicon.load(path)`) or `Lexicon.empty()`.
+Retrieval, claim checking and a brief's extraction take a `Lexicon` (the finance one by
+default, from `lexicons/finance.toml`), so a workspace of other documents is not shaped by
+US-filing line items: it passes its own (`Lexicon.load(path)`) or `Lexicon.empty()`. Which one
+a workspace uses is its own setting, kept by `rag.services`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ class Lexicon:
         lower_is_better: words whose "improvement" is a fall (cost, debt, tax rate).
         metric_words: words (regular expressions, whole words, any case) that make a question
             about a metric stand on its own rather than follow up the one before.
+        metrics: (pattern, canonical name) of the metrics a brief's figure and guidance tables
+            name, longer phrases first (regular expressions, any case).
+        growth_metrics: canonical metric names whose percent is their growth, not their level.
+        metric_order: canonical names in the order a brief's figure table lists them.
+        tone_positive, tone_negative: the cue words a call's tone is counted from.
     """
 
     name: str
@@ -47,6 +53,11 @@ class Lexicon:
     statements: tuple[tuple[str, ...], ...] = ()
     lower_is_better: frozenset[str] = frozenset()
     metric_words: tuple[str, ...] = ()
+    metrics: tuple[tuple[str, str], ...] = ()
+    growth_metrics: frozenset[str] = frozenset()
+    metric_order: tuple[str, ...] = ()
+    tone_positive: frozenset[str] = frozenset()
+    tone_negative: frozenset[str] = frozenset()
 
     @classmethod
     def empty(cls) -> Lexicon:
@@ -58,7 +69,7 @@ class Lexicon:
         """A lexicon from parsed TOML or JSON; a clear error for a malformed one."""
         terms = data.get("glossary") or {}
         lists = [*(terms.values() if isinstance(terms, Mapping) else ()),
-                 *(data.get("statements") or ())]
+                 *(data.get("statements") or ()), *(data.get("metrics") or ())]
         if any(isinstance(v, str) for v in lists):  # a string would read as its letters
             raise RagError(f"lexicon '{name}': write each term's phrasings and each group of "
                            'titles as a list, e.g. "capex" = ["capital expenditures"]')
@@ -69,19 +80,24 @@ class Lexicon:
                                for g in data.get("statements") or ())
             lower = frozenset(str(w).lower() for w in data.get("lower_is_better") or ())
             metric = tuple(str(w) for w in data.get("metric_words") or ())
-            for w in metric:
+            metrics = tuple((str(p), str(n)) for p, n in data.get("metrics") or ())
+            for w in [*metric, *(p for p, _ in metrics)]:
                 re.compile(w)
+            growth = frozenset(str(w) for w in data.get("growth_metrics") or ())
+            order = tuple(str(w) for w in data.get("metric_order") or ())
+            positive = frozenset(str(w).lower() for w in data.get("tone_positive") or ())
+            negative = frozenset(str(w).lower() for w in data.get("tone_negative") or ())
         except re.error as exc:
-            raise RagError(f"lexicon '{name}': a metric word is not a valid pattern: {exc}"
-                           ) from exc
-        except (AttributeError, TypeError) as exc:
+            raise RagError(f"lexicon '{name}': a metric word or pattern is not a valid "
+                           f"pattern: {exc}") from exc
+        except (AttributeError, TypeError, ValueError) as exc:
             raise RagError(f"lexicon '{name}' is malformed: {exc}. Expected [glossary] term = "
-                           "[phrasings], statements = [[titles]], lower_is_better = [words]"
-                           ) from exc
+                           "[phrasings], statements = [[titles]], lower_is_better = [words], "
+                           "metrics = [[pattern, name]]") from exc
         if any(not v for v in glossary.values()):
             raise RagError(f"lexicon '{name}': every glossary term needs at least one phrasing")
         return cls(str(data.get("name") or name or "custom"), glossary, statements, lower,
-                   metric)
+                   metric, metrics, growth, order, positive, negative)
 
     @classmethod
     def load(cls, path: Path) -> Lexicon:
@@ -109,6 +125,26 @@ class Lexicon:
         if not self.metric_words:
             return re.compile(r"(?!)")
         return re.compile(r"\b(?:" + "|".join(self.metric_words) + r")\b", re.IGNORECASE)
+
+    @cached_property
+    def metrics_re(self) -> re.Pattern[str]:
+        """Any of the `metrics` (never matches when there are none)."""
+        if not self.metrics:
+            return re.compile(r"(?!)")
+        return re.compile("|".join(f"(?:{p})" for p, _ in self.metrics), re.IGNORECASE)
+
+    @cached_property
+    def metric_patterns(self) -> list[tuple[re.Pattern[str], str]]:
+        """(pattern, canonical name) of each of the `metrics`, in order."""
+        return [(re.compile(p, re.IGNORECASE), name) for p, name in self.metrics]
+
+    def metric_rank(self, canonical: str) -> int:
+        """A metric's place in `metric_order` (50 for one not listed)."""
+        return self._ranks.get(canonical, 50)
+
+    @cached_property
+    def _ranks(self) -> dict[str, int]:
+        return {m: i for i, m in enumerate(self.metric_order)}
 
     @cached_property
     def statement_patterns(self) -> list[tuple[re.Pattern[str], tuple[str, ...]]]:

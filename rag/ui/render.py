@@ -8,9 +8,10 @@ st.code, st.dataframe). Nothing here uses `unsafe_allow_html`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Literal
 
 import streamlit as st
 
@@ -31,6 +32,16 @@ def md(text: object) -> str:
     """Text to show literally inside st.markdown/caption/error/labels: no markup survives."""
     s = str(text).replace("\r\n", "\n").replace("\r", "\n")
     return _MD_SPECIAL.sub(r"\\\1", s)
+
+
+def progress_of(bar) -> Callable[[float, str], None]:
+    """The `progress(fraction, message)` callback of services and analytics, drawn on a
+    `st.progress` bar: the fraction kept within [0, 1], the message shown literally."""
+
+    def progress(frac: float, msg: str) -> None:
+        bar.progress(min(max(frac, 0.0), 1.0), text=md(msg))
+
+    return progress
 
 
 def md_block(text: object) -> str:
@@ -80,7 +91,7 @@ def count(n: int, plural: str) -> str:
 ROW_PX, HEADER_PX = 35, 38  # st.dataframe's row and header heights
 
 
-def fitted_height(rows: int, height: int | None = None) -> int | str:
+def fitted_height(rows: int, height: int | None = None) -> int | Literal["auto"]:
     """A table's height: at most `height`, never taller than its rows (no blank padding)."""
     if not height:
         return "auto"
@@ -174,6 +185,17 @@ def render_hit(rank: int, hit: Hit, compact: bool = False) -> None:
     with st.container(border=True):
         st.markdown(hit_heading(rank, hit))
         st.markdown(md_block(hit.chunk.text))
+
+
+def show_flash(flash_key: str, error_key: str | None = None) -> None:
+    """The message a button callback left for the next run (`flash_key`: a success,
+    `error_key`: an error), shown once."""
+    flash = st.session_state.pop(flash_key, None)
+    if flash:
+        st.success(md(flash), icon=":material/check_circle:")
+    error = st.session_state.pop(error_key, None) if error_key else None
+    if error:
+        st.error(md(error), icon=":material/error:")
 
 
 def open_page_workspace():

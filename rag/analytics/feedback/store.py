@@ -22,6 +22,7 @@ from rag.analytics.feedback.model import (
     Roles,
     Theme,
 )
+from rag.storage.db import DataDirStore
 from rag.storage.tables import analyses
 from rag.storage.upsert import upsert
 from rag.types import DocumentInfo
@@ -86,21 +87,8 @@ def from_json(d: dict[str, Any]) -> Analysis:
     )
 
 
-class AnalysisStore:
+class AnalysisStore(DataDirStore):
     """Saved analyses, one per workspace collection and feedback document."""
-
-    def __init__(self, data_dir: Path | str, engine: Engine | None = None) -> None:
-        self.data_dir = Path(data_dir)
-        self._given = engine
-        self._engine: Engine | None = None
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            from rag.storage.db import engine_for_dir
-
-            self._engine = self._given or engine_for_dir(self.data_dir)
-        return self._engine
 
     @staticmethod
     def key(collection: str, doc_id: str) -> dict[str, str]:

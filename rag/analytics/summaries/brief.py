@@ -33,6 +33,7 @@ from rag.analytics.summaries import extract as ex
 from rag.analytics.summaries.recipes import RECIPES, Recipe
 from rag.answer import check_citations, sanitize_passage
 from rag.llm.base import ChatModel, Message
+from rag.text.lexicon import FINANCE, Lexicon
 from rag.types import Chunk, Citation, DocumentInfo, Hit
 
 FORMAT_VERSION = 1
@@ -545,7 +546,7 @@ def summarize(chunks: Sequence[Chunk], kind: str = "auto", model: ChatModel | No
               doc: DocumentInfo | None = None, progress: Progress | None = None,
               budget_s: float = BUDGET_S, max_groups: int = MAX_GROUPS,
               group_tokens: int | None = None, max_calls: int | None = None,
-              cancel: threading.Event | None = None) -> Brief:
+              cancel: threading.Event | None = None, lexicon: Lexicon = FINANCE) -> Brief:
     """The brief of one document's chunks (in order). `kind`: earnings, meeting, general, auto.
 
     Args:
@@ -562,6 +563,8 @@ def summarize(chunks: Sequence[Chunk], kind: str = "auto", model: ChatModel | No
         max_calls: model calls at most (default: the calls the recipe plans).
         cancel: when set, the model call under way is abandoned at once and everything not yet
             written by the model is filled extractively; the brief says so.
+        lexicon: the workspace's vocabulary: the metrics the tables name and the tone words
+            (`Services.lexicon`; finance by default).
     """
     t0 = time.perf_counter()
     say = progress or (lambda f, m: None)
@@ -586,7 +589,7 @@ def summarize(chunks: Sequence[Chunk], kind: str = "auto", model: ChatModel | No
                   created_at=time.time(), model=getattr(model, "name", "") if model else "",
                   method="", kind_guessed=guessed, period=period,
                   fingerprint=fingerprint(doc) if doc else "")
-    run = _Run(chunks, sents, say)
+    run = _Run(chunks, sents, say, lexicon)
 
     # 1. Tables, by pattern: instant and verbatim. A meeting's own read-back ("Decisions. One,
     # ...") gives its decisions and open questions as said, with no model call.
@@ -604,7 +607,7 @@ def summarize(chunks: Sequence[Chunk], kind: str = "auto", model: ChatModel | No
                   **{sec: _estimate(model, [s.text for s in _candidates(sec, sents)],
                                     SECTION_TOKENS)
                      for sec in sections if sec not in recipe.extractive_sections},
-                  **({"tone": _estimate(model, [s.text for s in ex.tone(sents)["evidence"]],
+                  **({"tone": _estimate(model, [s.text for s in ex.tone(sents, lexicon)["evidence"]],
                                         TONE_TOKENS)} if recipe.tone else {})})
     planned = len(groups) + len([s for s in sections if s not in recipe.extractive_sections]) \
         + (1 if recipe.tone else 0)
@@ -617,7 +620,7 @@ def summarize(chunks: Sequence[Chunk], kind: str = "auto", model: ChatModel | No
         setattr(brief, sec, _section(sec, run, model, recipe))
     if recipe.tone:
         run.begin("tone", "Judging the tone with the model")
-        brief.tone = _tone(run.src, chunks, sents, run.caller, run.real, run.estimate("tone"))
+        brief.tone = _tone(run, run.estimate("tone"))
         run.step("tone", "Tone done")
 
     # 3. How it was made.
@@ -643,10 +646,12 @@ class _Run:
     """What the steps of one `summarize` share: the text, citations so far, the model calls,
     and the progress: each planned model call weighs its estimated seconds."""
 
-    def __init__(self, chunks: list[Chunk], sents: list[ex.Sentence], say: Progress) -> None:
+    def __init__(self, chunks: list[Chunk], sents: list[ex.Sentence], say: Progress,
+                 lexicon: Lexicon = FINANCE) -> None:
         self.chunks = chunks
         self.sents = sents
         self.say = say
+        self.lexicon = lexicon
         self.src = Sources()
         self.order = {c.id: i for i, c in enumerate(chunks)}
         self.real = {c.id: c for c in chunks}
@@ -724,7 +729,7 @@ def _tables(brief: Brief, recipe: Recipe, run: _Run, doc: DocumentInfo | None,
             period: str | None) -> tuple[list[ex.Figure], list[ex.Guidance]]:
     """The recipe's tables, by pattern; returns every figure and guidance line found."""
     src, chunks, sents = run.src, run.chunks, run.sents
-    figs, guides = ex.figures(sents, period)
+    figs, guides = ex.figures(sents, period, lexicon=run.lexicon)
     if recipe.figures:
         brief.figures = [_figure_row(src, chunks, f) for f in figs]
         brief.guidance = [_guidance_row(src, chunks, g) for g in guides] \
@@ -793,7 +798,7 @@ def _summary(recipe: Recipe, run: _Run, groups: list[list[Chunk]]) -> list[Bulle
     # Two map calls give fewer points than six did: the summary is filled to its size with the
     # document's central, figure-dense sentences (no model time; each marked as extracted).
     if len(summary) < k:
-        extra = [s for s in ex.top_sentences(run.sents, k + len(summary))
+        extra = [s for s in ex.top_sentences(run.sents, k + len(summary), lexicon=run.lexicon)
                  if all(_overlap(s.text, b.text) < 0.6 for b in summary)]
         summary = run.in_order(summary + _extractive(run.src, run.chunks, extra,
                                                      k - len(summary)))
@@ -874,9 +879,9 @@ def _describe_method(brief: Brief, model: ChatModel | None, run: _Run, budget_s:
     brief.notes = notes
 
 
-def _tone(src: Sources, chunks: Sequence[Chunk], sents: Sequence[ex.Sentence],
-          caller: Caller, real: dict[str, Chunk], estimate_s: float = 0.0) -> dict[str, Any]:
-    t = ex.tone(sents)
+def _tone(run: _Run, estimate_s: float = 0.0) -> dict[str, Any]:
+    src, chunks, caller, real = run.src, run.chunks, run.caller, run.real
+    t = ex.tone(run.sents, run.lexicon)
     evidence = t.pop("evidence")
     t["evidence"] = [_sentence_cite(src, chunks, s) for s in evidence]
     t["text"] = (f"Management's tone reads {t['label']}: {t['positive']} positive against "

@@ -4,6 +4,9 @@ Everything here is deterministic and verbatim: a figure's value, a guidance rang
 item's due date are substrings of the sentence they came from, and that sentence is a substring
 of its chunk, so a small model can never put a number into a table. The sentences are also the
 candidates the brief's sections (drivers, risks, questions, decisions...) are built from.
+
+Which metrics the tables name and which words set the tone are the workspace's `Lexicon`
+(finance by default), passed in: a workspace of other documents is not read as an earnings call.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.text.lexicon import FINANCE, Lexicon
 from rag.text.numbers import CURRENCY, NUMBER
 from rag.text.sentences import SUMMARY
 from rag.text.stopwords import CONVERSATION
@@ -114,55 +118,8 @@ def amount(value: str) -> float | None:
 
 # -- metrics and periods ----------------------------------------------------------------------
 
-# Longer phrases first: "adjusted EBITDA margin" must win over "EBITDA" and "margin".
-METRICS: tuple[tuple[str, str], ...] = (
-    (r"earnings per (?:diluted |basic )?share|diluted earnings per share|\bE\.?P\.?S\b", "EPS"),
-    (r"income (?:from continuing operations )?per (?:diluted )?share", "EPS"),
-    (r"net revenue retention|net dollar retention|\bNRR\b", "net revenue retention"),
-    (r"gross revenue retention|\bGRR\b", "gross revenue retention"),
-    (r"annual(?:ized)? recurring revenue|\bARR\b", "ARR"),
-    (r"book[- ]to[- ]bill", "book-to-bill"),
-    (r"free cash flow", "free cash flow"),
-    (r"(?:operating cash flow|cash (?:flow )?(?:provided by|from) operati\w+(?: activities)?)",
-     "operating cash flow"),
-    (r"capital expenditures?|\bcapex\b", "capital expenditures"),
-    (r"(?:adjusted )?EBITDA margins?", "EBITDA margin"),
-    (r"\bEBITDA\b", "EBITDA"),
-    (r"\bEBIT\b", "EBIT"),
-    (r"gross margins?", "gross margin"),
-    (r"operating margins?", "operating margin"),
-    (r"net (?:interest )?margins?", "net margin"),
-    (r"gross profit", "gross profit"),
-    (r"operating (?:income|profit|earnings)", "operating income"),
-    (r"operating (?:loss)", "operating loss"),
-    (r"operating expenses?|\bopex\b|\bSG&A\b", "operating expenses"),
-    (r"research and development|\bR&D\b", "research and development"),
-    (r"sales and marketing", "sales and marketing"),
-    (r"general and administrative(?: expenses?)?|\bG&A\b", "general and administrative"),
-    ((r"net (?:income|earnings|profit)|net loss|comprehensive income|"
-     r"(?:income|earnings) from continuing operations"), "net income"),
-    (r"(?:comparable|same[- ]store|like[- ]for[- ]like|organic) (?:store )?sales(?: growth)?",
-     "comparable sales"),
-    (r"organic (?:revenue )?growth", "organic growth"),
-    (r"net sales|revenues?|sales|top line|turnover", "revenue"),
-    (r"\bbookings\b|\border(?:s| intake)\b", "bookings"),
-    (r"\bbacklog\b", "backlog"),
-    (r"\bdividends?\b", "dividend"),
-    (r"(?:share )?repurchases?|buybacks?", "share repurchases"),
-    (r"cash and (?:cash equivalents|investments|marketable securities)|cash position|\bliquidity\b",
-     "cash"),
-    (r"net debt|total debt|\bborrowings\b|\bleverage\b", "debt"),
-    (r"(?:effective )?tax rate", "tax rate"),
-    (r"attach rate", "attach rate"),
-    (r"\bmargins?\b", "margin"),
-    (r"\bFFO\b|funds from operations", "FFO"),
-    (r"\boccupancy\b", "occupancy"),
-    (r"net interest income", "net interest income"),
-    (r"\bdeposits\b", "deposits"),
-    (r"\bloans\b", "loans"),
-)
-_METRIC_RE = re.compile("|".join(f"(?:{p})" for p, _ in METRICS), re.IGNORECASE)
-_METRIC_ONE = [(re.compile(p, re.IGNORECASE), name) for p, name in METRICS]
+# The metrics themselves (their patterns, which are growth figures, the table's order) are the
+# workspace's lexicon (rag.text.lexicon): the finance one unless the workspace chose another.
 _QUALIFIERS = re.compile(r"\b(adjusted|non-GAAP|GAAP|diluted|organic|core|total|"
                          r"reported|underlying|consolidated)\b", re.IGNORECASE)
 # A segment or product name right before the metric ("Software and services revenue") is
@@ -185,16 +142,6 @@ _ADJECTIVES = frozenset((
     "weak", "softer", "stronger", "better", "worse", "overall", "quarterly", "annual",
     "annualized", "sequential", "recurring", "our",
 ))
-
-# A percent next to these is their growth, not their level.
-_GROWTH_OF = frozenset(("revenue", "EPS", "net income", "operating income", "bookings", "ARR",
-                        "backlog", "EBITDA", "free cash flow", "operating cash flow",
-                        "dividend", "gross profit", "operating expenses", "deposits", "loans"))
-
-PRIORITY = {"revenue": 0, "EPS": 1, "gross margin": 2, "operating margin": 3,
-            "operating income": 4, "net income": 5, "EBITDA": 6, "EBITDA margin": 7,
-            "free cash flow": 8, "operating cash flow": 9, "ARR": 10, "bookings": 11,
-            "backlog": 12, "comparable sales": 13, "organic growth": 14}
 
 _ORD = r"(?:first|second|third|fourth|1st|2nd|3rd|4th)"
 _YEAR = r"(?:(?:19|20)\d{2})"
@@ -286,13 +233,13 @@ _LINK = re.compile(
     r"an?|by|to|only|therefore|thus|again|also|now|still|then|once again)\s+)*$|[:\-–(]\s*$|^\s*,?\s*$", re.IGNORECASE)
 
 
-def _metric_before(text: str, start: int, window: int = 90,
-                   link: bool = True) -> tuple[str, str] | None:
-    """(display name, canonical name) of the metric named closest before `start`."""
+def _metric_before(text: str, start: int, window: int = 90, link: bool = True,
+                   lexicon: Lexicon = FINANCE) -> tuple[str, str] | None:
+    """(display name, canonical name) of the `lexicon` metric named closest before `start`."""
     lo = max(0, start - window)
     seg = text[lo:start]
     last = None
-    for m in _METRIC_RE.finditer(seg):
+    for m in lexicon.metrics_re.finditer(seg):
         last = m
     if last is None:
         return None
@@ -307,7 +254,7 @@ def _metric_before(text: str, start: int, window: int = 90,
     if link and not restated and not _LINK.search(between):
         return None  # "a fifth of revenue, a 5% move in the euro": not the metric's value
     phrase = last.group(0)
-    canon = next(name for rx, name in _METRIC_ONE if rx.fullmatch(phrase))
+    canon = next(name for rx, name in lexicon.metric_patterns if rx.fullmatch(phrase))
     before = text[max(0, lo + last.start() - 60):lo + last.start()]
     quals = [q.group(0) for q in _QUALIFIERS.finditer(before[-30:])]
     tail = re.split(r"[^\w&\s'-]", before)[-1].split()[-3:]
@@ -406,8 +353,9 @@ def _trim_change(chg: str) -> str | None:
 
 
 def figures(sents: Sequence[Sentence], default_period: str | None = None,
-            limit: int = 60) -> tuple[list[Figure], list[Guidance]]:
-    """Values next to metric words: reported figures, and forward-looking guidance."""
+            limit: int = 60, lexicon: Lexicon = FINANCE) -> tuple[list[Figure], list[Guidance]]:
+    """Values next to the `lexicon`'s metric words: reported figures, and forward-looking
+    guidance (none when it names no metrics)."""
     figs: list[Figure] = []
     guides: list[Guidance] = []
     seen: set[tuple[str, str]] = set()
@@ -418,17 +366,17 @@ def figures(sents: Sequence[Sentence], default_period: str | None = None,
             continue
         if _FORWARD.search(text) and not _PAST_EXPECT.search(text):
             direction = next((d for d, rx in _DIRECTIONS if rx.search(text)), "given")
-            consumed = _range_guidance(s, direction, default_period, guides, seen_g)
-            _single_guidance(s, direction, default_period, guides, seen_g, consumed)
+            consumed = _range_guidance(s, direction, default_period, guides, seen_g, lexicon)
+            _single_guidance(s, direction, default_period, guides, seen_g, consumed, lexicon)
             continue  # a forward-looking sentence states no reported figures
-        _reported_figures(s, default_period, figs, seen)
-    figs.sort(key=lambda f: (PRIORITY.get(f.canonical, 50), f.sentence.index, f.start))
+        _reported_figures(s, default_period, figs, seen, lexicon)
+    figs.sort(key=lambda f: (lexicon.metric_rank(f.canonical), f.sentence.index, f.start))
     return figs[:limit], guides[:limit]
 
 
 def _range_guidance(s: Sentence, direction: str, default_period: str | None,
-                    guides: list[Guidance], seen_g: set[tuple[str, str]]
-                    ) -> list[tuple[int, int]]:
+                    guides: list[Guidance], seen_g: set[tuple[str, str]],
+                    lexicon: Lexicon = FINANCE) -> list[tuple[int, int]]:
     """Guidance given as a range ("$210 to $215 million") in a forward-looking sentence,
     appended to `guides`; returns the spans the ranges take."""
     text = s.text
@@ -450,7 +398,7 @@ def _range_guidance(s: Sentence, direction: str, default_period: str | None,
                                   last.direction if last.direction != "given"
                                   else _compare(last.value, value), value, s)
             continue
-        met = _metric_before(text, m.start(), window=110, link=False)
+        met = _metric_before(text, m.start(), window=110, link=False, lexicon=lexicon)
         if met is None:
             continue
         key = (met[1], value)
@@ -465,7 +413,7 @@ def _range_guidance(s: Sentence, direction: str, default_period: str | None,
 
 def _single_guidance(s: Sentence, direction: str, default_period: str | None,
                      guides: list[Guidance], seen_g: set[tuple[str, str]],
-                     consumed: list[tuple[int, int]]) -> None:
+                     consumed: list[tuple[int, int]], lexicon: Lexicon = FINANCE) -> None:
     """A single forward value: "we now expect ARR above $215 million" (outside `consumed`)."""
     text = s.text
     for m in VALUE_RE.finditer(text):
@@ -477,7 +425,7 @@ def _single_guidance(s: Sentence, direction: str, default_period: str | None,
             continue
         if _PRIOR_CUE.search(pre):
             continue
-        met = _metric_before(text, m.start(), window=80, link=False)
+        met = _metric_before(text, m.start(), window=80, link=False, lexicon=lexicon)
         if met is None:
             continue
         key = (met[1], m.group(0))
@@ -494,7 +442,7 @@ def _single_guidance(s: Sentence, direction: str, default_period: str | None,
 
 
 def _reported_figures(s: Sentence, default_period: str | None, figs: list[Figure],
-                      seen: set[tuple[str, str]]) -> None:
+                      seen: set[tuple[str, str]], lexicon: Lexicon = FINANCE) -> None:
     """The reported figures of a sentence (value, unit, change, period), appended to `figs`."""
     text = s.text
     consumed: list[tuple[int, int]] = []
@@ -507,13 +455,13 @@ def _reported_figures(s: Sentence, default_period: str | None, figs: list[Figure
         if to is not None:
             chg_start = m.start() - (len(text[max(0, m.start() - 110):m.start()])
                                      - to.start("chg"))
-            met = _metric_before(text, chg_start)
+            met = _metric_before(text, chg_start, lexicon=lexicon)
             change = _trim_change(to.group("chg"))
         else:
             if _CHANGE_CUE.search(pre[-24:]) and re.search(
                     r"(?:up|down|of|by|with|to|versus|vs\.?|from)\s*$", pre, re.IGNORECASE):
                 continue  # the change of an earlier value, not a figure of its own
-            met = _metric_before(text, m.start())
+            met = _metric_before(text, m.start(), lexicon=lexicon)
         if met is None:
             continue
         value = m.group(0).strip()
@@ -543,7 +491,7 @@ def _reported_figures(s: Sentence, default_period: str | None, figs: list[Figure
                 ca = _CHANGE_AFTER.match(after[skip + share.end():])
                 if ca:
                     change = _trim_change(ca.group("chg"))
-        elif unit == "%" and met[1] in _GROWTH_OF:
+        elif unit == "%" and met[1] in lexicon.growth_metrics:
             met = (met[0] + " growth", met[1] + " growth")
         key = (met[1], value)  # the same value of the same metric is one figure
         if key in seen:
@@ -781,24 +729,6 @@ CUES = {
 }
 _QUESTION_INTRO = re.compile(r"\b(?:question(?:-and-answer| and answer)?|Q&A|questions? comes?"
                              r" from|first question|next question)\b", re.IGNORECASE)
-POSITIVE = frozenset((
-    "strong", "strength", "record", "growth", "grew", "pleased", "confident", "exceeded",
-    "beat", "improved", "improvement", "momentum", "robust", "solid", "healthy", "expand",
-    "expanded", "expansion", "gain", "gains", "positive", "proud", "excited", "outperform",
-    "accelerate", "accelerated", "accelerating", "best", "higher", "raising", "raised",
-    "success", "successful", "win", "wins", "opportunity", "opportunities", "favorable",
-    "encouraged", "encouraging", "resilient",
-))
-NEGATIVE = frozenset((
-    "decline", "declined", "declining", "weak", "weakness", "headwind", "headwinds",
-    "challenging", "challenge", "challenges", "pressure", "pressures", "difficult", "loss",
-    "losses", "lower", "lowered", "uncertainty", "uncertain", "risk", "risks", "concern",
-    "concerns", "caution", "cautious", "slowdown", "disappointing", "shortfall", "shortage",
-    "shortages", "tariff", "tariffs", "delay", "delays", "deferral", "defer", "churn",
-    "volatile", "volatility", "soft", "softness", "impairment", "negative", "downturn",
-    "problem", "problems", "incident", "incidents", "issue", "issues", "failures", "fell",
-))
-
 
 def cue_sentences(sents: Sequence[Sentence], section: str, limit: int = 8,
                   min_words: int = 6) -> list[Sentence]:
@@ -841,16 +771,17 @@ def question_sentences(sents: Sequence[Sentence], limit: int = 8) -> list[Senten
     return _distinct(ordered, limit)
 
 
-def tone(sents: Sequence[Sentence]) -> dict:
-    """Lexicon tone of the speakers: label, score in [-1, 1] and the most telling sentences."""
+def tone(sents: Sequence[Sentence], lexicon: Lexicon = FINANCE) -> dict:
+    """The speakers' tone by the `lexicon`'s cue words: label, score in [-1, 1] and the most
+    telling sentences (mixed, 0, with a lexicon of no tone words)."""
     pos = neg = 0
     scored = []
     for s in sents:
         if (s.speaker or "").lower().startswith("operator"):
             continue
         words = re.findall(r"[a-z]+", s.text.lower())
-        p = sum(w in POSITIVE for w in words)
-        n = sum(w in NEGATIVE for w in words)
+        p = sum(w in lexicon.tone_positive for w in words)
+        n = sum(w in lexicon.tone_negative for w in words)
         pos += p
         neg += n
         if p or n:
@@ -913,8 +844,9 @@ def centrality(sents: Sequence[Sentence]) -> list[float]:
 
 
 def top_sentences(sents: Sequence[Sentence], k: int, min_words: int = 7,
-                  max_words: int = 60) -> list[Sentence]:
-    """The extractive summary: central sentences dense in figures, in document order."""
+                  max_words: int = 60, lexicon: Lexicon = FINANCE) -> list[Sentence]:
+    """The extractive summary: central sentences dense in figures (and naming the `lexicon`'s
+    metrics), in document order."""
     if not sents:
         return []
     cent = centrality(sents)
@@ -929,7 +861,7 @@ def top_sentences(sents: Sequence[Sentence], k: int, min_words: int = 7,
         if is_boilerplate(s) or not _complete(s):
             continue
         figs = min(3, len(VALUE_RE.findall(s.text)))
-        score = c + 0.12 * figs + (0.05 if _METRIC_RE.search(s.text) else 0.0)
+        score = c + 0.12 * figs + (0.05 if lexicon.metrics_re.search(s.text) else 0.0)
         scored.append((score, s))
     scored.sort(key=lambda t: -t[0])
     picked = _distinct([s for _, s in scored], k, threshold=0.6)

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, delete, insert, or_, select
 
 from rag.analytics.summaries.brief import Brief, fingerprint
 from rag.errors import RagError
+from rag.storage.db import DataDirStore
 from rag.storage.tables import briefs
 from rag.storage.upsert import upsert
 from rag.types import DocumentInfo
@@ -34,21 +35,8 @@ def _model_slug(model_name: str) -> str:
     return hashlib.sha1((model_name or EXTRACTIVE).encode()).hexdigest()[:10]
 
 
-class SummaryStore:
+class SummaryStore(DataDirStore):
     """Saved briefs of a data directory's database, by workspace collection."""
-
-    def __init__(self, data_dir: Path | str, engine: Engine | None = None) -> None:
-        self.data_dir = Path(data_dir)
-        self._given = engine
-        self._engine: Engine | None = None
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            from rag.storage.db import engine_for_dir
-
-            self._engine = self._given or engine_for_dir(self.data_dir)
-        return self._engine
 
     def _ready(self, collection: str) -> Engine:
         """The engine, with this workspace's brief files of an earlier release imported."""

@@ -40,6 +40,7 @@ from rag.ui.render import (
     md,
     md_block,
     model_label,
+    open_page_workspace,
     render_hit,
     shorten,
     show_error,
@@ -284,7 +285,7 @@ def anchor_of(chunks: Sequence[Chunk], chunk: Chunk, quote: str = "") -> Chunk |
         same = []
     line = (quote or chunk.text).strip()[:120]
     holding = [c for c in same if line and line in c.text]
-    return (holding or same or [None])[0]
+    return next(iter(holding or same), None)
 
 
 def example_questions(ws_name: str, docs: Sequence[DocumentInfo], n: int = 4) -> list[str]:
@@ -316,7 +317,8 @@ def computation_parts(comp: dict) -> list[dict]:
 def operand_rows(comp: dict, citations: Sequence[Citation] = ()) -> list[dict]:
     """The figures a computation used, one row each (across periods, each figure once), with
     the answer's citation number: the citation quoting the figure's printed line."""
-    numbers = {(c.chunk.doc_id, c.quote): c.n for c in citations}
+    numbers: dict[tuple[str | None, str | None], int] = {(c.chunk.doc_id, c.quote): c.n
+                                                          for c in citations}
     rows, seen = [], set()
     for part in computation_parts(comp):
         for o in part.get("operands") or []:
@@ -385,18 +387,10 @@ def _page(url_path: str) -> st.Page:
 def render() -> None:
     """The Ask page."""
     st.title("Ask", anchor=False)
-    try:
-        svc = state.services()
-    except RagError as err:
-        show_error(err)
+    opened = open_page_workspace()  # None: its error is shown (ModelMismatch above all)
+    if opened is None:
         return
-    name = state.current_workspace_name()
-    try:
-        ws = state.open_workspace(svc, name)
-    except RagError as err:  # ModelMismatch above all
-        st.caption(f"Workspace: {md(name)}")
-        show_error(err)
-        return
+    svc, name, ws = opened
     docs = ws.documents() if ws is not None else []
     cfg = chat_models.model_config(chat_models.PRIMARY)
     st.caption(f"Workspace **{md(name)}** · {count(len(docs), 'documents')} · answers by "

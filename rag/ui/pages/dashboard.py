@@ -31,8 +31,10 @@ from rag.ui.render import (
     fitted_height,
     md,
     open_page_workspace,
+    progress_of,
     shorten,
     show_error,
+    show_flash,
 )
 
 GROUPS_SHOWN = 12  # topics of unanswered questions shown (all are in the CSV)
@@ -125,12 +127,7 @@ def render() -> None:
                 icon=":material/info:")
         _link("library", "Go to the Library", ":material/arrow_forward:")
         return
-    flash = st.session_state.pop(_FLASH_KEY, None)
-    if flash:
-        st.success(md(flash), icon=":material/check_circle:")
-    error = st.session_state.pop(_ERROR_KEY, None)
-    if error:
-        st.error(md(error), icon=":material/error:")
+    show_flash(_FLASH_KEY, _ERROR_KEY)
     try:
         data = _collect(svc, ws)
     except RagError as err:
@@ -480,7 +477,7 @@ def _retrieval(svc: Services, ws: Workspace, d: dash.DashboardData) -> None:
     focus = c3.toggle("Focus", value=True, key=EVAL_FOCUS_KEY,
                       help="Narrow each search to the documents a question names, as Ask does.")
     if st.button("Run the evaluation", key="dash_eval_run", type="primary",
-                 disabled=up is None, icon=":material/play_arrow:"):
+                 disabled=up is None, icon=":material/play_arrow:") and up is not None:
         _run_eval(svc, ws, up.name, up.getvalue(), int(k), bool(focus))
 
 
@@ -509,9 +506,7 @@ def _run_eval(svc: Services, ws: Workspace, filename: str, data: bytes, k: int,
         questions = parse_eval_set(data, filename)
         state.ensure_model(svc)
         bar = st.progress(0.0, text="Searching the questions…")
-
-        def progress(frac: float, msg: str) -> None:
-            bar.progress(min(max(frac, 0.0), 1.0), text=md(msg))
+        progress = progress_of(bar)
 
         s = svc.settings
         run = evaluate(svc.searcher(ws), questions, k=k, focus=focus, set_name=filename,

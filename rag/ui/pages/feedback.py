@@ -29,7 +29,17 @@ from rag.services import Services
 from rag.types import DocumentInfo
 from rag.ui import auth, state
 from rag.ui import models as chat_models
-from rag.ui.render import count, file_slug, md, md_block, open_page_workspace, shorten, show_error
+from rag.ui.render import (
+    count,
+    file_slug,
+    md,
+    md_block,
+    open_page_workspace,
+    progress_of,
+    shorten,
+    show_error,
+    show_flash,
+)
 
 TREND_LINES = 12
 MAP_POINTS = 10_000  # items drawn on the map at most (a random sample beyond)
@@ -122,9 +132,7 @@ def render() -> None:
     docs = table_docs(ws.documents()) if ws is not None else []
     st.caption(f"Workspace **{md(name)}** · {count(len(docs), 'feedback tables')} · group "
                "comments into themes with their size, ratings, trend and typical quotes")
-    flash = st.session_state.pop(_FLASH_KEY, None)
-    if flash:
-        st.success(md(flash), icon=":material/check_circle:")
+    show_flash(_FLASH_KEY)
 
     _upload(svc, name, expanded=not docs)
     if ws is None or not docs:
@@ -189,7 +197,7 @@ def _upload(svc: Services, ws_name: str, expanded: bool) -> None:
                     ws_name,
                     [Upload(f.name, data=f.getvalue(),
                             options=LoadOptions(text_column=text_col, date_column=date_col))],
-                    lambda frac, msg: bar.progress(min(max(frac, 0.0), 1.0), text=md(msg)))
+                    progress_of(bar))
             except RagError as err:
                 bar.empty()
                 show_error(err)
@@ -338,9 +346,7 @@ def _previous(svc: Services, ws: Workspace, doc: DocumentInfo) -> fb.Analysis | 
 def _run(svc: Services, ws: Workspace, doc: DocumentInfo, roles: fb.Roles, k: int | None,
          use_model: bool, previous: fb.Analysis | None = None) -> fb.Analysis | None:
     bar = st.progress(0.0, text="Reading the comments…")
-
-    def progress(frac: float, msg: str) -> None:
-        bar.progress(min(max(frac, 0.0), 1.0), text=md(msg))
+    progress = progress_of(bar)
 
     namer = None
     load_note = None
@@ -768,6 +774,8 @@ def _rename(ws_name: str, doc_id: str) -> None:
     """Button callback (runs before the next script run, so widgets can still be reset)."""
     theme_id = st.session_state.get("fb_rename_id")
     new = st.session_state.get("fb_rename_to", "")
+    if theme_id is None:  # no theme picked: nothing to rename
+        return
     try:
         svc, ws, doc, a = _edit_target(ws_name, doc_id)
         _keep(svc, ws, doc, fb.rename_theme(a, theme_id, new))
@@ -805,7 +813,7 @@ def _name_rest(svc: Services, ws: Workspace, doc: DocumentInfo, a: fb.Analysis) 
         return
     namer = fb.ModelNamer(model, budget_s=NAME_BUDGET_S, per_theme_s=NAME_PER_THEME_S)
     named = fb.name_themes(a, namer, only_unnamed=True,
-                           progress=lambda f, m: bar.progress(min(f, 1.0), text=md(m)))
+                           progress=progress_of(bar))
     bar.empty()
     _keep(svc, ws, doc, named)
     st.rerun()

@@ -22,7 +22,15 @@ from rag.figures.metrics import definitions_table
 from rag.index.store import Workspace
 from rag.services import Services
 from rag.types import Cell, DocumentInfo
-from rag.ui.render import count, file_slug, md, open_page_workspace, shorten, show_error
+from rag.ui.render import (
+    count,
+    file_slug,
+    md,
+    open_page_workspace,
+    progress_of,
+    shorten,
+    show_error,
+)
 
 TABLE_ROWS = 20_000  # cells drawn in the table at most (the CSV has them all)
 PICK_OPTIONS = 2_000  # cells offered in the source picker at most
@@ -139,7 +147,7 @@ def _offer_rebuild(svc: Services, ws: Workspace, docs: list[DocumentInfo]) -> bo
     if not st.button(f"Read figures from {count(len(todo), 'documents')}", key="fig_rebuild"):
         return False
     bar = st.progress(0.0, text="reading figures")
-    rebuild(ws, store, todo, progress=lambda f, m: bar.progress(min(1.0, f), text=m))
+    rebuild(ws, store, todo, progress=progress_of(bar))
     tried.update(d.doc_id for d in todo)
     st.session_state.pop(_CELLS_KEY, None)
     return True
@@ -168,7 +176,7 @@ def _stamp(store: Any) -> tuple:
     path = getattr(store, "path", None)
     if path is None:
         return ()
-    out = []
+    out: list[tuple[int, int] | None] = []  # None: no such file (yet)
     for p in (path, path.with_name(path.name + ".wal")):
         try:
             st_ = p.stat()

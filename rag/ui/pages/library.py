@@ -37,8 +37,11 @@ from rag.ui.render import (
     human_size,
     md,
     md_block,
+    open_page_workspace,
+    progress_of,
     render_hit,
     show_error,
+    show_flash,
     when,
 )
 from rag.ui.search import PER_DOC, diverse_search
@@ -207,29 +210,16 @@ def passage_groups(doc: DocumentInfo, chunks: Sequence[Chunk]) -> list[tuple[str
 def render() -> None:
     """The Library page."""
     st.title("Library", anchor=False)
-    try:
-        svc = state.services()
-    except RagError as err:
-        show_error(err)
+    opened = open_page_workspace()  # None: its error is shown (ModelMismatch above all)
+    if opened is None:
         return
-    name = state.current_workspace_name()
-    try:
-        ws = state.open_workspace(svc, name)
-    except RagError as err:  # ModelMismatch above all: say so plainly and stop here
-        st.caption(f"Workspace: {md(name)}")
-        show_error(err)
-        return
+    svc, name, ws = opened
     docs = ensure_facts(ws) if ws is not None else []
     n_chunks = sum(d.chunks for d in docs)
     st.caption(f"Workspace **{md(name)}** · {count(len(docs), 'documents')} · "
                f"{count(n_chunks, 'passages')}")
 
-    flash = st.session_state.pop(_FLASH_KEY, None)
-    if flash:
-        st.success(md(flash), icon=":material/check_circle:")
-    error = st.session_state.pop(_ERROR_KEY, None)
-    if error:
-        st.error(md(error), icon=":material/error:")
+    show_flash(_FLASH_KEY, _ERROR_KEY)
 
     _interrupted(svc, name)
     if not docs:
@@ -252,9 +242,7 @@ def render() -> None:
 def _run_ingest(svc: Services, ws_name: str, uploads: list[Upload], label: str) -> bool:
     """Ingest with a progress bar; keep the reports for the results table. False on error."""
     bar = st.progress(0.0, text=f"{label}…")
-
-    def progress(frac: float, msg: str) -> None:
-        bar.progress(min(max(frac, 0.0), 1.0), text=md(msg))
+    progress = progress_of(bar)
 
     try:
         state.ensure_model(svc)

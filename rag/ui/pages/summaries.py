@@ -174,6 +174,7 @@ def _start(svc: Services, ws: Workspace, docs: list[DocumentInfo], kind: str,
     is done); Cancel stops the one under way within a second and keeps what was finished."""
     model, why = _model(svc)
     store = _store(svc)
+    lexicon = svc.lexicon(ws)
     n = len(docs)
 
     def work(progress, cancel) -> dict[str, Any]:
@@ -190,7 +191,7 @@ def _start(svc: Services, ws: Workspace, docs: list[DocumentInfo], kind: str,
             try:
                 brief, _cached = summarize_document(ws, doc, kind, model, store=store,
                                                     refresh=refresh, progress=say,
-                                                    cancel=cancel)
+                                                    cancel=cancel, lexicon=lexicon)
                 out["briefs"][doc.doc_id] = brief
             except RagError as err:
                 out["errors"].append(("rag", doc.name, err))
@@ -283,9 +284,11 @@ def _briefs_section(svc: Services, ws: Workspace, by_id: dict[str, DocumentInfo]
     c1, c2, c3 = st.columns([4, 2, 2], vertical_alignment="bottom")
     picked = c1.multiselect("Documents", ids, key=DOCS_KEY,
                             format_func=lambda i: f"{by_id[i].name} ({by_id[i].kind})")
-    kind = c2.selectbox("Kind", KIND_OPTIONS, key=KIND_KEY, format_func=KIND_NAMES.get,
+    kind = c2.selectbox("Kind", KIND_OPTIONS, key=KIND_KEY,
+                        format_func=lambda k: KIND_NAMES.get(k, k),
                         help="What to write: figures and guidance for a call, action items "
-                             "for a meeting. Guessed from the words and structure by default.")
+                             "for a meeting. Guessed from the words and structure by default."
+                        ) or "auto"  # None only with no options: there are always four
     c3.toggle("Write prose with the chat model", value=True, key=MODEL_KEY,
               help="Off: an extractive brief (the document's own sentences), made at once.")
     if not picked:
@@ -310,19 +313,20 @@ def _briefs_section(svc: Services, ws: Workspace, by_id: dict[str, DocumentInfo]
             held = {i: _held(svc, ws, by_id[i], kind) for i in picked}
     if job is not None:
         _job_panel()
-    shown = [i for i in picked if held[i] is not None]
+    shown = {i: b for i in picked if (b := held[i]) is not None}
     if not shown:
         st.caption("A brief takes about a minute per 2,000 words with the embedded model; "
                    "figures, guidance and action items are found at once by pattern matching, "
                    "so no model can invent a number.")
         return
     if len(shown) == 1:
-        _render_brief(held[shown[0]], key=shown[0])
+        ((i, b),) = shown.items()
+        _render_brief(b, key=i)
         return
     tabs = st.tabs([shorten(by_id[i].name, 40) for i in shown])
-    for tab, i in zip(tabs, shown, strict=True):
+    for tab, (i, b) in zip(tabs, shown.items(), strict=True):
         with tab:
-            _render_brief(held[i], key=i)
+            _render_brief(b, key=i)
 
 
 # -- showing a brief -----------------------------------------------------------------------------
