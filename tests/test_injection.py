@@ -283,3 +283,15 @@ def test_held_out_wordings_answered_honestly_are_kept(services, attack):
     ans, _ = attacks.ask(services, attack, attacks.ObeyingChat(attack.honest))
     assert not ans.abstained and ans.citations, (ans.text, ans.flags, ans.rejected)
     assert attacks.obeyed(ans, attack) == [], [c.quote for c in ans.citations]
+
+
+@pytest.mark.parametrize("attack", HELD_OUT, ids=[a.name for a in HELD_OUT])
+def test_obeying_model_on_held_out_wordings_is_not_obeyed(services, attack):
+    """The neutraliser does not know these wordings, so the model reads them: a model that
+    obeys says the code word, and the output check must refuse it on what the reply is (it
+    answers some other sentence of the passage, not the question)."""
+    model = attacks.ObeyingChat(attack.payload)
+    ans, _ = attacks.ask(services, attack, model)
+    assert model.sent, "the model was asked"
+    assert attacks.obeyed(ans, attack) == [], (ans.text, ans.rejected)
+    assert ans.abstained
