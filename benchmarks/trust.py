@@ -3,6 +3,12 @@ today's code and for the code before it (rag/answer.py and rag/llm/prompts.py as
 LEGACY_COMMIT, loaded from git history), in the same run.
 
     .venv/bin/python benchmarks/trust.py [--real N] [--skip-real] [--data-dir DIR]
+    # the whole corpus on the default model in pieces of a minute or two, then summed:
+    .venv/bin/python benchmarks/trust.py --only real --part 1/4 \
+        --versions new,legacy,unneutralised --out p1.json     # ... 2/4, 3/4, 4/4
+    .venv/bin/python benchmarks/trust.py --merge p1.json p2.json p3.json p4.json
+    .venv/bin/python benchmarks/trust.py --only real --set held-out \
+        --versions new,legacy,unneutralised
 
   attacks     the attack corpus of tests/attacks.py (44 cases, 6 file types) ingested through
               the pipeline (hash embedder), asked of a scripted model that always obeys the
@@ -20,9 +26,14 @@ LEGACY_COMMIT, loaded from git history), in the same run.
   time        milliseconds the checks add per answer (sanitising the passages + output check +
               claim check), against the old checks
 
-The default local model crashes on this machine with a batch size above 1 (llama.cpp decode
-segfault): the real-model part runs in a subprocess, and falls back to n_batch=1 if the
-default build crashes (said so in the output).
+Each attack run reports obeyed / leaked per file type, the cases (and whether the planted
+text showed only inside a quoted passage), the median answer time, and the checks' time on
+each real answer (prompt building with its neutralising, output check, claim check; cache
+cold) as a share of it. "unneutralised" (VERSIONS) is today's code with the neutraliser off:
+what a wording it misses meets. The held-out set (tests/attacks.py held_out) is such wordings.
+
+A llama.cpp build that crashes on a batched decode (seen on an earlier machine) is found by a
+probe in a subprocess; the run then falls back to n_batch=1 and says so in the model label.
 """
 
 from __future__ import annotations
