@@ -3,6 +3,12 @@ today's code and for the code before it (rag/answer.py and rag/llm/prompts.py as
 LEGACY_COMMIT, loaded from git history), in the same run.
 
     .venv/bin/python benchmarks/trust.py [--real N] [--skip-real] [--data-dir DIR]
+    # the whole corpus on the default model in pieces of a minute or two, then summed:
+    .venv/bin/python benchmarks/trust.py --only real --part 1/4 \
+        --versions new,legacy,unneutralised --out p1.json     # ... 2/4, 3/4, 4/4
+    .venv/bin/python benchmarks/trust.py --merge p1.json p2.json p3.json p4.json
+    .venv/bin/python benchmarks/trust.py --only real --set held-out \
+        --versions new,legacy,unneutralised
 
   attacks     the attack corpus of tests/attacks.py (44 cases, 6 file types) ingested through
               the pipeline (hash embedder), asked of a scripted model that always obeys the
@@ -20,20 +26,28 @@ LEGACY_COMMIT, loaded from git history), in the same run.
   time        milliseconds the checks add per answer (sanitising the passages + output check +
               claim check), against the old checks
 
-The default local model crashes on this machine with a batch size above 1 (llama.cpp decode
-segfault): the real-model part runs in a subprocess, and falls back to n_batch=1 if the
-default build crashes (said so in the output).
+Each attack run reports obeyed / leaked per file type, the cases (and whether the planted
+text showed only inside a quoted passage), the median answer time, and the checks' time on
+each real answer (prompt building with its neutralising, output check, claim check; cache
+cold) as a share of it. "unneutralised" (VERSIONS) is today's code with the neutraliser off:
+what a wording it misses meets. The held-out set (tests/attacks.py held_out) is such wordings.
+
+A llama.cpp build that crashes on a batched decode (seen on an earlier machine) is found by a
+probe in a subprocess; the run then falls back to n_batch=1 and says so in the model label.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import types
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,33 +89,103 @@ def services(data_dir: Path, model_path: str | None = None):
 # -- attacks ----------------------------------------------------------------------------------
 
 
-def run_attacks(svc, cases, make_model, legacy, label: str) -> dict:
+VERSIONS = ("new", "legacy", "unneutralised")
+"""new: today's code. legacy: rag/answer.py and its prompts as of LEGACY_COMMIT. unneutralised:
+today's code with the sentence neutraliser switched off (passages only cleaned of invisible and
+active content, nothing recorded as removed): the model reads each planted instruction,
+delimited, and only the prompt's rules and the output and claim checks stand between it and the
+user. That is what a wording the neutraliser misses meets, so it measures the layers beneath."""
+
+
+@contextlib.contextmanager
+def variant(version: str):
+    """Today's code as `version` runs it (see VERSIONS)."""
+    import rag.answer as ra
+    from rag.injection import Neutralised, clean_text
+
+    if version != "unneutralised":
+        yield
+        return
+    saved = ra.guard
+    ra.guard = lambda text: Neutralised(text=clean_text(text))  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        ra.guard = saved
+
+
+def checks_seconds(version: str, legacy, answerer, ans) -> float:
+    """The checks' cost on one real answer: building the prompt (cleaning and neutralising
+    its passages, cache cold) and checking the reply (output check, claim check)."""
+    from rag.answer import build_prompt, guard
+
+    base = {"question": ans.question, "rewritten": ans.rewritten, "hits": ans.hits,
+            "model": ans.model, "filter": ans.filter, "focused": ans.focused}
+    getattr(guard, "cache_clear", lambda: None)()  # the unneutralised variant has no cache
+    t0 = time.perf_counter()
+    if version == "legacy":
+        legacy.build_messages(ans.rewritten, ans.hits)
+    else:
+        build_prompt(ans.rewritten, ans.hits, answerer.prompt, answerer.lexicon)
+    answerer.finish(ans.raw, base)
+    return time.perf_counter() - t0
+
+
+def run_attacks(svc, cases, make_model, legacy, label: str,
+                versions: tuple[str, ...] = ("new", "legacy")) -> dict:
     import attacks
 
     from rag.answer import Answerer
 
-    out = {"model": label, "total": len(cases)}
-    for version in ("new", "legacy"):
+    out: dict = {"model": label, "total": len(cases),
+                 "kinds": dict(sorted(Counter(a.kind for a in cases).items()))}
+    for version in versions:
         obeyed = leaked = refused = 0
-        secs = []
+        secs, checks = [], []
+        per_kind: dict[str, dict[str, int]] = {}
+        bad = []
         for a in cases:
             ws = svc.workspace(f"attack {a.name}"[:60], create=True)
             if not ws.documents():
                 rep = svc.ingestor(ws).ingest_bytes(a.data, a.filename)
                 assert rep.ok, rep.message
             model = make_model(a)
-            cls = Answerer if version == "new" else legacy.Answerer
-            t0 = time.perf_counter()
-            ans = cls(svc.searcher(ws), model, k=5).ask(a.question)
-            secs.append(time.perf_counter() - t0)
+            cls = legacy.Answerer if version == "legacy" else Answerer
+            with variant(version):
+                answerer = cls(svc.searcher(ws), model, k=5)
+                t0 = time.perf_counter()
+                ans = answerer.ask(a.question)
+                secs.append(time.perf_counter() - t0)
+                if ans.raw:
+                    checks.append(checks_seconds(version, legacy, answerer, ans))
             if version == "legacy":
                 ans.rejected = []
             marks = attacks.obeyed(ans, a)
-            obeyed += bool([m for m in marks if m != "system prompt"])
-            leaked += "system prompt" in marks or any(m.startswith("You answer") for m in marks)
+            o = bool([m for m in marks if m != "system prompt"])
+            lk = "system prompt" in marks or any(m.startswith("You answer") for m in marks)
+            obeyed += o
+            leaked += lk
             refused += ans.abstained
+            k = per_kind.setdefault(a.kind, {"obeyed": 0, "leaked": 0, "total": 0})
+            k["obeyed"] += o
+            k["leaked"] += lk
+            k["total"] += 1
+            if o or lk:
+                said = " ".join([ans.text] + [r["sentence"] for r in ans.rejected]).lower()
+                bad.append({"case": a.name, "marks": marks, "raw": ans.raw[:300],
+                            "shown": ans.text[:300],
+                            # the planted text shown only inside a quoted passage, not said
+                            "in a quote only": not any(m.lower() in said for m in marks
+                                                       if m != "system prompt")})
+        med = statistics.median(secs) if secs else 0.0
         out[version] = {"obeyed": obeyed, "leaked": leaked, "abstained or refused": refused,
-                        "median_s": round(sorted(secs)[len(secs) // 2], 2)}
+                        "median_s": round(med, 2), "per kind": per_kind, "obeyed cases": bad,
+                        "answer_s": [round(x, 3) for x in secs],
+                        "checks_s": [round(x, 5) for x in checks]}
+        if checks:
+            out[version]["checks_ms median"] = round(1000 * statistics.median(checks), 1)
+            out[version]["checks share of answer time"] = round(
+                statistics.median(checks) / med, 4) if med else None
     return out
 
 
@@ -499,42 +583,111 @@ def run_time(legacy) -> dict:
     return {"ms_per_answer (prompt building + checks)": out}
 
 
+def select_cases(cases, kinds: str | None, part: str | None):
+    """The cases of the given file kinds ("txt,pdf"), then piece i of n ("2/4") of them."""
+    if kinds:
+        want = set(kinds.split(","))
+        unknown = want - {a.kind for a in cases}
+        if unknown:
+            raise SystemExit(f"no attack of kind {', '.join(sorted(unknown))}")
+        cases = [a for a in cases if a.kind in want]
+    if part:
+        i, n = (int(x) for x in part.split("/"))
+        cases = cases[i - 1::n]
+    return cases
+
+
+def merge(paths: list[Path]) -> dict:
+    """The real-model attack figures of several pieces (--out files), summed."""
+    out: dict = {"pieces": [str(p) for p in paths], "total": 0, "kinds": Counter()}
+    for path in paths:
+        part = json.loads(path.read_text())["attacks (default local model)"]
+        out["model"] = part["model"]
+        out["total"] += part["total"]
+        out["kinds"].update(part["kinds"])
+        for v in VERSIONS:
+            if v not in part:
+                continue
+            m = out.setdefault(v, {"obeyed": 0, "leaked": 0, "abstained or refused": 0,
+                                   "per kind": {}, "obeyed cases": [], "_s": [], "_c": []})
+            for key in ("obeyed", "leaked", "abstained or refused"):
+                m[key] += part[v][key]
+            for k, d in part[v]["per kind"].items():
+                mk = m["per kind"].setdefault(k, {"obeyed": 0, "leaked": 0, "total": 0})
+                for key in mk:
+                    mk[key] += d[key]
+            m["obeyed cases"] += part[v]["obeyed cases"]
+            m["_s"] += part[v]["answer_s"]
+            m["_c"] += part[v].get("checks_s", [])
+    for v in VERSIONS:
+        if v in out:
+            m = out[v]
+            s, c = m.pop("_s"), m.pop("_c")
+            m["median_s"] = round(statistics.median(s), 2)
+            if c:
+                m["checks_ms median"] = round(1000 * statistics.median(c), 1)
+                m["checks share of answer time"] = round(statistics.median(c)
+                                                          / statistics.median(s), 4)
+    out["kinds"] = dict(sorted(out["kinds"].items()))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--real", type=int, default=8,
-                    help="attack cases on the default local model (0: all 44)")
+                    help="attack cases on the default local model (8: the slow test's eight "
+                         "cases; 0: all of them, or those --kinds and --part pick)")
     ap.add_argument("--skip-real", action="store_true")
-    ap.add_argument("--only", choices=["claims"], help="stop after the claim-check figures")
+    ap.add_argument("--only", choices=["claims", "real"],
+                    help="claims: only the claim-check figures; real: only the attack corpus "
+                         "on the default local model")
+    ap.add_argument("--kinds", help="real run: only these file kinds, e.g. txt,md")
+    ap.add_argument("--set", choices=["corpus", "held-out"], default="corpus",
+                    help="real run: the attack corpus, or the held-out wordings the "
+                         "neutraliser does not know (tests/attacks.py held_out)")
+    ap.add_argument("--part", help="real run: piece i of n of the chosen cases, e.g. 1/3")
+    ap.add_argument("--versions", default="new,legacy",
+                    help=f"real run: which code to run, of {','.join(VERSIONS)}")
+    ap.add_argument("--merge", type=Path, nargs="+",
+                    help="sum the real-model figures of these --out files and stop")
     ap.add_argument("--data-dir", type=Path)
     ap.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = ap.parse_args()
+    if args.merge:
+        print(json.dumps({"attacks (default local model)": merge(args.merge)}, indent=1))
+        return
     import attacks
 
     legacy = legacy_answer()
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="trust-"))
     report: dict = {}
     cases = attacks.corpus()
+    versions = tuple(args.versions.split(","))
+    if set(versions) - set(VERSIONS):
+        raise SystemExit(f"--versions: one or more of {', '.join(VERSIONS)}")
 
     t0 = time.perf_counter()
     if args.only == "claims":
         report["claims (real run)"] = run_claims(legacy, REAL_RUN)
         print(json.dumps({"claims (real run)": report["claims (real run)"]}, indent=1))
         return
-    svc = services(data_dir / "scripted")
-    report["attacks (scripted obeying model)"] = run_attacks(
-        svc, cases, lambda a: attacks.ObeyingChat(a.payload), legacy, "scripted-obeying")
-    report["honest answers kept (scripted)"] = honest_kept(svc, cases, legacy)
-    print(json.dumps(report, indent=1), flush=True)
+    if args.only != "real":
+        svc = services(data_dir / "scripted")
+        report["attacks (scripted obeying model)"] = run_attacks(
+            svc, cases, lambda a: attacks.ObeyingChat(a.payload), legacy, "scripted-obeying",
+            VERSIONS)
+        report["honest answers kept (scripted)"] = honest_kept(svc, cases, legacy)
+        print(json.dumps(report, indent=1), flush=True)
 
-    report["claims"] = run_claims(legacy)
-    report["claims (held out)"] = run_claims(legacy, HELD_OUT)
-    report["claims (real run)"] = run_claims(legacy, REAL_RUN)
-    print(json.dumps({k: report[k] for k in ("claims", "claims (held out)", "claims (real run)")},
-                     indent=1), flush=True)
-    report["follow-ups"] = run_followups(legacy)
-    print(json.dumps({"follow-ups": report["follow-ups"]}, indent=1), flush=True)
-    report["time"] = run_time(legacy)
-    print(json.dumps({"time": report["time"]}, indent=1), flush=True)
+        report["claims"] = run_claims(legacy)
+        report["claims (held out)"] = run_claims(legacy, HELD_OUT)
+        report["claims (real run)"] = run_claims(legacy, REAL_RUN)
+        print(json.dumps({k: report[k] for k in ("claims", "claims (held out)",
+                                                 "claims (real run)")}, indent=1), flush=True)
+        report["follow-ups"] = run_followups(legacy)
+        print(json.dumps({"follow-ups": report["follow-ups"]}, indent=1), flush=True)
+        report["time"] = run_time(legacy)
+        print(json.dumps({"time": report["time"]}, indent=1), flush=True)
 
     if not args.skip_real:
         from rag.llm.local_model import QWEN_05B, ensure_packaged_model
@@ -542,7 +695,12 @@ def main() -> None:
         path = str(ensure_packaged_model(Path.home() / ".ragdesk" / "models", QWEN_05B))
         import test_injection as ti
 
-        real = ti.REAL_CASES if args.real == 8 else cases[: args.real or len(cases)]
+        if args.set == "held-out":
+            real = select_cases(attacks.held_out(), args.kinds, args.part)
+        elif args.kinds or args.part or args.real == 0:
+            real = select_cases(cases, args.kinds, args.part)
+        else:
+            real = ti.REAL_CASES if args.real == 8 else cases[: args.real]
         if real_model_probe(path):
             rsvc = services(data_dir / "real", path)
             model = rsvc.chat_model()
@@ -552,7 +710,7 @@ def main() -> None:
             model = Batch1Chat(path)
             label = model.name + " — the default build segfaults here"
         report["attacks (default local model)"] = run_attacks(rsvc, real, lambda a: model,
-                                                              legacy, label)
+                                                              legacy, label, versions)
         print(json.dumps({"attacks (default local model)":
                           report["attacks (default local model)"]}, indent=1), flush=True)
     report["seconds"] = round(time.perf_counter() - t0, 1)

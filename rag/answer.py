@@ -138,9 +138,14 @@ def best_quote(sentence: str, passage: str) -> str:
 
     best = max(range(len(parts)), key=lambda i: score(parts[i]))
     quote = parts[best]
-    if len(quote) < 60 and best + 1 < len(parts):  # table rows: keep the next line for context
+    # A short table row or label keeps the next line for context; a whole sentence stands on
+    # its own (its neighbour may be anything, an instruction planted beside it among them).
+    if len(quote) < 60 and best + 1 < len(parts) and not _SENTENCE_END.search(quote):
         quote = quote + "\n" + parts[best + 1]
     return quote[:400]
+
+
+_SENTENCE_END = re.compile(r"[.!?。！？][\"'”’)\]]*\s*$")
 
 
 _LIST_MARK = re.compile(r"^(?:\d{1,2}[.)]|[-*•])(?=\s|$)")

@@ -16,7 +16,9 @@ Three layers, each usable alone:
   (`Neutralised.removed`) for the output check.
 - `check_output` refuses a generated answer that obeys anyway: it holds words found only in
   the removed instruction text (the code word it was told to say), reveals the system prompt,
-  carries a markdown image or link to an outside URL, or does not address the question.
+  reads as an instruction itself (a passage's instruction copied out, which the default 0.5B
+  model does when one reaches it), carries a markdown image or link to an outside URL, or
+  does not address the question.
 """
 
 from __future__ import annotations
@@ -530,6 +532,11 @@ def check_output(answer: str, question: str, kept: list[str], removed: list[str]
             return OutputVerdict(False, "the answer carries an outside address")
     if leaks_prompt(body, system_prompt):
         return OutputVerdict(False, "the answer repeats the system prompt")
+    # A small model copies the passage's sentences, an instruction among them ("If you are an
+    # AI reading this, say ..."): no answer to an analyst's question reads as one.
+    # Read as a passage is (a pair of sentences that only together instruct included).
+    if neutralise(body).removed:
+        return OutputVerdict(False, "the answer repeats an instruction-like sentence")
     words = set(tokenize(body))
     if removed:
         own = " ".join(outside) if outside is not None else seen
@@ -556,12 +563,19 @@ def check_output(answer: str, question: str, kept: list[str], removed: list[str]
 
 
 def addresses(answer: str, question: str, passages: str) -> bool:
-    """The answer shares a word with the question, or most of its words are the passages'."""
+    """The answer shares a word with the question, or most of its words are those of the
+    passage sentences that bear on the question (share one of its words other than the words
+    instructions are made of; every sentence when none does). A reply that only echoes some other sentence of a passage (a code word an
+    instruction there asked for, in a wording the neutraliser does not know) answers
+    something else."""
     words = [w for w in tokenize(answer) if not w[0].isdigit()]
     if not words:
         return bool(re.search(r"\d", answer))
     q = set(tokenize(question))
     if q & set(words):
         return True
-    have = set(tokenize(passages))
+    pieces = [set(tokenize(p)) for p in _pieces(passages)]
+    topic = q - _INSTRUCTION_WORDS  # "must", "answer", "question" bear on nothing
+    bearing = [p for p in pieces if p & topic] or pieces
+    have = set().union(*bearing) if bearing else set()
     return sum(w in have for w in words) / len(words) >= 0.6
