@@ -45,27 +45,25 @@ class Access:
 
     # -- the side store, opened on first use ---------------------------------------------------
 
-    def _open(self) -> None:
-        from rag.storage.db import engine_for
-        from rag.storage.side import AuditTrail, Memberships
+    def _opened(self) -> tuple[Memberships, AuditTrail]:
+        """The memberships and the audit trail, both opened on the first call."""
+        with self._lock:
+            if self._members is None or self._trail is None:
+                from rag.storage.db import engine_for
+                from rag.storage.side import AuditTrail, Memberships
 
-        engine = engine_for(self.settings)
-        self._members = Memberships(engine)
-        self._trail = AuditTrail(engine, secrets=oidc.known_secrets(self.settings))
+                engine = engine_for(self.settings)
+                self._members = Memberships(engine)
+                self._trail = AuditTrail(engine, secrets=oidc.known_secrets(self.settings))
+            return self._members, self._trail
 
     @property
-    def memberships(self):
-        with self._lock:
-            if self._members is None:
-                self._open()
-        return self._members
+    def memberships(self) -> Memberships:
+        return self._opened()[0]
 
     @property
-    def trail(self):
-        with self._lock:
-            if self._trail is None:
-                self._open()
-        return self._trail
+    def trail(self) -> AuditTrail:
+        return self._opened()[1]
 
     # -- who -----------------------------------------------------------------------------------
 
