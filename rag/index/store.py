@@ -428,10 +428,17 @@ class Workspace:
                               metadatas=[*metadatas, {"rev": uuid.uuid4().hex}],
                               documents=[*documents, ""])
 
+    def _record(self, doc_id: str) -> tuple[dict[str, Any] | None, str]:
+        """One document's manifest record (None when there is none) and its stored text."""
+        res = self._manifest.get(ids=[doc_id], include=["metadatas", "documents"])
+        mds = res.get("metadatas") or []
+        md = mds[0] if mds and mds[0] and "doc_id" in mds[0] else None
+        return md, (res.get("documents") or [""])[0] or ""
+
     def _ready_records(self) -> list[dict[str, Any]]:
         """The ready documents' manifest records, listed again only when the change token
         moved (callers get copies: the cached records are never handed out)."""
-        key = str(getattr(self._manifest, "id", "")) or self.collection_name
+        key = str(self._manifest.id)
         # The token is read before the records: a write between the two leaves a newer
         # token, so the next call lists again rather than trusting a stale set.
         token = self._revision()
@@ -561,37 +568,29 @@ class Workspace:
     def update_meta(self, doc_id: str, changes: dict[str, Any]) -> DocumentInfo:
         """Merge `changes` into a ready document's meta (the facts read from its content, a
         user's correction of them); its chunks and status are untouched."""
-        res = self._manifest.get(ids=[doc_id], include=["metadatas", "documents"])
-        mds = res.get("metadatas") or []
-        if not mds or not mds[0] or mds[0].get("status") != "ready":
+        md, text = self._record(doc_id)
+        if md is None or md.get("status") != "ready":
             raise NotFound(f"no document '{doc_id}' in workspace '{self.name}'")
-        meta = {**json.loads(mds[0].get("meta_json") or "{}"), **changes}
+        meta = {**json.loads(md.get("meta_json") or "{}"), **changes}
         self._write_records([doc_id], [{
-            **mds[0], "meta_json": json.dumps(meta, default=str), "updated_at": time.time()}],
-            [(res.get("documents") or [""])[0] or ""])
-        return _doc_from_record({**mds[0], "meta_json": json.dumps(meta, default=str)})
+            **md, "meta_json": json.dumps(meta, default=str), "updated_at": time.time()}], [text])
+        return _doc_from_record({**md, "meta_json": json.dumps(meta, default=str)})
 
     @_writes
     def delete_document(self, doc_id: str) -> None:
         """Hide the document at once, then remove its chunks and its record."""
-        res = self._manifest.get(ids=[doc_id], include=["metadatas", "documents"])
-        mds = res.get("metadatas") or []
-        if not mds or not mds[0] or "doc_id" not in mds[0]:
+        if self._record(doc_id)[0] is None:
             raise NotFound(f"no document '{doc_id}' in workspace '{self.name}'")
-        docs = res.get("documents") or [""]
-        self._write_records([doc_id], [{**mds[0], "status": "deleting",
-                                        "updated_at": time.time()}], [docs[0] or ""])
         self._purge(doc_id)
 
     def _purge(self, doc_id: str) -> None:
-        res = self._manifest.get(ids=[doc_id], include=["metadatas", "documents"])
-        mds = res.get("metadatas") or []
-        if mds and mds[0] and mds[0].get("status") == "ready":
-            # Out of the ready set first, with a new token: readers drop it before its
-            # chunks go (deleting a record that is not ready leaves the ready set alone).
-            self._write_records([doc_id], [{**mds[0], "status": "deleting",
-                                            "updated_at": time.time()}],
-                                [(res.get("documents") or [""])[0] or ""])
+        md, text = self._record(doc_id)
+        if md is not None and md.get("status") == "ready":
+            # Out of the ready set first, with a new token: readers drop it before its chunks
+            # go, and a crash from here on leaves a delete that recover() finishes (a record
+            # not ready is not in the ready set: deleting it changes nothing a reader holds).
+            self._write_records([doc_id], [{**md, "status": "deleting",
+                                            "updated_at": time.time()}], [text])
         self._chunks.delete(where={"doc_id": doc_id})
         for hook in self.purge_hooks:
             hook(doc_id)
